@@ -1,0 +1,38 @@
+# Quick start: `make run` (embedded pipeline, no servers) and `make test` (whole suite, starts its own Kafka).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test unit integration bench up down lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/platestream run
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not integration"
+
+bench: $(STAMP)
+	$(BIN)/python load_tests/bench_core.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check streams tests load_tests
+
+# Full local stack: a real Kafka broker, topics, one worker on embedded ClickHouse. `make down` stops it.
+up: $(STAMP)
+	deploy/local/stack.sh up
+
+down:
+	deploy/local/stack.sh down
+
+clean:
+	rm -rf $(VENV) .local out

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# A single-node Apache Kafka (KRaft: broker and controller in one JVM) on 127.0.0.1, for local runs and tests.
+#
+#   deploy/local/kafka.sh start [STATE_DIR]   resolve jars (cached), format storage, start, wait; prints the bootstrap address
+#   deploy/local/kafka.sh stop  [STATE_DIR]   stop cleanly (SIGTERM, then SIGKILL after 30 s)
+#   deploy/local/kafka.sh status [STATE_DIR]  prints the bootstrap address if running, exits 1 otherwise
+#
+# STATE_DIR defaults to .local/kafka under the repo. Jars come from Maven Central through deploy/local/pom.xml
+# and are cached in deploy/local/target/kafka-libs. Needs Java 17+ and Maven.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cmd=${1:-}
+state=${2:-${PLATESTREAM_KAFKA_STATE:-$repo/.local/kafka}}
+libs="$here/target/kafka-libs"
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+
+need_tools() {
+  command -v java >/dev/null || die "java not found: install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
+  command -v mvn >/dev/null || die "mvn not found: install Apache Maven (Debian: apt-get install maven)"
+  local major
+  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  [ "${major:-0}" -ge 17 ] || die "Kafka 4 needs Java 17 or newer; found Java ${major:-unknown}"
+}
+
+resolve_jars() {
+  if [ ! -f "$libs/.complete" ]; then
+    echo "kafka.sh: resolving broker jars with Maven (once; cached in $libs)" >&2
+    rm -rf "$libs"
+    mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" >&2 \
+      || die "mvn could not resolve org.apache.kafka:kafka_2.13 (is Maven Central reachable?)"
+    touch "$libs/.complete"
+  fi
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+running() { [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; }
+
+start() {
+  need_tools
+  if running; then cat "$state/bootstrap"; return 0; fi
+  resolve_jars
+  rm -rf "$state"; mkdir -p "$state/data"
+  local port cport cp
+  port=$(free_port); cport=$(free_port)
+  while [ "$cport" = "$port" ]; do cport=$(free_port); done
+  cat > "$state/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+controller.quorum.bootstrap.servers=127.0.0.1:$cport
+log.dirs=$state/data
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.check.interval.ms=5000
+PROPS
+  cat > "$state/log4j2.properties" <<'PROPS'
+rootLogger.level=WARN
+rootLogger.appenderRef.f.ref=F
+appender.f.type=File
+appender.f.name=F
+appender.f.fileName=${sys:kafka.logs.dir}/server.log
+appender.f.layout.type=PatternLayout
+appender.f.layout.pattern=[%d] %p %m (%c)%n
+logger.kafka.name=kafka.server.KafkaRaftServer
+logger.kafka.level=INFO
+PROPS
+  cp="$libs/*"
+  local jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -Dkafka.logs.dir="$state" -Dlog4j2.configurationFile="$state/log4j2.properties")
+  java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --cluster-id "$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
+    --standalone --config "$state/server.properties" >"$state/format.log" 2>&1 || { cat "$state/format.log" >&2; die "storage format failed"; }
+  nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$state/server.properties" >"$state/stdout.log" 2>&1 &
+  echo $! > "$state/pid"
+  echo "127.0.0.1:$port" > "$state/bootstrap"
+  local deadline=$((SECONDS + 90))
+  until grep -q "Kafka Server started" "$state/server.log" 2>/dev/null; do
+    running || { tail -30 "$state/stdout.log" "$state/server.log" >&2 2>/dev/null; die "broker exited during start-up"; }
+    [ $SECONDS -lt $deadline ] || { stop; die "broker did not start within 90 s (logs in $state)"; }
+    sleep 0.3
+  done
+  cat "$state/bootstrap"
+}
+
+stop() {
+  running || { rm -f "$state/pid"; return 0; }
+  local pid; pid=$(cat "$state/pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$state/pid"
+}
+
+case "$cmd" in
+  start) start ;;
+  stop) stop ;;
+  status) running && cat "$state/bootstrap" || exit 1 ;;
+  *) echo "usage: $0 start|stop|status [STATE_DIR]" >&2; exit 2 ;;
+esac

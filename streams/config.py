@@ -1,0 +1,160 @@
+"""Settings from environment variables (``PLATESTREAM_*``, plus ``CLICKHOUSE_URL``) and an optional YAML file.
+
+Validated at start-up: every bad value is reported at once, each with its name and what is wrong.
+Precedence: environment over the YAML file (``PLATESTREAM_CONFIG``) over defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.core.confusables import canonical_lut
+from streams.core.pipeline import ProcessorConfig
+from streams.core.policy import BASIS_KINDS, AdmissionPolicy, ReasonRule
+from streams.core.validate import Limits
+from streams.errors import ConfigError
+
+DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.yaml"
+MATCH_KINDS = {"exact", "candidate", "confusable", "region_mismatch"}
+
+
+class Settings(BaseSettings):
+    """Every knob of a worker or run. Durations are in seconds."""
+
+    model_config = SettingsConfigDict(env_prefix="PLATESTREAM_", extra="forbid", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "platestream."
+    partitions: int = Field(6, ge=1, le=1024)
+    clickhouse_url: str | None = Field(None, validation_alias=AliasChoices("CLICKHOUSE_URL", "clickhouse_url"))
+    chdb_path: Path = Path(".local/chdb")
+    policy_path: Path = DEFAULT_POLICY
+    hotlist_path: Path | None = None
+    dedup_window_s: float = Field(60, gt=0, le=86_400)
+    alert_window_s: float = Field(600, ge=0, le=86_400)
+    nonhit_state_s: float = Field(300, ge=0, le=30 * 86_400)
+    reads_retention_s: float = Field(300, gt=0, le=365 * 86_400)
+    bucket_s: int = Field(3600, ge=60, le=86_400)
+    aggregate_ttl_days: int = Field(400, ge=1, le=3650)
+    max_future_skew_s: float = Field(300, ge=0)
+    max_age_s: float = Field(7 * 86_400, gt=0)
+    max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    web_port: int = Field(6066, ge=0, le=65535)
+    worker_batch: int = Field(500, ge=1, le=100_000)
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, v: str) -> str:
+        for hp in v.split(","):
+            host, _, port = hp.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{hp!r} is not host:port")
+        return v
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _ch_url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://", "clickhouse://")):
+            raise ValueError("must start with http://, https:// or clickhouse://")
+        return v or None
+
+    def processor_config(self, policy: AdmissionPolicy) -> ProcessorConfig:
+        return ProcessorConfig(
+            dedup_window_ms=int(self.dedup_window_s * 1000),
+            alert_window_ms=int(self.alert_window_s * 1000),
+            nonhit_state_ms=int(self.nonhit_state_s * 1000),
+            bucket_ms=self.bucket_s * 1000,
+            limits=Limits(int(self.max_future_skew_s * 1000), int(self.max_age_s * 1000)),
+            alert_kinds=policy.alert_kinds,
+            low_confidence=policy.low_confidence,
+        )
+
+
+def _errors(exc: ValidationError, where: str) -> str:
+    lines = [f"invalid configuration ({where}):"]
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
+        lines.append(f"  {loc}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from YAML (``config_file`` or ``$PLATESTREAM_CONFIG``), then environment, then ``overrides``."""
+    path = config_file or os.environ.get("PLATESTREAM_CONFIG")
+    file_values: dict[str, Any] = {}
+    if path:
+        try:
+            file_values = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of setting: value")
+    try:
+        # environment wins over the file: pass file values only where no variable is set
+        env_set = {k for k in Settings.model_fields if f"PLATESTREAM_{k.upper()}" in os.environ}
+        init = {k: v for k, v in file_values.items() if k not in env_set}
+        init.update({k: v for k, v in overrides.items() if v is not None})
+        return Settings(**init)
+    except ValidationError as exc:
+        raise ConfigError(_errors(exc, str(path or "environment"))) from None
+
+
+class _ReasonModel(BaseModel):
+    model_config = {"extra": "forbid"}
+    alert: bool = True
+    requires: str | None = None
+    max_days: int | None = Field(None, ge=1, le=3650)
+
+    @field_validator("requires")
+    @classmethod
+    def _requires(cls, v: str | None) -> str | None:
+        if v is not None and v not in BASIS_KINDS:
+            raise ValueError(f"must be one of {', '.join(BASIS_KINDS)}")
+        return v
+
+
+class _PolicyModel(BaseModel):
+    model_config = {"extra": "forbid"}
+    reasons: dict[str, _ReasonModel]
+    alert_kinds: list[str] = ["exact", "candidate", "confusable"]
+    source_max_age_hours: float = Field(24, gt=0)
+    low_confidence: float = Field(80, ge=0, le=100)
+    confusable_groups: list[str] = []
+
+    @field_validator("alert_kinds")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        bad = sorted(set(v) - MATCH_KINDS)
+        if bad:
+            raise ValueError(f"unknown match kind(s) {bad}; known: {sorted(MATCH_KINDS)}")
+        return v
+
+
+def load_policy(path: str | Path | None = None) -> AdmissionPolicy:
+    """The admission policy from YAML, validated; the packaged default when ``path`` is None."""
+    p = Path(path) if path else DEFAULT_POLICY
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read policy file {p}: {exc}") from None
+    try:
+        m = _PolicyModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_errors(exc, str(p))) from None
+    return AdmissionPolicy(
+        reasons={k: ReasonRule(v.alert, v.requires, v.max_days) for k, v in m.reasons.items()},
+        alert_kinds=frozenset(m.alert_kinds),
+        source_max_age_hours=m.source_max_age_hours,
+        low_confidence=m.low_confidence,
+        confusable_groups=tuple(m.confusable_groups),
+    )
+
+
+def policy_lut(policy: AdmissionPolicy):  # noqa: ANN201 - numpy array
+    return canonical_lut(policy.confusable_groups) if policy.confusable_groups else canonical_lut()

@@ -1,0 +1,5 @@
+"""The pure core: functions over Arrow batches and numpy arrays, no I/O and no framework imports.
+
+normalise -> dedup -> match -> retain -> aggregate, wired together by ``pipeline.Processor``. Time is always a
+parameter (milliseconds since the epoch), never read from a clock here.
+"""

@@ -1,0 +1,110 @@
+"""Short-lived aggregates for transparency reporting: counts per time bucket, never plate text.
+
+Each function returns an Arrow table whose columns are those of a ClickHouse table in ``schemas/clickhouse``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_TS = pa.timestamp("s", tz="UTC")
+
+
+def bucket(t_ms: np.ndarray, bucket_ms: int) -> pa.Array:
+    """Start of each value's bucket, as a second-resolution timestamp (ClickHouse DateTime)."""
+    start_s = (t_ms - t_ms % bucket_ms) // 1000
+    return pa.array(start_s, pa.int64()).cast(_TS)
+
+
+def read_counts(window: pa.Array, camera: pa.Array, site: pa.Array, duplicate: np.ndarray) -> pa.Table:
+    t = pa.table(
+        {
+            "window_start": window,
+            "camera_id": camera,
+            "site_id": pc.fill_null(site, ""),
+            "duplicate": pa.array(duplicate.astype(np.uint64)),
+        }
+    )
+    g = t.group_by(["window_start", "camera_id", "site_id"], use_threads=False).aggregate(
+        [("duplicate", "count"), ("duplicate", "sum")]
+    )
+    return pa.table(
+        {
+            "window_start": g["window_start"],
+            "camera_id": g["camera_id"],
+            "site_id": g["site_id"],
+            "reads": g["duplicate_count"].cast(pa.uint64()),
+            "duplicates": g["duplicate_sum"].cast(pa.uint64()),
+        }
+    )
+
+
+def hit_counts(hits: pa.Table, bucket_ms: int) -> pa.Table:
+    window = bucket(hits["read_time"].cast(pa.int64()).to_numpy(zero_copy_only=False), bucket_ms)
+    t = pa.table(
+        {
+            "window_start": window,
+            "camera_id": hits["camera_id"],
+            "reason": hits["reason"],
+            "match_kind": hits["match_kind"],
+            "alert": hits["alert"].cast(pa.uint64()),
+        }
+    )
+    g = t.group_by(["window_start", "camera_id", "reason", "match_kind"], use_threads=False).aggregate(
+        [("alert", "count"), ("alert", "sum")]
+    )
+    return pa.table(
+        {
+            "window_start": g["window_start"],
+            "camera_id": g["camera_id"],
+            "reason": g["reason"],
+            "match_kind": g["match_kind"],
+            "hits": g["alert_count"].cast(pa.uint64()),
+            "alerts": g["alert_sum"].cast(pa.uint64()),
+        }
+    )
+
+
+def dead_letter_counts(keys: Iterable[tuple[int, str, str]], bucket_ms: int) -> pa.Table:
+    """``keys`` are (time ms, source, reason) per dead letter; dead letters are rare, so a Counter will do."""
+    c = Counter(((t - t % bucket_ms) // 1000, src, reason) for t, src, reason in keys)
+    rows = sorted(c.items())
+    return pa.table(
+        {
+            "window_start": pa.array([k[0] for k, _ in rows], pa.int64()).cast(_TS),
+            "source": pa.array([k[1] for k, _ in rows], pa.string()),
+            "reason": pa.array([k[2] for k, _ in rows], pa.string()),
+            "dead_letters": pa.array([v for _, v in rows], pa.uint64()),
+        }
+    )
+
+
+def camera_health(heartbeats: pa.Table, bucket_ms: int) -> pa.Table:
+    t_ms = pc.fill_null(heartbeats["seen_at"].cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+    t = pa.table(
+        {
+            "window_start": bucket(t_ms, bucket_ms),
+            "camera_id": heartbeats["camera_id"],
+            "one": pa.array(np.ones(len(t_ms), np.uint64)),
+        }
+    )
+    g = t.group_by(["window_start", "camera_id"], use_threads=False).aggregate([("one", "sum")])
+    return pa.table(
+        {"window_start": g["window_start"], "camera_id": g["camera_id"], "heartbeats": g["one_sum"].cast(pa.uint64())}
+    )
+
+
+def expiry_counts(t_ms: int, store: str, data_class: str, expired: int, bucket_ms: int) -> pa.Table:
+    return pa.table(
+        {
+            "window_start": bucket(np.array([t_ms], np.int64), bucket_ms),
+            "store": [store],
+            "data_class": [data_class],
+            "expired": pa.array([expired], pa.uint64()),
+        }
+    )

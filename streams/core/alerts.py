@@ -1,0 +1,57 @@
+"""The hit payload sent downstream: what was matched, how sure it is, and what a person must check first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+
+def _iso(v: datetime | None) -> str | None:
+    return v.astimezone(UTC).isoformat().replace("+00:00", "Z") if v is not None else None
+
+
+def hit_payloads(hits: pa.Table) -> list[dict[str, Any]]:
+    """One JSON-ready dict per hit row. Hits are few per batch, so building dicts here is not the hot path."""
+    out = []
+    for h in hits.to_pylist():
+        kind = h["match_kind"]
+        checks = ["plate characters in the image match the entry", "issuing region in the image matches the entry"]
+        checks.append(f"entry is still active: reason {h['reason']}, expires {_iso(h['entry_expires_at'])}")
+        if kind != "exact":
+            checks.insert(0, f"{kind} match: this is a POSSIBLE match only, not a confirmed one")
+        notice = "UNVERIFIED HIT: do not act before a person has confirmed the checks below."
+        out.append(
+            {
+                "hit_id": h["hit_id"],
+                "read_id": h["read_id"],
+                "camera_id": h["camera_id"],
+                "site_id": h["site_id"],
+                "read_time": _iso(h["read_time"]),
+                "read_plate": h["read_plate"],
+                "read_region": h["read_region"],
+                "entry_id": h["entry_id"],
+                "entry_plate": h["entry_plate"],
+                "entry_region": h["entry_region"],
+                "reason": h["reason"],
+                "legal_basis": h["legal_basis"],
+                "entry_expires_at": _iso(h["entry_expires_at"]),
+                "match_kind": kind,
+                "possible_match": kind != "exact",
+                "alert": h["alert"],
+                "repeat_passage": h["repeat_passage"],
+                "status": h["status"],
+                "verification_required": h["verification_required"],
+                "ocr_confidence": round(float(h["ocr_confidence"]), 2),
+                "evidence": {
+                    "differing_positions": h["differing_positions"],
+                    "matched_candidate": h["matched_candidate"],
+                    "candidate_rank": h["candidate_rank"] if h["candidate_rank"] >= 0 else None,
+                    "region_unknown": h["region_unknown"],
+                },
+                "notice": notice,
+                "checks": checks,
+            }
+        )
+    return out

@@ -1,0 +1,123 @@
+"""The hot list as sorted integer arrays, replicated whole in every worker, and its vectorised lookup.
+
+Built from admitted entries only (admission is ``streams.core.policy``); entries refused there never reach here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from streams.core.confusables import DEFAULT_LUT
+from streams.core.normalise import (
+    MAX_PLATE_LEN,
+    encode_plates,
+    encode_regions,
+    normalise_plates,
+    normalise_regions,
+    pack,
+    symbol_matrix,
+)
+
+# The columns an admitted entry carries into matching and into the evidence of a hit.
+ENTRY_SCHEMA = pa.schema(
+    [
+        ("entry_id", pa.string()),
+        ("plate", pa.string()),
+        ("region", pa.string()),
+        ("plate_type", pa.string()),
+        ("reason", pa.string()),
+        ("legal_basis_type", pa.string()),
+        ("legal_basis", pa.string()),
+        ("agency", pa.string()),
+        ("entered_by", pa.string()),
+        ("source", pa.string()),
+        ("valid_from", pa.timestamp("ms", tz="UTC")),
+        ("expires_at", pa.timestamp("ms", tz="UTC")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SortedKeys:
+    """Unique sorted keys with the run of entry positions each one stands for."""
+
+    keys: np.ndarray  # uint64, unique, ascending
+    start: np.ndarray  # int64: first position in ``order`` for each key
+    count: np.ndarray  # int64
+    order: np.ndarray  # int64: entry positions grouped by key
+
+    @classmethod
+    def build(cls, codes: np.ndarray) -> SortedKeys:
+        order = np.argsort(codes, kind="stable")
+        keys, start, count = np.unique(codes[order], return_index=True, return_counts=True)
+        return cls(keys, start.astype(np.int64), count.astype(np.int64), order.astype(np.int64))
+
+    def join(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All (query index, entry position) pairs with equal keys, vectorised."""
+        if len(self.keys) == 0 or len(query) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        pos = np.searchsorted(self.keys, query)
+        pos = np.minimum(pos, len(self.keys) - 1)
+        found = np.flatnonzero(self.keys[pos] == query)
+        if len(found) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        k = pos[found]
+        counts = self.count[k]
+        q_idx = np.repeat(found, counts)
+        first = np.repeat(self.start[k], counts)
+        within = np.arange(len(q_idx)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return q_idx.astype(np.int64), self.order[first + within]
+
+
+@dataclass(frozen=True)
+class HotList:
+    """Admitted, current entries in matching form. Rebuilt (not mutated) when the list changes."""
+
+    entries: pa.Table  # ENTRY_SCHEMA, normalised plate/region
+    plate_code: np.ndarray  # uint64 per entry
+    region_code: np.ndarray  # uint16 per entry (0 = any region)
+    plate_sym: np.ndarray  # uint8 [n, 12]: for differing positions
+    valid_from_ms: np.ndarray  # int64
+    expires_at_ms: np.ndarray  # int64
+    by_plate: SortedKeys
+    by_canonical: SortedKeys
+
+    @classmethod
+    def build(cls, entries: pa.Table, lut: np.ndarray = DEFAULT_LUT) -> HotList:
+        entries = entries.select(ENTRY_SCHEMA.names).cast(ENTRY_SCHEMA)
+        plate = normalise_plates(entries["plate"])
+        region = normalise_regions(entries["region"])
+        entries = entries.set_column(1, "plate", plate).set_column(2, "region", region)
+        code, valid = encode_plates(plate)
+        if not valid.all():
+            raise ValueError("hot list contains plates that did not pass admission")
+        rcode, _ = encode_regions(region)
+        sym, _ = symbol_matrix(plate, MAX_PLATE_LEN)
+        return cls(
+            entries=entries,
+            plate_code=code,
+            region_code=rcode,
+            plate_sym=sym,
+            valid_from_ms=_ms(entries["valid_from"], np.iinfo(np.int64).min),
+            expires_at_ms=_ms(entries["expires_at"], np.iinfo(np.int64).max),
+            by_plate=SortedKeys.build(code),
+            by_canonical=SortedKeys.build(pack(lut[sym])),
+        )
+
+    @classmethod
+    def empty(cls) -> HotList:
+        return cls.build(ENTRY_SCHEMA.empty_table())
+
+    def __len__(self) -> int:
+        return len(self.plate_code)
+
+
+def _ms(col: pa.ChunkedArray, fill: int) -> np.ndarray:
+    arr = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    if col.null_count:
+        mask = col.is_null().to_numpy(zero_copy_only=False)
+        arr = np.where(mask, fill, arr)
+    return np.ascontiguousarray(arr, dtype=np.int64)

@@ -1,0 +1,110 @@
+"""Plate and region normalisation, and packing of plate text into integers for vectorised matching.
+
+A normalised plate is upper-case ASCII letters and digits only (separators such as spaces, dashes and dots are
+removed). It packs into one ``uint64`` in base 37 (0 pads, then 0-9, then A-Z) with the first character most
+significant, so integer order equals text order and up to 12 characters fit (37**12 < 2**64).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MAX_PLATE_LEN = 12
+MAX_REGION_LEN = 3
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# byte -> symbol (1..36); 0 marks a byte that is not a plate character
+SYMBOL = np.zeros(256, dtype=np.uint8)
+for _i, _c in enumerate(ALPHABET):
+    SYMBOL[ord(_c)] = _i + 1
+
+_SEPARATORS = r"[\s\-\.·_/]"
+
+
+def normalise_plates(plates: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Upper-case and strip separators: ``'ab-123 c'`` -> ``'AB123C'``. Nulls stay null."""
+    out = pc.replace_substring_regex(pc.utf8_upper(plates), _SEPARATORS, "")
+    return _one_chunk(out)
+
+
+def normalise_regions(regions: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Camera agents say ``us-ca``, hot lists say ``CA``: keep the part after the last dash, upper-cased.
+
+    Null or empty becomes ``''`` (region unknown).
+    """
+    up = pc.utf8_upper(pc.fill_null(regions, ""))
+    out = pc.replace_substring_regex(pc.utf8_trim_whitespace(up), r"^.*-", "")
+    return _one_chunk(out)
+
+
+def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    return arr
+
+
+def symbol_matrix(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each string as a row of ``width`` symbols (0-padded), plus its length in bytes.
+
+    Works on the Arrow buffers directly: one gather, no per-string Python.
+    """
+    text = _one_chunk(text)
+    n = len(text)
+    if n == 0:
+        return np.zeros((0, width), np.uint8), np.zeros(0, np.int32)
+    bufs = text.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=text.offset * 4)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and bufs[2].size else np.zeros(1, np.uint8)
+    lengths = np.diff(offsets)
+    if text.null_count:
+        lengths = np.where(text.is_null().to_numpy(zero_copy_only=False), 0, lengths)
+    cols = np.arange(width, dtype=np.int32)
+    inside = cols[None, :] < lengths[:, None]
+    idx = np.where(inside, offsets[:-1, None] + cols[None, :], 0)
+    sym = SYMBOL[data[np.minimum(idx, len(data) - 1)]]
+    sym *= inside
+    return sym, lengths
+
+
+def pack(sym: np.ndarray) -> np.ndarray:
+    """Base-37 pack a symbol matrix (rows of symbols) into uint64, first column most significant."""
+    code = np.zeros(sym.shape[0], dtype=np.uint64)
+    base = np.uint64(37)
+    for j in range(sym.shape[1]):
+        code = code * base + sym[:, j].astype(np.uint64)
+    return code
+
+
+def encode_plates(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Pack normalised plates into uint64 codes and say which are valid.
+
+    A plate is valid when it has 1..12 characters, all of them letters or digits. Invalid plates get code 0.
+    """
+    sym, lengths = symbol_matrix(norm, MAX_PLATE_LEN)
+    valid = (lengths >= 1) & (lengths <= MAX_PLATE_LEN) & ((sym > 0).sum(axis=1) == lengths)
+    code = pack(sym)
+    code[~valid] = 0
+    return code, valid
+
+
+def encode_regions(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Pack normalised regions (0..3 characters) into uint16 codes; ``''`` (unknown) is code 0."""
+    sym, lengths = symbol_matrix(norm, MAX_REGION_LEN)
+    valid = (lengths <= MAX_REGION_LEN) & ((sym > 0).sum(axis=1) == lengths)
+    code = pack(sym).astype(np.uint16)
+    code[~valid] = 0
+    return code, valid
+
+
+def decode_code(code: int, width: int = MAX_PLATE_LEN) -> str:
+    """Inverse of packing, for the few rows that leave the core as text (hits). Not for the hot path."""
+    chars = []
+    for _ in range(width):
+        code, s = divmod(int(code), 37)
+        if s:
+            chars.append(ALPHABET[s - 1])
+    return "".join(reversed(chars))

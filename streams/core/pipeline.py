@@ -1,0 +1,301 @@
+"""One batch through the core: validate -> normalise -> de-duplicate -> match -> aggregate.
+
+The embedded runner, ``platestream replay`` and the Kafka workers all call ``Processor.process``; there is no
+second code path. Time comes in as ``now_ms`` (wall clock in workers, event time in replays).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streams.core import aggregate
+from streams.core.confusables import DEFAULT_LUT
+from streams.core.dedup import Deduplicator
+from streams.core.hotlist import HotList
+from streams.core.match import CANDIDATE, EXACT, KINDS, Matches, ReadKeys, differing_positions, match
+from streams.core.normalise import (
+    MAX_PLATE_LEN,
+    encode_plates,
+    encode_regions,
+    normalise_plates,
+    normalise_regions,
+    symbol_matrix,
+)
+from streams.core.validate import REASON_CODES, Limits, row_reasons
+from streams.ingest.deadletter import DeadLetter
+from streams.ingest.decode import Decoded
+
+HIT_SCHEMA = pa.schema(
+    [
+        ("hit_id", pa.string()),
+        ("read_id", pa.string()),
+        ("camera_id", pa.string()),
+        ("site_id", pa.string()),
+        ("read_time", pa.timestamp("ms", tz="UTC")),
+        ("read_plate", pa.string()),
+        ("read_region", pa.string()),
+        ("ocr_confidence", pa.float32()),
+        ("entry_id", pa.string()),
+        ("entry_plate", pa.string()),
+        ("entry_region", pa.string()),
+        ("reason", pa.string()),
+        ("legal_basis", pa.string()),
+        ("entry_expires_at", pa.timestamp("ms", tz="UTC")),
+        ("match_kind", pa.string()),
+        ("alert", pa.bool_()),
+        ("repeat_passage", pa.bool_()),
+        ("status", pa.string()),
+        ("verification_required", pa.bool_()),
+        ("matched_candidate", pa.string()),
+        ("candidate_rank", pa.int16()),
+        ("differing_positions", pa.list_(pa.int8())),
+        ("region_unknown", pa.bool_()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ProcessorConfig:
+    dedup_window_ms: int = 60_000  # a gap this long ends a passage at one camera
+    alert_window_ms: int = 600_000  # one alert per entry and passage: repeats inside this window do not alert
+    nonhit_state_ms: int = 300_000  # longest time processor state may hold a read that hit nothing
+    bucket_ms: int = 3_600_000  # aggregate time bucket
+    limits: Limits = field(default_factory=lambda: Limits(max_future_skew_ms=300_000, max_age_ms=7 * 86_400_000))
+    alert_kinds: frozenset[str] = frozenset({"exact", "candidate", "confusable"})
+    low_confidence: float = 80.0
+
+
+@dataclass
+class BatchResult:
+    hits: pa.Table
+    read_counts: pa.Table
+    hit_counts: pa.Table
+    dead_letter_counts: pa.Table
+    camera_health: pa.Table
+    dead: list[DeadLetter]
+    reads: int = 0  # good reads (dead letters excluded)
+    duplicates: int = 0
+    heartbeats: int = 0
+
+    @property
+    def alerts(self) -> int:
+        return int(pc.sum(self.hits["alert"]).as_py() or 0) if self.hits.num_rows else 0
+
+
+@dataclass
+class Totals:
+    """Running counts for summaries and metrics."""
+
+    reads: int = 0
+    duplicates: int = 0
+    hits: int = 0
+    alerts: int = 0
+    heartbeats: int = 0
+    dead_letters: int = 0
+    expired: int = 0
+    hits_by_reason: dict[str, int] = field(default_factory=dict)
+    hits_by_kind: dict[str, int] = field(default_factory=dict)
+    dead_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def add(self, r: BatchResult) -> None:
+        self.reads += r.reads
+        self.duplicates += r.duplicates
+        self.heartbeats += r.heartbeats
+        self.hits += r.hits.num_rows
+        self.alerts += r.alerts
+        self.dead_letters += len(r.dead)
+        for d in r.dead:
+            self.dead_by_reason[d.reason] = self.dead_by_reason.get(d.reason, 0) + 1
+        for col, acc in (("reason", self.hits_by_reason), ("match_kind", self.hits_by_kind)):
+            if r.hits.num_rows:
+                for c in r.hits[col].value_counts().to_pylist():
+                    acc[c["values"]] = acc.get(c["values"], 0) + c["counts"]
+
+
+def camera_codes(camera: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A stable 64-bit code per camera id: hashed once per distinct camera in the batch, not per read."""
+    enc = pc.dictionary_encode(pc.fill_null(camera, ""))
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    uniq = enc.dictionary.to_pylist()
+    codes = np.array(
+        [int.from_bytes(hashlib.blake2b(c.encode(), digest_size=8).digest(), "little") for c in uniq], np.uint64
+    )
+    return codes[enc.indices.to_numpy(zero_copy_only=False)] if len(uniq) else np.zeros(len(enc), np.uint64)
+
+
+class Processor:
+    """Holds the hot-list replica and the de-duplication state of one worker (or of one embedded run)."""
+
+    def __init__(self, hotlist: HotList, config: ProcessorConfig | None = None, lut: np.ndarray = DEFAULT_LUT):
+        self.hotlist = hotlist
+        self.config = config or ProcessorConfig()
+        self.lut = lut
+        self.reads_dedup = Deduplicator(self.config.dedup_window_ms)
+        self.hits_dedup = Deduplicator(self.config.alert_window_ms)
+
+    def process(self, decoded: Decoded, now_ms: int, source: str = "batch") -> BatchResult:
+        cfg = self.config
+        reads = decoded.reads
+        plate = normalise_plates(reads["plate"])
+        region = normalise_regions(reads["region"])
+        plate_code, plate_ok = encode_plates(plate)
+        region_code, region_ok = encode_regions(region)
+        empty = pc.fill_null(pc.equal(pc.utf8_length(plate), 0), True).to_numpy(zero_copy_only=False)
+        reason = row_reasons(reads, plate_ok, empty, region_ok, now_ms, cfg.limits)
+
+        dead = list(decoded.dead)
+        bad = np.flatnonzero(reason)
+        if len(bad):
+            dead.extend(self._row_dead_letters(decoded, bad, reason))
+            good = pa.array(reason == 0)
+            reads, plate, region = reads.filter(good), plate.filter(good), region.filter(good)
+            keep = reason == 0
+            plate_code, region_code = plate_code[keep], region_code[keep]
+
+        t_ms = reads["captured_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
+        duplicate = self.reads_dedup.observe(plate_code, region_code, camera_codes(reads["camera_id"]), t_ms)
+
+        # Matching runs on the first read of each passage: a duplicate adds frames, not information.
+        fresh = np.flatnonzero(~duplicate)
+        rk = self._read_keys(reads, plate, plate_code, region_code, t_ms, fresh)
+        m = match(self.hotlist, rk, self.lut)
+        hits = self._hits(reads, plate, region, fresh, m)
+
+        window = aggregate.bucket(t_ms, cfg.bucket_ms)
+        dead_keys = [(now_ms, source, d.reason) for d in dead]
+        return BatchResult(
+            hits=hits,
+            read_counts=aggregate.read_counts(window, reads["camera_id"], reads["site_id"], duplicate),
+            hit_counts=aggregate.hit_counts(hits, cfg.bucket_ms),
+            dead_letter_counts=aggregate.dead_letter_counts(dead_keys, cfg.bucket_ms),
+            camera_health=aggregate.camera_health(decoded.heartbeats, cfg.bucket_ms),
+            dead=dead,
+            reads=reads.num_rows,
+            duplicates=int(duplicate.sum()),
+            heartbeats=decoded.heartbeats.num_rows,
+        )
+
+    def expire(self, now_ms: int) -> int:
+        """Retention clock: drop state older than its limit. Returns how many held reads were dropped."""
+        cfg = self.config
+        expired = self.reads_dedup.expire(now_ms - min(cfg.dedup_window_ms, cfg.nonhit_state_ms))
+        self.hits_dedup.expire(now_ms - cfg.alert_window_ms)
+        return expired
+
+    def replace_hotlist(self, hotlist: HotList) -> None:
+        self.hotlist = hotlist
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _read_keys(
+        self,
+        reads: pa.Table,
+        plate: pa.Array,
+        plate_code: np.ndarray,
+        region_code: np.ndarray,
+        t_ms: np.ndarray,
+        fresh: np.ndarray,
+    ) -> ReadKeys:
+        sym, _ = symbol_matrix(plate.take(pa.array(fresh)), MAX_PLATE_LEN)
+        cands = reads["candidates"].take(pa.array(fresh))
+        cands = cands.combine_chunks() if isinstance(cands, pa.ChunkedArray) else cands
+        lengths = pc.fill_null(pc.list_value_length(cands), 0).to_numpy(zero_copy_only=False)
+        flat = pc.list_flatten(cands)
+        if len(flat):
+            cand_plate = normalise_plates(flat.field("plate"))
+            cand_code, cand_ok = encode_plates(cand_plate)
+            cand_read = np.repeat(np.arange(len(fresh)), lengths)
+            cand_rank = (np.arange(len(cand_read)) - np.repeat(np.cumsum(lengths) - lengths, lengths)).astype(np.int16)
+            sel = cand_ok & (cand_code != plate_code[fresh][cand_read])
+            cand_read, cand_rank, cand_code = cand_read[sel], cand_rank[sel], cand_code[sel]
+        else:
+            cand_read = np.zeros(0, np.int64)
+            cand_rank = np.zeros(0, np.int16)
+            cand_code = np.zeros(0, np.uint64)
+        return ReadKeys(plate_code[fresh], sym, region_code[fresh], t_ms[fresh], cand_read, cand_rank, cand_code)
+
+    def _hits(self, reads: pa.Table, plate: pa.Array, region: pa.Array, fresh: np.ndarray, m: Matches) -> pa.Table:
+        if len(m) == 0:
+            return HIT_SCHEMA.empty_table()
+        cfg = self.config
+        rows = pa.array(fresh[m.read])
+        ents = pa.array(m.entry)
+        e = self.hotlist.entries
+        kinds = np.array(KINDS, dtype=object)[m.kind]
+        kind_arr = pa.array(kinds.tolist(), pa.string())
+        conf = pc.fill_null(reads["confidence"].take(rows), 0).to_numpy(zero_copy_only=False)
+        read_time = reads["captured_at"].take(rows)
+        t_ms = read_time.cast(pa.int64()).to_numpy(zero_copy_only=False)
+
+        alertable = np.isin(kinds, list(cfg.alert_kinds))
+        # One alert per entry and passage: a repeat sighting of the same entry inside the window does not alert.
+        repeat = np.zeros(len(m), bool)
+        idx = np.flatnonzero(alertable)
+        if len(idx):
+            ec = self.hotlist.plate_code[m.entry[idx]]
+            er = self.hotlist.region_code[m.entry[idx]]
+            repeat[idx] = self.hits_dedup.observe(ec, er, m.entry[idx].astype(np.uint64), t_ms[idx])
+        alert = alertable & ~repeat
+        verify = (m.kind != EXACT) | (conf < cfg.low_confidence) | m.region_unknown
+
+        read_ids = reads["read_id"].take(rows).to_pylist()
+        entry_ids = e["entry_id"].take(ents).to_pylist()
+        hit_ids = [
+            hashlib.blake2b(f"{r}|{x}".encode(), digest_size=16).hexdigest()
+            for r, x in zip(read_ids, entry_ids, strict=True)
+        ]
+        cand_text = [None] * len(m)
+        for i in np.flatnonzero(m.kind == CANDIDATE):  # candidate hits only: a handful per batch
+            item = reads["candidates"][int(fresh[m.read[i]])][int(m.candidate[i])]
+            cand_text[i] = item["plate"].as_py()
+        diffs = [differing_positions(int(d)) for d in m.differing]
+
+        return pa.table(
+            {
+                "hit_id": pa.array(hit_ids, pa.string()),
+                "read_id": pa.array(read_ids, pa.string()),
+                "camera_id": reads["camera_id"].take(rows),
+                "site_id": reads["site_id"].take(rows),
+                "read_time": read_time,
+                "read_plate": plate.take(rows),
+                "read_region": region.take(rows),
+                "ocr_confidence": pa.array(conf, pa.float32()),
+                "entry_id": pa.array(entry_ids, pa.string()),
+                "entry_plate": e["plate"].take(ents),
+                "entry_region": e["region"].take(ents),
+                "reason": e["reason"].take(ents),
+                "legal_basis": e["legal_basis"].take(ents),
+                "entry_expires_at": e["expires_at"].take(ents),
+                "match_kind": kind_arr,
+                "alert": pa.array(alert),
+                "repeat_passage": pa.array(repeat),
+                "status": pa.array(["unverified"] * len(m), pa.string()),
+                "verification_required": pa.array(verify),
+                "matched_candidate": pa.array(cand_text, pa.string()),
+                "candidate_rank": pa.array(np.where(m.kind == CANDIDATE, m.candidate, -1).astype(np.int16)),
+                "differing_positions": pa.array(diffs, pa.list_(pa.int8())),
+                "region_unknown": pa.array(m.region_unknown),
+            },
+            schema=HIT_SCHEMA,
+        )
+
+    def _row_dead_letters(self, decoded: Decoded, bad: np.ndarray, reason: np.ndarray) -> list[DeadLetter]:
+        sub = decoded.reads.take(pa.array(bad))
+        # as integers: an absurd timestamp may not fit a Python datetime
+        sub = sub.set_column(
+            sub.schema.get_field_index("captured_at"), "captured_at", sub["captured_at"].cast(pa.int64())
+        )
+        out = []
+        for i, row in zip(bad, sub.to_pylist(), strict=True):
+            raw = json.dumps(row, separators=(",", ":"), default=str).encode()
+            origin = decoded.origins[i] if i < len(decoded.origins) else "unknown"
+            name = REASON_CODES[int(reason[i])] or "unknown"
+            out.append(DeadLetter(name, f"row {int(i)} failed check {name}", raw, origin, int(i)))
+        return out

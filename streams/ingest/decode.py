@@ -1,0 +1,261 @@
+"""Decoders from wire bytes to Arrow tables of reads (``streams.schema.READ_SCHEMA``).
+
+Three inputs: Arrow IPC streams (the high-volume path, many reads per Kafka message), single JSON events (the
+project's own read JSON, OpenALPR / Rekor Scout ``alpr_group``), and ``heartbeat`` events, which are camera
+health and never reads. Nothing here raises on bad input: it comes back as a ``DeadLetter``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from streams.ingest import deadletter as dl
+from streams.ingest.deadletter import DeadLetter
+from streams.schema import READ_SCHEMA
+
+HEARTBEAT_SCHEMA = pa.schema(
+    [("camera_id", pa.string()), ("site_id", pa.string()), ("seen_at", pa.timestamp("ms", tz="UTC"))]
+)
+
+# Fields of READ_SCHEMA that a batch must carry (the rest may be absent and become null).
+REQUIRED = [f.name for f in READ_SCHEMA if not f.nullable]
+
+
+@dataclass
+class Decoded:
+    """What one or more messages decoded into."""
+
+    reads: pa.Table
+    heartbeats: pa.Table
+    dead: list[DeadLetter] = field(default_factory=list)
+    # for each read row: the origin of its message (to point a row-level dead letter at its source)
+    origins: list[str] = field(default_factory=list)
+
+
+def empty_reads() -> pa.Table:
+    return READ_SCHEMA.empty_table()
+
+
+def decode_arrow(payload: bytes, origin: str, max_bytes: int) -> Decoded:
+    """One Arrow IPC stream (compressed or not) holding any number of record batches."""
+    if len(payload) > max_bytes:
+        return _dead_only(dl.TOO_LARGE, f"message of {len(payload)} bytes exceeds {max_bytes}", payload, origin)
+    try:
+        table = pa.ipc.open_stream(payload).read_all()
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError, ValueError) as exc:
+        return _dead_only(dl.UNDECODABLE, f"not an Arrow IPC stream: {type(exc).__name__}", payload, origin)
+    try:
+        table = conform(table)
+    except SchemaMismatch as exc:
+        return _dead_only(dl.WRONG_SCHEMA, str(exc), payload, origin)
+    return Decoded(table, HEARTBEAT_SCHEMA.empty_table(), [], [origin] * table.num_rows)
+
+
+class SchemaMismatch(Exception):
+    """A message decodes but does not fit READ_SCHEMA; becomes a ``wrong_schema`` dead letter."""
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Bring a table onto READ_SCHEMA: columns in order, optional ones filled with nulls, types cast safely."""
+    missing = [name for name in REQUIRED if name not in table.column_names]
+    if missing:
+        raise SchemaMismatch(f"missing required column(s): {', '.join(missing)}")
+    unknown = sorted(set(table.column_names) - set(READ_SCHEMA.names))
+    if unknown:
+        raise SchemaMismatch(f"unknown column(s): {', '.join(unknown)}")
+    cols = []
+    for f in READ_SCHEMA:
+        if f.name in table.column_names:
+            col = table[f.name]
+            if col.type != f.type:
+                try:
+                    col = col.cast(f.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    raise SchemaMismatch(f"column {f.name} has type {col.type}, expected {f.type}") from None
+            cols.append(col)
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    # Nullability is checked row by row in validation (a null plate is a dead letter, not a bad batch).
+    loose = pa.schema([f.with_nullable(True) for f in READ_SCHEMA])
+    return pa.Table.from_arrays(cols, schema=loose)
+
+
+def decode_json(payloads: Sequence[bytes], origins: Sequence[str], max_bytes: int) -> Decoded:
+    """Single JSON events, each one read, an ``alpr_group`` or a ``heartbeat``. Low volume: parsed one by one."""
+    rows: list[dict[str, Any]] = []
+    row_origins: list[str] = []
+    beats: list[dict[str, Any]] = []
+    dead: list[DeadLetter] = []
+    for raw, origin in zip(payloads, origins, strict=True):
+        if len(raw) > max_bytes:
+            dead.append(DeadLetter(dl.TOO_LARGE, f"event of {len(raw)} bytes exceeds {max_bytes}", raw, origin))
+            continue
+        try:
+            doc = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            dead.append(DeadLetter(dl.UNDECODABLE, f"not JSON: {type(exc).__name__}", raw, origin))
+            continue
+        if not isinstance(doc, dict):
+            dead.append(DeadLetter(dl.WRONG_SCHEMA, "a JSON event must be an object", raw, origin))
+            continue
+        kind = doc.get("data_type")
+        try:
+            if kind == "heartbeat":
+                beats.extend(_heartbeat_rows(doc))
+            elif kind == "alpr_group":
+                rows.append(_alpr_group_row(doc))
+                row_origins.append(origin)
+            elif kind is None:
+                rows.append(_own_read_row(doc))
+                row_origins.append(origin)
+            else:
+                dead.append(DeadLetter(dl.UNKNOWN_EVENT, f"data_type {str(kind)[:40]!r} is not taken", raw, origin))
+        except SchemaMismatch as exc:
+            dead.append(DeadLetter(dl.WRONG_SCHEMA, str(exc), raw, origin))
+    reads = _rows_to_table(rows)
+    heartbeats = pa.Table.from_pylist(beats, schema=HEARTBEAT_SCHEMA) if beats else HEARTBEAT_SCHEMA.empty_table()
+    return Decoded(reads, heartbeats, dead, row_origins)
+
+
+def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    loose = pa.schema([f.with_nullable(True) for f in READ_SCHEMA])
+    if not rows:
+        return loose.empty_table()
+    return pa.Table.from_pylist(rows, schema=loose)
+
+
+def _str(doc: dict[str, Any], key: str, *, required: bool = False, limit: int = 64) -> str | None:
+    v = doc.get(key)
+    if v is None:
+        if required:
+            raise SchemaMismatch(f"missing field {key}")
+        return None
+    if isinstance(v, bool) or not isinstance(v, str | int):
+        raise SchemaMismatch(f"field {key} must be a string")
+    s = str(v)
+    if len(s) > limit:
+        raise SchemaMismatch(f"field {key} longer than {limit} characters")
+    return s
+
+
+def _int(doc: dict[str, Any], key: str) -> int | None:
+    v = doc.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or v != v or abs(v) > 2**62:
+        raise SchemaMismatch(f"field {key} must be a number of milliseconds")
+    return int(v)
+
+
+def _num(doc: dict[str, Any], key: str) -> float | None:
+    v = doc.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise SchemaMismatch(f"field {key} must be a number")
+    return float(v)
+
+
+def _candidates(items: Any, best: str | None) -> list[dict[str, Any]] | None:
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        raise SchemaMismatch("candidates must be a list")
+    out = []
+    for item in items[:20]:
+        if not isinstance(item, dict):
+            raise SchemaMismatch("each candidate must be an object")
+        plate = _str(item, "plate", required=True, limit=32)
+        conf = _num(item, "confidence")
+        if plate == best:  # agents repeat the best reading as the first candidate
+            continue
+        out.append({"plate": plate, "confidence": conf if conf is not None else 0.0})
+    return out
+
+
+def _own_read_row(doc: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(doc) - set(READ_SCHEMA.names))
+    if unknown:
+        raise SchemaMismatch(f"unknown field(s): {', '.join(unknown[:5])}")
+    plate = _str(doc, "plate", limit=32)
+    return {
+        "read_id": _str(doc, "read_id", required=True),
+        "camera_id": _str(doc, "camera_id"),
+        "site_id": _str(doc, "site_id"),
+        "captured_at": _int(doc, "captured_at"),
+        "plate": plate,
+        "region": _str(doc, "region", limit=16),
+        "confidence": _num(doc, "confidence"),
+        "candidates": _candidates(doc.get("candidates"), plate),
+    }
+
+
+def _alpr_group_row(doc: dict[str, Any]) -> dict[str, Any]:
+    best = doc.get("best_plate") if isinstance(doc.get("best_plate"), dict) else {}
+    plate = _str(doc, "best_plate_number", limit=32) or _str(best, "plate", limit=32)
+    region = _str(doc, "best_region", limit=16) or _str(best, "region", limit=16)
+    conf = _num(doc, "best_confidence")
+    if conf is None:
+        conf = _num(best, "confidence")
+    cands = best.get("candidates") if "candidates" in best else doc.get("candidates")
+    uuids = doc.get("uuids") if isinstance(doc.get("uuids"), list) else []
+    read_id = _str(doc, "best_uuid") or (str(uuids[0])[:64] if uuids else None)
+    camera = _str(doc, "camera_id")
+    when = _int(doc, "epoch_start")
+    if read_id is None:
+        # A stable id from the group's own fields, so a replay gives the same id every time.
+        basis = f"{camera}|{when}|{plate}|{_str(doc, 'agent_uid')}".encode()
+        read_id = hashlib.blake2b(basis, digest_size=16).hexdigest()
+    return {
+        "read_id": read_id,
+        "camera_id": camera,
+        "site_id": _str(doc, "site_id") or _str(doc, "agent_uid"),
+        "captured_at": when,
+        "plate": plate,
+        "region": region,
+        "confidence": conf,
+        "candidates": _candidates(cands, plate),
+    }
+
+
+def _heartbeat_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    when = _int(doc, "timestamp") or _int(doc, "epoch_time")
+    site = _str(doc, "site_id") or _str(doc, "agent_uid")
+    streams = doc.get("video_streams")
+    if isinstance(streams, list) and streams:
+        cams = [_str(s, "camera_id") for s in streams if isinstance(s, dict)]
+    else:
+        cams = [_str(doc, "camera_id") or site]
+    return [{"camera_id": c or "", "site_id": site, "seen_at": when} for c in cams]
+
+
+def _dead_only(reason: str, detail: str, payload: bytes, origin: str) -> Decoded:
+    return Decoded(empty_reads(), HEARTBEAT_SCHEMA.empty_table(), [DeadLetter(reason, detail, payload, origin)], [])
+
+
+def merge(parts: Iterable[Decoded]) -> Decoded:
+    parts = list(parts)
+    loose = pa.schema([f.with_nullable(True) for f in READ_SCHEMA])
+    reads = pa.concat_tables([p.reads.cast(loose) for p in parts]) if parts else loose.empty_table()
+    beats = pa.concat_tables([p.heartbeats for p in parts]) if parts else HEARTBEAT_SCHEMA.empty_table()
+    return Decoded(
+        reads,
+        beats,
+        [d for p in parts for d in p.dead],
+        [o for p in parts for o in p.origins],
+    )
+
+
+def encode_arrow(table: pa.Table, compression: str | None = "zstd") -> bytes:
+    """Reads -> one Arrow IPC stream message (what batch producers send)."""
+    sink = pa.BufferOutputStream()
+    opts = pa.ipc.IpcWriteOptions(compression=compression)
+    with pa.ipc.new_stream(sink, table.schema, options=opts) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()

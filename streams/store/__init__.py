@@ -1,0 +1,1 @@
+"""Storage adapters: ClickHouse, embedded (chDB) or server, behind one small interface."""

@@ -1,0 +1,284 @@
+"""ClickHouse storage: one small interface, two backends (embedded chDB, ClickHouse server), and migrations.
+
+Both backends run the same SQL (``schemas/clickhouse/*.sql``) and agree where the pipeline relies on it:
+
+- ``insert_arrow`` inserts by column name, so the Arrow table's column order does not matter.
+- ``dedup_token``: a retried insert with the same token is dropped (the tables keep a deduplication window).
+  Without a token an insert is never deduplicated: each call gets a fresh random token, because the engine
+  otherwise drops byte-identical blocks on some insert paths (server ``FORMAT Arrow``) but not on others
+  (chDB's ``INSERT ... SELECT FROM Python()``), and two workers may write identical partial counts.
+- TTL: the engine deletes expired rows in merges. chDB runs background merges only while a session is open
+  in the process; ``merge_with_ttl_timeout`` (3600 s in the DDL) bounds how often a part is re-merged just
+  for its TTL, and ``OPTIMIZE TABLE t FINAL`` forces it. The TTL is fixed when a table is created: changing
+  ``aggregate_ttl_days`` later needs an ``ALTER TABLE ... MODIFY TTL`` migration.
+- ``query_arrow`` returns what the engine's Arrow output gives: ``DateTime`` arrives as uint32 seconds, so
+  select ``toDateTime64(col, 0, 'UTC')`` where a timestamp type is wanted.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import pyarrow as pa
+
+from streams.errors import ConfigError, SchemaError, StoreError
+
+if TYPE_CHECKING:  # chdb is imported lazily: loading the engine is heavy and server-only setups skip it
+    from chdb.session import Session
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TABLE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*")
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+_STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+
+
+class Store(Protocol):
+    """What the pipeline needs from ClickHouse; ``name`` is ``"chdb"`` or ``"server"``."""
+
+    name: str
+
+    def command(self, sql: str) -> None: ...
+
+    def query_arrow(self, sql: str) -> pa.Table: ...
+
+    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str | None = None, path: str | Path = ".local/chdb") -> Store:
+    """A server store for ``url`` (``http://user:pass@host:8123/db``), else embedded chDB at ``path``."""
+    return ServerStore(url) if url else ChdbStore(path)
+
+
+def migrate(store: Store, aggregate_ttl_days: int = 400) -> list[str]:
+    """Apply the ``schemas/clickhouse/*.sql`` files not yet recorded in ``schema_migrations``, in name order.
+
+    Returns the names applied. A file is recorded only after all its statements ran; the statements use
+    ``IF NOT EXISTS``, so re-running a file that failed half-way (or racing another migrator) is harmless.
+    """
+    if type(aggregate_ttl_days) is not int or aggregate_ttl_days < 1:
+        raise ConfigError(f"aggregate_ttl_days must be a positive integer, got {aggregate_ttl_days!r}")
+    files = sorted(SCHEMA_DIR.glob("*.sql"))
+    if not files:
+        raise SchemaError(f"no migration files in {SCHEMA_DIR}")
+    done = _applied(store)
+    applied: list[str] = []
+    for file in files:
+        if file.name in done:
+            continue
+        for statement in statements(file.read_text(encoding="utf-8"), aggregate_ttl_days, file.name):
+            store.command(statement)
+        store.command(f"INSERT INTO schema_migrations (name, applied_at) VALUES ({_literal(file.name)}, now())")
+        applied.append(file.name)
+    return applied
+
+
+def statements(text: str, aggregate_ttl_days: int, source: str = "<sql>") -> list[str]:
+    """Split one migration file into statements (``;`` at line end) with its placeholders substituted."""
+    text = text.replace("{aggregate_ttl_days}", str(aggregate_ttl_days))
+    # Full-line comments go first: a `;` ending a comment line must not split a statement.
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    left = _PLACEHOLDER.search(text)
+    if left:
+        raise SchemaError(f"{source}: unknown placeholder {left.group(0)}")
+    return [s.strip() for s in _STATEMENT_END.split(text) if s.strip()]
+
+
+def _applied(store: Store) -> set[str]:
+    found = store.query_arrow(
+        "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'"
+    )
+    if not found["n"][0].as_py():
+        return set()
+    return set(store.query_arrow("SELECT name FROM schema_migrations")["name"].to_pylist())
+
+
+class ChdbStore:
+    """The embedded engine (chDB) with its data at a local path.
+
+    chDB runs one engine per process, bound to one path: stores opened on the same path share one session
+    (closed when the last of them closes); opening a different path while one is open raises ``StoreError``
+    rather than closing a session another component still uses.
+    """
+
+    name = "chdb"
+
+    def __init__(self, path: str | Path = ".local/chdb") -> None:
+        self.path = _acquire(path)
+        self._closed = False
+
+    def command(self, sql: str) -> None:
+        self._run(sql, "CSV")
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        return self._run(sql, "ArrowTable")
+
+    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
+        columns = ", ".join(_columns(table, data))
+        if data.num_rows == 0:
+            return
+        # chDB's Python() table function finds the object by name in the calling Python frames, innermost
+        # first, so the name must not clash with chDB's own locals (`sql`, `fmt`, ...): keep it unusual.
+        platestream_insert_batch = data  # noqa: F841 (read by the engine, by name)
+        self._run(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(platestream_insert_batch) "
+            f"SETTINGS insert_deduplication_token = {_literal(_token(dedup_token))}",
+            "CSV",
+        )
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            _release(self.path)
+
+    def _run(self, sql: str, fmt: str) -> Any:
+        if self._closed:
+            raise StoreError(f"chdb: store at {self.path} is closed")
+        try:
+            return _shared_session().query(sql, fmt)
+        except (RuntimeError, pa.ArrowException) as exc:
+            raise _error(self.name, sql, exc) from exc
+
+
+class ServerStore:
+    """A ClickHouse server over HTTP(S) through clickhouse-connect; the URL names user, password, database."""
+
+    name = "server"
+
+    def __init__(self, url: str) -> None:
+        from clickhouse_connect import get_client
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+
+        self._errors = ClickHouseError
+        try:
+            # No HTTP session id: one client can serve several threads without "session is locked" errors.
+            self._client = get_client(dsn=url, autogenerate_session_id=False)
+        except ClickHouseError as exc:
+            raise StoreError(f"server: cannot connect to {_redact(url)}: {_message(exc)}") from exc
+
+    def command(self, sql: str) -> None:
+        try:
+            self._client.command(sql)
+        except self._errors as exc:
+            raise _error(self.name, sql, exc) from exc
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        try:
+            return self._client.query_arrow(sql)
+        except self._errors as exc:
+            raise _error(self.name, sql, exc) from exc
+
+    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
+        _columns(table, data)
+        if data.num_rows == 0:
+            return
+        try:
+            settings = {"insert_deduplication_token": _token(dedup_token)}
+            self._client.insert_arrow(table, data, settings=settings)
+        except self._errors as exc:
+            raise _error(self.name, f"INSERT INTO {table} FORMAT Arrow", exc) from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+# chDB allows one engine per process: the one open session, its path and how many stores use it.
+@dataclass
+class _Shared:
+    path: str
+    session: Session
+    users: int
+
+
+_lock = threading.Lock()
+_shared: _Shared | None = None
+
+
+def _acquire(path: str | Path) -> str:
+    global _shared
+    key = str(path) if str(path) == ":memory:" else _directory(path)
+    with _lock:
+        if _shared is None:
+            from chdb.session import Session
+
+            try:
+                _shared = _Shared(key, Session(key), 0)
+            except RuntimeError as exc:
+                raise StoreError(f"chdb: cannot open {key}: {_message(exc)}") from exc
+        elif _shared.path != key:
+            raise StoreError(
+                f"chdb: {_shared.path} is already open in this process and chDB allows one path per process; "
+                f"close its stores before opening {key}"
+            )
+        _shared.users += 1
+    return key
+
+
+def _release(key: str) -> None:
+    global _shared
+    with _lock:
+        if _shared is None or _shared.path != key:
+            return
+        _shared.users -= 1
+        if _shared.users == 0:
+            _shared.session.close()
+            _shared = None
+
+
+def _shared_session() -> Session:
+    shared = _shared
+    if shared is None:
+        raise StoreError("chdb: no open session")
+    return shared.session
+
+
+def _directory(path: str | Path) -> str:
+    p = Path(path).expanduser().resolve()
+    p.mkdir(parents=True, exist_ok=True)
+    return str(p)
+
+
+def _columns(table: str, data: pa.Table) -> list[str]:
+    # Names go into SQL text on the chDB side: allow plain identifiers only, on both backends alike.
+    if not _TABLE.fullmatch(table):
+        raise StoreError(f"not a plain table name: {table!r}")
+    bad = [c for c in data.column_names if not _IDENT.fullmatch(c)]
+    if bad or not data.column_names:
+        raise StoreError(f"{table}: column names must be plain identifiers, got {data.column_names!r}")
+    return data.column_names
+
+
+def _token(dedup_token: str | None) -> str:
+    return dedup_token or f"nodedup-{uuid.uuid4().hex}"
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _message(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:500] if lines else type(exc).__name__
+
+
+def _error(backend: str, sql: str, exc: BaseException) -> StoreError:
+    first = next((line.strip() for line in sql.strip().splitlines()), "")
+    return StoreError(f"{backend}: {_message(exc)} [in: {first[:200]}]")
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

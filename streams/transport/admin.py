@@ -1,0 +1,55 @@
+"""Topic admin through confluent-kafka: create the declared topics, and check a broker against them."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from streams.config import Settings
+from streams.errors import KafkaSetupError
+from streams.transport.topics import declared, topic_name
+
+
+def _admin(settings: Settings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 10000})
+
+
+def create_topics(settings: Settings) -> dict[str, str]:
+    """Create missing topics; returns name -> 'created' | 'exists'."""
+    admin = _admin(settings)
+    new = [
+        NewTopic(topic_name(settings, t.name), t.partitions or settings.partitions, 1, config=t.configs)
+        for t in declared(settings)
+    ]
+    result: dict[str, str] = {}
+    for name, fut in admin.create_topics(new, request_timeout=30).items():
+        try:
+            fut.result()
+            result[name] = "created"
+        except KafkaException as exc:
+            if exc.args and exc.args[0].name() == "TOPIC_ALREADY_EXISTS":
+                result[name] = "exists"
+            else:
+                raise KafkaSetupError(f"cannot create topic {name}: {exc}") from None
+    return result
+
+
+def check_topics(settings: Settings) -> list[str]:
+    """Differences between the broker and the declarations; empty when they agree."""
+    admin = _admin(settings)
+    problems: list[str] = []
+    try:
+        existing = admin.list_topics(timeout=15).topics
+    except KafkaException as exc:
+        raise KafkaSetupError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    specs = {topic_name(settings, t.name): t for t in declared(settings)}
+    present = [n for n in specs if n in existing]
+    problems += [f"{n}: missing (run `platestream topics create`)" for n in specs if n not in existing]
+    if present:
+        futures = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, n) for n in present])
+        for res, fut in futures.items():
+            actual = {k: v.value for k, v in fut.result().items()}
+            for key, want in specs[res.name].configs.items():
+                if actual.get(key) != want:
+                    problems.append(f"{res.name}: {key} is {actual.get(key)!r}, declared {want!r}")
+    return problems

@@ -1,0 +1,67 @@
+"""Every topic, its partitions and its per-topic configs, declared in one place.
+
+Topics are created by ``platestream topics create``, never by auto-creation; workers check at start-up that the
+broker's configs match these declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from streams.config import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str  # without the deployment prefix
+    purpose: str
+    configs: dict[str, str] = field(default_factory=dict)
+    partitions: int | None = None  # None: the deployment's default
+
+
+def declared(settings: Settings) -> list[TopicSpec]:
+    """The topics of a deployment. Read retention follows the policy: a segment that never rolls never expires."""
+    reads_ms = str(int(settings.reads_retention_s * 1000))
+    segment_ms = str(max(1000, int(settings.reads_retention_s * 1000) // 4))
+    return [
+        TopicSpec(
+            "reads.batch",
+            "Arrow IPC record batches of reads (camera gateways, load generators)",
+            {
+                "retention.ms": reads_ms,
+                "segment.ms": segment_ms,
+                "cleanup.policy": "delete",
+                "max.message.bytes": str(settings.max_message_bytes + 65536),
+            },
+        ),
+        TopicSpec(
+            "reads.json",
+            "single JSON events: reads, alpr_group, heartbeat",
+            {"retention.ms": reads_ms, "segment.ms": segment_ms, "cleanup.policy": "delete"},
+        ),
+        TopicSpec(
+            "hits",
+            "hot-list hits, one JSON per hit, keyed by hit_id; all start unverified",
+            {"retention.ms": str(30 * 86_400_000), "cleanup.policy": "delete"},
+        ),
+        TopicSpec(
+            "deadletter",
+            "rejected messages and rows with reason and original bytes",
+            {"retention.ms": str(7 * 86_400_000), "cleanup.policy": "delete"},
+        ),
+        TopicSpec(
+            "hotlist.events",
+            "hot-list add/clear events keyed by entry id (compacted)",
+            {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+            partitions=1,
+        ),
+        TopicSpec(
+            "verifications",
+            "operator confirm/reject events for hits",
+            {"retention.ms": str(365 * 86_400_000), "cleanup.policy": "delete"},
+        ),
+    ]
+
+
+def topic_name(settings: Settings, name: str) -> str:
+    return f"{settings.topic_prefix}{name}"
