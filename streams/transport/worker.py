@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -124,9 +125,11 @@ class Worker:
         }
 
 
-def create_app(settings: Settings, app_id: str = "platestream-worker") -> faust.App:
+def create_app(settings: Settings) -> faust.App:
+    # One consumer group per deployment prefix; Faust's own files live beside the embedded store.
     app = faust.App(
-        app_id,
+        f"{settings.topic_prefix}worker",
+        datadir=str(Path(settings.chdb_path).resolve().parent / "faust"),
         broker=f"kafka://{settings.kafka_bootstrap}",
         value_serializer="raw",
         key_serializer="raw",
@@ -137,7 +140,6 @@ def create_app(settings: Settings, app_id: str = "platestream-worker") -> faust.
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100,
         broker_commit_interval=1.0,
-        producer_compression_type="zstd",
     )
     worker_state: dict[str, Worker] = {}
     # One thread for every sink write: the store and the producer see one batch at a time, in order.
