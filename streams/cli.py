@@ -77,7 +77,7 @@ def worker(
         "--web-port",
         str(settings.web_port),
         "--web-host",
-        "127.0.0.1",
+        settings.web_host,
     ]
     faust_app.main()
 

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(300, ge=0)
     max_age_s: float = Field(7 * 86_400, gt=0)
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    web_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape /metrics
     web_port: int = Field(6066, ge=0, le=65535)
     worker_batch: int = Field(500, ge=1, le=100_000)
 

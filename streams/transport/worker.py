@@ -133,7 +133,7 @@ def create_app(settings: Settings) -> faust.App:
         broker=f"kafka://{settings.kafka_bootstrap}",
         value_serializer="raw",
         key_serializer="raw",
-        web_host="127.0.0.1",
+        web_host=settings.web_host,
         web_port=settings.web_port,
         topic_allow_declare=False,  # topics come from `platestream topics create`, with their configs
         topic_disable_leader=True,
