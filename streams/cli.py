@@ -16,6 +16,8 @@ from streams.errors import PlatestreamError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics as declared in streams/transport/topics.py.")
 app.add_typer(topics_app, name="topics")
+hotlist_app = typer.Typer(no_args_is_help=True, help="Publish hot-list events (add, clear, sync) to every worker.")
+app.add_typer(hotlist_app, name="hotlist")
 err = Console(stderr=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")]
@@ -138,6 +140,100 @@ def produce(
     sent = sum(send_reads(producer, s, b, s.partitions) for b in synth.batches(reads, batch))
     producer.flush(60)
     typer.echo(f"sent {reads:,} reads in {sent} messages")
+
+
+def _publish(settings, topic: str, items: list[tuple[str, dict]]) -> None:  # noqa: ANN001
+    import json as _json
+
+    from streams.transport.producer import make_producer
+    from streams.transport.topics import topic_name
+
+    producer = make_producer(settings, **{"linger.ms": 0})
+    for key, value in items:
+        producer.produce(topic_name(settings, topic), _json.dumps(value).encode(), key=key.encode())
+    if producer.flush(30):
+        raise PlatestreamError(f"could not deliver to {topic_name(settings, topic)}")
+
+
+@hotlist_app.command("add")
+def hotlist_add(
+    csv: Annotated[Path, typer.Argument(help="hot-list CSV extract (see docs/hotlists.md)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Publish every row of a CSV extract as an add event (workers admit or refuse each by policy)."""
+    import time
+
+    from streams.ingest.hotlist_csv import read_hotlist_csv
+    from streams.ingest.hotlist_events import add_event
+
+    entries, refused = read_hotlist_csv(csv)
+    now = int(time.time() * 1000)
+    items = []
+    for row in entries.to_pylist():
+        for k in ("valid_from", "expires_at"):
+            row[k] = int(row[k].timestamp() * 1000) if row[k] is not None else None
+        items.append((row["entry_id"], add_event(row, now)))
+    _publish(load_settings(config), "hotlist.events", items)
+    typer.echo(f"published {len(items)} add event(s); {refused.num_rows} row(s) with unreadable dates not sent")
+
+
+@hotlist_app.command("clear")
+def hotlist_clear(
+    entry_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="recovered, warrant_served, cancelled, expired, entered_in_error, other")],
+    by: Annotated[str, typer.Option(help="who clears it")],
+    config: ConfigOpt = None,
+) -> None:
+    """Vehicle recovered, warrant served: every worker stops matching the entry."""
+    import time
+
+    from streams.ingest.hotlist_events import CLEAR_REASONS, clear_event
+
+    if reason not in CLEAR_REASONS:
+        raise PlatestreamError(f"--reason must be one of {', '.join(CLEAR_REASONS)}")
+    _publish(
+        load_settings(config),
+        "hotlist.events",
+        [(entry_id, clear_event(entry_id, reason, by, int(time.time() * 1000)))],
+    )
+    typer.echo(f"cleared {entry_id}")
+
+
+@hotlist_app.command("sync")
+def hotlist_sync(source: Annotated[str, typer.Argument()], config: ConfigOpt = None) -> None:
+    """Mark a source as freshly synced (its freshness clock restarts)."""
+    import time
+
+    from streams.ingest.hotlist_events import sync_event
+
+    _publish(load_settings(config), "hotlist.events", [(f"sync:{source}", sync_event(source, int(time.time() * 1000)))])
+    typer.echo(f"synced {source}")
+
+
+@app.command()
+def verify(
+    hit_id: Annotated[str, typer.Argument()],
+    operator: Annotated[str, typer.Option(help="who checked the hit")],
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="plate, region and entry were all checked and match")
+    ] = False,
+    reject: Annotated[
+        str | None, typer.Option(help="reject with a reason: misread, wrong_state, entry_cleared, ...")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Record an operator's decision on a hit (published to the verifications topic)."""
+    import time
+
+    from streams.ingest.verifications import REJECT_REASONS, verification_event
+
+    if confirm == bool(reject):
+        raise PlatestreamError("give exactly one of --confirm or --reject REASON")
+    if reject and reject not in REJECT_REASONS:
+        raise PlatestreamError(f"--reject must be one of {', '.join(REJECT_REASONS)}")
+    event = verification_event(hit_id, operator, int(time.time() * 1000), reject)
+    _publish(load_settings(config), "verifications", [(hit_id, event)])
+    typer.echo(f"{event['decision']} {hit_id}")
 
 
 def main() -> None:

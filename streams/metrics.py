@@ -49,3 +49,18 @@ def record(result: BatchResult, source: str, seconds: float) -> None:
             HITS.labels(row["match_kind"], row["reason"]).inc(row["hits"])
             if row["alerts"]:
                 ALERTS.labels(row["reason"]).inc(row["alerts"])
+
+
+HOTLIST_CLEARS = Counter(f"{_P}_hotlist_clears_total", "Hot-list entries cleared by events", registry=REGISTRY)
+HOTLIST_SOURCE_AGE = Gauge(
+    f"{_P}_hotlist_source_age_seconds", "Time since a hot-list source last synced", ["source"], registry=REGISTRY
+)
+HOTLIST_SOURCE_STALE = Gauge(
+    f"{_P}_hotlist_source_stale",
+    "1 when a source is older than the policy allows (its hits do not alert)",
+    ["source"],
+    registry=REGISTRY,
+)
+VERIFICATIONS = Counter(
+    f"{_P}_verifications_total", "Operator decisions on hits", ["decision", "reason"], registry=REGISTRY
+)

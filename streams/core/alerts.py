@@ -19,6 +19,8 @@ def hit_payloads(hits: pa.Table) -> list[dict[str, Any]]:
         kind = h["match_kind"]
         checks = ["plate characters in the image match the entry", "issuing region in the image matches the entry"]
         checks.append(f"entry is still active: reason {h['reason']}, expires {_iso(h['entry_expires_at'])}")
+        if h["source_stale"]:
+            checks.insert(0, f"hot-list source {h['entry_source']} has not synced recently: the entry may be stale")
         if kind != "exact":
             checks.insert(0, f"{kind} match: this is a POSSIBLE match only, not a confirmed one")
         notice = "UNVERIFIED HIT: do not act before a person has confirmed the checks below."
@@ -37,6 +39,8 @@ def hit_payloads(hits: pa.Table) -> list[dict[str, Any]]:
                 "reason": h["reason"],
                 "legal_basis": h["legal_basis"],
                 "entry_expires_at": _iso(h["entry_expires_at"]),
+                "entry_source": h["entry_source"],
+                "source_stale": h["source_stale"],
                 "match_kind": kind,
                 "possible_match": kind != "exact",
                 "alert": h["alert"],

@@ -84,6 +84,7 @@ class HotList:
     expires_at_ms: np.ndarray  # int64
     by_plate: SortedKeys
     by_canonical: SortedKeys
+    active: np.ndarray  # bool per entry; a clear sets it False in place, effective for the next batch
 
     @classmethod
     def build(cls, entries: pa.Table, lut: np.ndarray = DEFAULT_LUT) -> HotList:
@@ -105,6 +106,7 @@ class HotList:
             expires_at_ms=_ms(entries["expires_at"], np.iinfo(np.int64).max),
             by_plate=SortedKeys.build(code),
             by_canonical=SortedKeys.build(pack(lut[sym])),
+            active=np.ones(len(code), bool),
         )
 
     @classmethod

@@ -78,9 +78,10 @@ def match(hl: HotList, rk: ReadKeys, lut: np.ndarray = DEFAULT_LUT) -> Matches:
     kind = np.concatenate([p[2] for p in parts])
     cand = np.concatenate([p[3] for p in parts])
 
-    # An entry counts only while it is current at the read's own time: expired entries never match.
+    # An entry counts only while it is current at the read's own time and not cleared: expired or cleared
+    # entries never match, whether or not a clear event arrived.
     t = rk.time_ms[read]
-    current = (hl.valid_from_ms[entry] <= t) & (t < hl.expires_at_ms[entry])
+    current = (hl.valid_from_ms[entry] <= t) & (t < hl.expires_at_ms[entry]) & hl.active[entry]
     read, entry, kind, cand = read[current], entry[current], kind[current], cand[current]
 
     # Region: unknown on either side is compatible (the read is flagged); a known, different region is not.

@@ -18,6 +18,7 @@ from streams.core import aggregate
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.dedup import Deduplicator
 from streams.core.hotlist import HotList
+from streams.core.live_hotlist import LiveHotList
 from streams.core.match import CANDIDATE, EXACT, KINDS, Matches, ReadKeys, differing_positions, match
 from streams.core.normalise import (
     MAX_PLATE_LEN,
@@ -47,6 +48,8 @@ HIT_SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("legal_basis", pa.string()),
         ("entry_expires_at", pa.timestamp("ms", tz="UTC")),
+        ("entry_source", pa.string()),
+        ("source_stale", pa.bool_()),
         ("match_kind", pa.string()),
         ("alert", pa.bool_()),
         ("repeat_passage", pa.bool_()),
@@ -133,8 +136,10 @@ def camera_codes(camera: pa.ChunkedArray | pa.Array) -> np.ndarray:
 class Processor:
     """Holds the hot-list replica and the de-duplication state of one worker (or of one embedded run)."""
 
-    def __init__(self, hotlist: HotList, config: ProcessorConfig | None = None, lut: np.ndarray = DEFAULT_LUT):
-        self.hotlist = hotlist
+    def __init__(
+        self, hotlist: HotList | LiveHotList, config: ProcessorConfig | None = None, lut: np.ndarray = DEFAULT_LUT
+    ):
+        self.hotlist = hotlist if isinstance(hotlist, LiveHotList) else LiveHotList.of(hotlist, lut=lut)
         self.config = config or ProcessorConfig()
         self.lut = lut
         self.reads_dedup = Deduplicator(self.config.dedup_window_ms)
@@ -165,8 +170,12 @@ class Processor:
         # Matching runs on the first read of each passage: a duplicate adds frames, not information.
         fresh = np.flatnonzero(~duplicate)
         rk = self._read_keys(reads, plate, plate_code, region_code, t_ms, fresh)
-        m = match(self.hotlist, rk, self.lut)
-        hits = self._hits(reads, plate, region, fresh, m)
+        stale = self.hotlist.stale_sources(now_ms)
+        parts = [
+            self._hits(reads, plate, region, fresh, match(seg, rk, self.lut), seg, stale)
+            for seg in self.hotlist.segments
+        ]
+        hits = self._alert_once_per_passage(pa.concat_tables(parts) if parts else HIT_SCHEMA.empty_table())
 
         window = aggregate.bucket(t_ms, cfg.bucket_ms)
         dead_keys = [(now_ms, source, d.reason) for d in dead]
@@ -188,9 +197,6 @@ class Processor:
         expired = self.reads_dedup.expire(now_ms - min(cfg.dedup_window_ms, cfg.nonhit_state_ms))
         self.hits_dedup.expire(now_ms - cfg.alert_window_ms)
         return expired
-
-    def replace_hotlist(self, hotlist: HotList) -> None:
-        self.hotlist = hotlist
 
     # -- helpers ------------------------------------------------------------------------------------------
 
@@ -221,28 +227,33 @@ class Processor:
             cand_code = np.zeros(0, np.uint64)
         return ReadKeys(plate_code[fresh], sym, region_code[fresh], t_ms[fresh], cand_read, cand_rank, cand_code)
 
-    def _hits(self, reads: pa.Table, plate: pa.Array, region: pa.Array, fresh: np.ndarray, m: Matches) -> pa.Table:
+    def _hits(
+        self,
+        reads: pa.Table,
+        plate: pa.Array,
+        region: pa.Array,
+        fresh: np.ndarray,
+        m: Matches,
+        seg: HotList,
+        stale_sources: set[str],
+    ) -> pa.Table:
+        """Hit rows of one hot-list segment; ``alert`` here is what policy allows, before the passage rule."""
         if len(m) == 0:
             return HIT_SCHEMA.empty_table()
         cfg = self.config
         rows = pa.array(fresh[m.read])
         ents = pa.array(m.entry)
-        e = self.hotlist.entries
+        e = seg.entries
         kinds = np.array(KINDS, dtype=object)[m.kind]
-        kind_arr = pa.array(kinds.tolist(), pa.string())
         conf = pc.fill_null(reads["confidence"].take(rows), 0).to_numpy(zero_copy_only=False)
-        read_time = reads["captured_at"].take(rows)
-        t_ms = read_time.cast(pa.int64()).to_numpy(zero_copy_only=False)
-
-        alertable = np.isin(kinds, list(cfg.alert_kinds))
-        # One alert per entry and passage: a repeat sighting of the same entry inside the window does not alert.
-        repeat = np.zeros(len(m), bool)
-        idx = np.flatnonzero(alertable)
-        if len(idx):
-            ec = self.hotlist.plate_code[m.entry[idx]]
-            er = self.hotlist.region_code[m.entry[idx]]
-            repeat[idx] = self.hits_dedup.observe(ec, er, m.entry[idx].astype(np.uint64), t_ms[idx])
-        alert = alertable & ~repeat
+        source = e["source"].take(ents)
+        # A source that has not synced within the policy's limit may be stale: record, do not alert.
+        stale = (
+            pc.is_in(source, value_set=pa.array(sorted(stale_sources), pa.string())).to_numpy(zero_copy_only=False)
+            if stale_sources
+            else np.zeros(len(m), bool)
+        )
+        alertable = np.isin(kinds, list(cfg.alert_kinds)) & ~stale
         verify = (m.kind != EXACT) | (conf < cfg.low_confidence) | m.region_unknown
 
         read_ids = reads["read_id"].take(rows).to_pylist()
@@ -263,7 +274,7 @@ class Processor:
                 "read_id": pa.array(read_ids, pa.string()),
                 "camera_id": reads["camera_id"].take(rows),
                 "site_id": reads["site_id"].take(rows),
-                "read_time": read_time,
+                "read_time": reads["captured_at"].take(rows),
                 "read_plate": plate.take(rows),
                 "read_region": region.take(rows),
                 "ocr_confidence": pa.array(conf, pa.float32()),
@@ -273,9 +284,11 @@ class Processor:
                 "reason": e["reason"].take(ents),
                 "legal_basis": e["legal_basis"].take(ents),
                 "entry_expires_at": e["expires_at"].take(ents),
-                "match_kind": kind_arr,
-                "alert": pa.array(alert),
-                "repeat_passage": pa.array(repeat),
+                "entry_source": source,
+                "source_stale": pa.array(stale),
+                "match_kind": pa.array(kinds.tolist(), pa.string()),
+                "alert": pa.array(alertable),
+                "repeat_passage": pa.array(np.zeros(len(m), bool)),
                 "status": pa.array(["unverified"] * len(m), pa.string()),
                 "verification_required": pa.array(verify),
                 "matched_candidate": pa.array(cand_text, pa.string()),
@@ -285,6 +298,20 @@ class Processor:
             },
             schema=HIT_SCHEMA,
         )
+
+    def _alert_once_per_passage(self, hits: pa.Table) -> pa.Table:
+        """One alert per entry and passage: a repeat sighting of an entry inside the alert window does not alert."""
+        alertable = hits["alert"].to_numpy(zero_copy_only=False)
+        idx = np.flatnonzero(alertable)
+        if len(idx) == 0:
+            return hits
+        entry = camera_codes(hits["entry_id"].take(pa.array(idx)))  # a stable code per entry id
+        t_ms = hits["read_time"].cast(pa.int64()).to_numpy(zero_copy_only=False)[idx]
+        zeros = np.zeros(len(idx), np.uint64)
+        repeat = np.zeros(hits.num_rows, bool)
+        repeat[idx] = self.hits_dedup.observe(entry, zeros.astype(np.uint16), zeros, t_ms)
+        hits = hits.set_column(hits.schema.get_field_index("alert"), "alert", pa.array(alertable & ~repeat))
+        return hits.set_column(hits.schema.get_field_index("repeat_passage"), "repeat_passage", pa.array(repeat))
 
     def _row_dead_letters(self, decoded: Decoded, bad: np.ndarray, reason: np.ndarray) -> list[DeadLetter]:
         sub = decoded.reads.take(pa.array(bad))

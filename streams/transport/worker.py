@@ -1,10 +1,11 @@
 """The stream worker: a Faust app whose agents feed Kafka messages through ``Processor.process``.
 
-Inputs: ``reads.batch`` (one Arrow IPC stream per message) and ``reads.json`` (single events, taken in small
-batches). Outputs: hits and dead letters to their topics (confluent-kafka, idempotent), aggregates to ClickHouse
-with a de-duplication token made from the input offset, so a redelivered message changes no count. A message is
-acknowledged (its offset committed) only after every output of it is written: at-least-once, with hits carrying a
-stable ``hit_id`` for downstream de-duplication.
+Inputs: ``reads.batch`` (one Arrow IPC stream per message), ``reads.json`` (single events, taken in small batches)
+and ``verifications`` (operator decisions); the hot list follows ``hotlist.events`` in a thread of its own.
+Outputs: hits and dead letters to their topics (confluent-kafka, idempotent), aggregates and verifications to
+ClickHouse with a de-duplication token made from the input offsets, so a redelivered message changes no count.
+A message is acknowledged (its offset committed) only after every output of it is written: at-least-once, with
+hits carrying a stable ``hit_id`` for downstream de-duplication.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,13 +26,15 @@ from streams import metrics
 from streams.config import Settings, load_policy, policy_lut
 from streams.core import aggregate
 from streams.core.alerts import hit_payloads
-from streams.core.hotlist import HotList
+from streams.core.live_hotlist import LiveHotList
 from streams.core.pipeline import BatchResult, Processor
-from streams.core.policy import admit
-from streams.ingest.decode import decode_arrow, decode_json, merge
+from streams.ingest.deadletter import DeadLetter
+from streams.ingest.decode import Decoded, decode_arrow, decode_json
 from streams.ingest.hotlist_csv import read_hotlist_csv
+from streams.ingest.verifications import decode_verifications
 from streams.store.clickhouse import migrate, open_store
 from streams.store.sink import write_aggregates, write_expiry
+from streams.transport.hotlist_follower import HotlistFollower
 from streams.transport.producer import make_producer
 from streams.transport.topics import topic_name
 
@@ -41,29 +45,22 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def load_hotlist(settings: Settings) -> tuple[HotList, dict[str, int]]:
-    policy = load_policy(settings.policy_path)
-    if settings.hotlist_path is None:
-        return HotList.empty(), {}
-    entries, pre = read_hotlist_csv(settings.hotlist_path)
-    adm = admit(entries, policy, _now_ms())
-    refused = adm.refused_by_rule()
-    if pre.num_rows:
-        refused["bad_date"] = refused.get("bad_date", 0) + pre.num_rows
-    return HotList.build(adm.admitted, policy_lut(policy)), refused
-
-
 class Worker:
-    """The state and sinks of one worker process; the Faust agents call ``handle``."""
+    """The state and sinks of one worker process; the Faust agents call ``process`` and ``handle``."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         policy = load_policy(settings.policy_path)
-        hotlist, refused = load_hotlist(settings)
-        for rule, n in refused.items():
+        self.lock = threading.Lock()  # matching and hot-list updates never interleave
+        self.live = LiveHotList(policy, policy_lut(policy))
+        if settings.hotlist_path is not None:
+            entries, pre = read_hotlist_csv(settings.hotlist_path)
+            self.live.load(entries, _now_ms())
+            if pre.num_rows:
+                self.live.refused["bad_date"] = self.live.refused.get("bad_date", 0) + pre.num_rows
+        for rule, n in self.live.refused.items():
             metrics.HOTLIST_REFUSED.labels(rule).inc(n)
-        metrics.HOTLIST_ENTRIES.set(len(hotlist))
-        self.processor = Processor(hotlist, settings.processor_config(policy), policy_lut(policy))
+        self.processor = Processor(self.live, settings.processor_config(policy), policy_lut(policy))
         self.store = open_store(settings.clickhouse_url, settings.chdb_path)
         migrate(self.store, settings.aggregate_ttl_days)
         self.producer = make_producer(settings, **{"linger.ms": 5})
@@ -72,10 +69,37 @@ class Worker:
         self.batches = 0
         self.last_batch_ms: int | None = None
         self._delivery_errors: list[str] = []
+        self.follower = HotlistFollower(settings, self.live, self.lock, self._dead_from_follower)
+        self.follower.catch_up()
+        self.follower.start()
+        metrics.HOTLIST_ENTRIES.set(len(self.live))
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
             self._delivery_errors.append(str(err))
+
+    def _send_dead(self, dead: list[DeadLetter], source: str) -> None:
+        for d in dead:
+            payload = {**d.to_json(), "source": source}
+            self.producer.produce(
+                self.dead_topic, json.dumps(payload).encode(), key=d.origin.encode(), on_delivery=self._on_delivery
+            )
+            metrics.DEAD_LETTERS.labels(d.reason, source).inc()
+
+    def _dead_from_follower(self, dead: list[DeadLetter]) -> None:
+        self._send_dead(dead, "hotlist.events")
+        self.producer.flush(10)
+
+    def process(self, decoded: Decoded, source: str) -> BatchResult:
+        with self.lock:
+            return self.processor.process(decoded, _now_ms(), source=source)
+
+    def _flush(self) -> None:
+        remaining = self.producer.flush(30)
+        if remaining or self._delivery_errors:
+            errors, self._delivery_errors = self._delivery_errors, []
+            metrics.SINK_ERRORS.labels("kafka").inc()
+            raise RuntimeError(f"{remaining} outputs not delivered; errors: {errors[:3]}")
 
     def handle(self, result: BatchResult, token: str, source: str, seconds: float) -> None:
         """Write every output of one input batch; raises if any write failed (the batch is then redelivered)."""
@@ -88,11 +112,7 @@ class Worker:
             self.producer.produce(
                 self.dead_topic, json.dumps(payload).encode(), key=d.origin.encode(), on_delivery=self._on_delivery
             )
-        remaining = self.producer.flush(30)
-        if remaining or self._delivery_errors:
-            errors, self._delivery_errors = self._delivery_errors, []
-            metrics.SINK_ERRORS.labels("kafka").inc()
-            raise RuntimeError(f"{remaining} outputs not delivered; errors: {errors[:3]}")
+        self._flush()
         try:
             write_aggregates(self.store, result, token)
         except Exception:
@@ -102,22 +122,42 @@ class Worker:
         self.batches += 1
         self.last_batch_ms = _now_ms()
 
-    def expire(self) -> int:
+    def handle_verifications(self, payloads: list[bytes], origins: list[str], token: str) -> None:
+        table, dead = decode_verifications(payloads, origins)
+        self._send_dead(dead, "verifications")
+        self._flush()
+        if table.num_rows:
+            self.store.insert_arrow("verifications", table, dedup_token=token)
+            for row in table.select(["decision", "reason"]).to_pylist():
+                metrics.VERIFICATIONS.labels(row["decision"], row["reason"] or "none").inc()
+
+    def tick(self) -> None:
+        """Every few seconds: the retention clock, and the hot-list sources' freshness clocks."""
         now = _now_ms()
-        expired = self.processor.expire(now)
+        with self.lock:
+            expired = self.processor.expire(now)
         metrics.EXPIRED.labels("processor_state").inc(expired)
         metrics.DEDUP_STATE.set(len(self.processor.reads_dedup))
+        stale = self.live.stale_sources(now)
+        for source, age in self.live.source_ages_s(now).items():
+            metrics.HOTLIST_SOURCE_AGE.labels(source).set(age)
+            metrics.HOTLIST_SOURCE_STALE.labels(source).set(1 if source in stale else 0)
         write_expiry(
             self.store,
             aggregate.expiry_counts(now, "processor_state", "non_hit_reads", expired, self.processor.config.bucket_ms),
             f"expire-{now}",
         )
-        return expired
 
     def health(self) -> dict[str, Any]:
+        now = _now_ms()
+        stale = sorted(self.live.stale_sources(now))
         return {
-            "status": "ok",
-            "hotlist_entries": len(self.processor.hotlist),
+            "status": "degraded" if stale else "ok",
+            "warnings": [f"hot-list source {s} is stale: its hits do not alert" for s in stale],
+            "hotlist_entries": len(self.live),
+            "hotlist_offsets": {str(p): o for p, o in self.follower.applied.items()},
+            "hotlist_applied_at_ms": self.follower.applied_at_ms,
+            "hotlist_sources_age_s": self.live.source_ages_s(now),
             "dedup_state_reads": len(self.processor.reads_dedup),
             "batches": self.batches,
             "last_batch_ms": self.last_batch_ms,
@@ -150,44 +190,49 @@ def create_app(settings: Settings) -> faust.App:
             worker_state["w"] = Worker(settings)
         return worker_state["w"]
 
-    batch_topic = app.topic(
-        topic_name(settings, "reads.batch"), value_type=bytes, value_serializer="raw", partitions=settings.partitions
-    )
-    json_topic = app.topic(
-        topic_name(settings, "reads.json"), value_type=bytes, value_serializer="raw", partitions=settings.partitions
-    )
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(
+            topic_name(settings, name), value_type=bytes, value_serializer="raw", partitions=settings.partitions
+        )
 
-    @app.agent(batch_topic)
+    async def in_sink_thread(fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(sink_thread, fn, *args)
+
+    @app.agent(topic("reads.batch"))
     async def batches(stream: faust.StreamT) -> None:
         w = worker()
         async for event in stream.events():
             msg = event.message
             origin = f"{msg.topic}/{msg.partition}/{msg.offset}"
             t0 = time.perf_counter()
-            decoded = decode_arrow(event.value, origin, settings.max_message_bytes)
-            result = w.processor.process(decoded, _now_ms(), source="reads.batch")
-            await asyncio.get_running_loop().run_in_executor(
-                sink_thread, w.handle, result, origin, "reads.batch", time.perf_counter() - t0
-            )
+            result = w.process(decode_arrow(event.value, origin, settings.max_message_bytes), "reads.batch")
+            await in_sink_thread(w.handle, result, origin, "reads.batch", time.perf_counter() - t0)
 
-    @app.agent(json_topic)
+    @app.agent(topic("reads.json"))
     async def events(stream: faust.StreamT) -> None:
         w = worker()
         async for evs in stream.take_events(settings.worker_batch, within=0.5):
             origins = [f"{e.message.topic}/{e.message.partition}/{e.message.offset}" for e in evs]
             t0 = time.perf_counter()
-            decoded = merge([decode_json([e.value for e in evs], origins, settings.max_message_bytes)])
-            result = w.processor.process(decoded, _now_ms(), source="reads.json")
+            decoded = decode_json([e.value for e in evs], origins, settings.max_message_bytes)
+            result = w.process(decoded, "reads.json")
             # One token per taken range: the first and last offset identify the batch on redelivery.
             token = f"{origins[0]}..{origins[-1]}"
-            await asyncio.get_running_loop().run_in_executor(
-                sink_thread, w.handle, result, token, "reads.json", time.perf_counter() - t0
+            await in_sink_thread(w.handle, result, token, "reads.json", time.perf_counter() - t0)
+
+    @app.agent(topic("verifications"))
+    async def verifications(stream: faust.StreamT) -> None:
+        w = worker()
+        async for evs in stream.take_events(500, within=0.5):
+            origins = [f"{e.message.topic}/{e.message.partition}/{e.message.offset}" for e in evs]
+            await in_sink_thread(
+                w.handle_verifications, [e.value for e in evs], origins, f"{origins[0]}..{origins[-1]}"
             )
 
     @app.timer(interval=5.0)
-    async def retention_clock() -> None:
+    async def clocks() -> None:
         # State expires on the wall clock even when no reads arrive.
-        await asyncio.get_running_loop().run_in_executor(sink_thread, worker().expire)
+        await in_sink_thread(worker().tick)
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
