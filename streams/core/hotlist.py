@@ -11,15 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from streams.core.confusables import DEFAULT_LUT
-from streams.core.normalise import (
-    MAX_PLATE_LEN,
-    encode_plates,
-    encode_regions,
-    normalise_plates,
-    normalise_regions,
-    pack,
-    symbol_matrix,
-)
+from streams.core.normalise import encode_plates_sym, encode_regions, normalise_plates, normalise_regions, pack
 
 # The columns an admitted entry carries into matching and into the evidence of a hit.
 ENTRY_SCHEMA = pa.schema(
@@ -51,9 +43,14 @@ class SortedKeys:
 
     @classmethod
     def build(cls, codes: np.ndarray) -> SortedKeys:
-        order = np.argsort(codes, kind="stable")
-        keys, start, count = np.unique(codes[order], return_index=True, return_counts=True)
-        return cls(keys, start.astype(np.int64), count.astype(np.int64), order.astype(np.int64))
+        order = np.argsort(codes)  # order within a run of equal keys does not matter
+        ordered = codes[order]
+        # runs of equal keys in the sorted codes (np.unique would sort a second time)
+        first = np.ones(len(ordered), bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        start = np.flatnonzero(first)
+        count = np.diff(np.append(start, len(ordered)))
+        return cls(ordered[start], start.astype(np.int64), count.astype(np.int64), order.astype(np.int64))
 
     def join(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All (query index, entry position) pairs with equal keys, vectorised."""
@@ -92,11 +89,10 @@ class HotList:
         plate = normalise_plates(entries["plate"])
         region = normalise_regions(entries["region"])
         entries = entries.set_column(1, "plate", plate).set_column(2, "region", region)
-        code, valid = encode_plates(plate)
+        code, valid, sym = encode_plates_sym(plate)
         if not valid.all():
             raise ValueError("hot list contains plates that did not pass admission")
         rcode, _ = encode_regions(region)
-        sym, _ = symbol_matrix(plate, MAX_PLATE_LEN)
         return cls(
             entries=entries,
             plate_code=code,

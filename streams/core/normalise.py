@@ -50,23 +50,27 @@ def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 def symbol_matrix(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Each string as a row of ``width`` symbols (0-padded), plus its length in bytes.
 
-    Works on the Arrow buffers directly: one gather, no per-string Python.
+    Works on the Arrow buffers directly, one column of characters at a time: no per-string Python and no
+    n-by-width index arrays.
     """
     text = _one_chunk(text)
     n = len(text)
+    sym = np.zeros((n, width), np.uint8)
     if n == 0:
-        return np.zeros((0, width), np.uint8), np.zeros(0, np.int32)
+        return sym, np.zeros(0, np.int32)
     bufs = text.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=text.offset * 4)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and bufs[2].size else np.zeros(1, np.uint8)
     lengths = np.diff(offsets)
     if text.null_count:
         lengths = np.where(text.is_null().to_numpy(zero_copy_only=False), 0, lengths)
-    cols = np.arange(width, dtype=np.int32)
-    inside = cols[None, :] < lengths[:, None]
-    idx = np.where(inside, offsets[:-1, None] + cols[None, :], 0)
-    sym = SYMBOL[data[np.minimum(idx, len(data) - 1)]]
-    sym *= inside
+    start = offsets[:-1]
+    last = len(data) - 1
+    for j in range(width):
+        inside = lengths > j
+        col = SYMBOL[data[np.minimum(start + j, last)]]
+        col[~inside] = 0
+        sym[:, j] = col
     return sym, lengths
 
 
@@ -75,7 +79,8 @@ def pack(sym: np.ndarray) -> np.ndarray:
     code = np.zeros(sym.shape[0], dtype=np.uint64)
     base = np.uint64(37)
     for j in range(sym.shape[1]):
-        code = code * base + sym[:, j].astype(np.uint64)
+        code *= base
+        code += sym[:, j]
     return code
 
 
@@ -84,11 +89,17 @@ def encode_plates(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
     A plate is valid when it has 1..12 characters, all of them letters or digits. Invalid plates get code 0.
     """
+    code, valid, _ = encode_plates_sym(norm)
+    return code, valid
+
+
+def encode_plates_sym(norm: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``encode_plates`` plus the symbol matrix it was packed from (matching needs both)."""
     sym, lengths = symbol_matrix(norm, MAX_PLATE_LEN)
-    valid = (lengths >= 1) & (lengths <= MAX_PLATE_LEN) & ((sym > 0).sum(axis=1) == lengths)
+    valid = (lengths >= 1) & (lengths <= MAX_PLATE_LEN) & ((sym > 0).sum(axis=1, dtype=np.int32) == lengths)
     code = pack(sym)
     code[~valid] = 0
-    return code, valid
+    return code, valid, sym
 
 
 def encode_regions(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
