@@ -99,6 +99,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     try:
         # environment wins over the file: pass file values only where no variable is set
         env_set = {k for k in Settings.model_fields if f"PLATESTREAM_{k.upper()}" in os.environ}
+        if "CLICKHOUSE_URL" in os.environ:
+            env_set.add("clickhouse_url")
         init = {k: v for k, v in file_values.items() if k not in env_set}
         init.update({k: v for k, v in overrides.items() if v is not None})
         return Settings(**init)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.normalise import encode_plates_sym, encode_regions, normalise_plates, normalise_regions, pack
@@ -114,8 +115,6 @@ class HotList:
 
 
 def _ms(col: pa.ChunkedArray, fill: int) -> np.ndarray:
-    arr = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
-    if col.null_count:
-        mask = col.is_null().to_numpy(zero_copy_only=False)
-        arr = np.where(mask, fill, arr)
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    # fill nulls in Arrow: to_numpy would turn a column with nulls into float64 and lose int64's extremes
+    filled = pc.fill_null(col.cast(pa.int64()), pa.scalar(fill, pa.int64()))
+    return np.ascontiguousarray(filled.to_numpy(zero_copy_only=False), dtype=np.int64)

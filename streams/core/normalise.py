@@ -20,7 +20,7 @@ SYMBOL = np.zeros(256, dtype=np.uint8)
 for _i, _c in enumerate(ALPHABET):
     SYMBOL[ord(_c)] = _i + 1
 
-_SEPARATORS = r"[\s\-\.·_/]"
+_SEPARATORS = r"[\s\v\-\.·_/]"  # RE2's \s leaves out the vertical tab
 
 
 def normalise_plates(plates: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -32,8 +32,8 @@ def row_reasons(
     def mark(bad: np.ndarray, reason: str) -> None:
         code[(code == 0) & bad] = REASON_CODES.index(reason)
 
-    cam = reads["camera_id"]
-    mark(_null_or_empty(cam), dl.MISSING_CAMERA)
+    mark(_null_or_empty(reads["read_id"]), dl.MISSING_READ_ID)
+    mark(_null_or_empty(reads["camera_id"]), dl.MISSING_CAMERA)
     t = reads["captured_at"]
     t_null = t.is_null().to_numpy(zero_copy_only=False)
     mark(t_null, dl.MISSING_TIME)

@@ -12,6 +12,7 @@ UNKNOWN_EVENT = "unknown_event"  # JSON of a kind this pipeline does not take
 MISSING_PLATE = "missing_plate"
 BAD_PLATE = "bad_plate"  # characters other than letters/digits, or longer than 12
 BAD_REGION = "bad_region"
+MISSING_READ_ID = "missing_read_id"
 MISSING_CAMERA = "missing_camera"
 MISSING_TIME = "missing_time"
 TIME_IN_FUTURE = "time_in_future"
@@ -27,6 +28,7 @@ REASONS = (
     BAD_PLATE,
     BAD_REGION,
     MISSING_CAMERA,
+    MISSING_READ_ID,
     MISSING_TIME,
     TIME_IN_FUTURE,
     TIME_TOO_OLD,

@@ -48,8 +48,9 @@ def decode_arrow(payload: bytes, origin: str, max_bytes: int) -> Decoded:
         return _dead_only(dl.TOO_LARGE, f"message of {len(payload)} bytes exceeds {max_bytes}", payload, origin)
     try:
         table = pa.ipc.open_stream(payload).read_all()
-    except (pa.ArrowInvalid, pa.ArrowIOError, OSError, ValueError) as exc:
-        return _dead_only(dl.UNDECODABLE, f"not an Arrow IPC stream: {type(exc).__name__}", payload, origin)
+        table.validate(full=True)  # offsets in bounds, valid UTF-8: bad buffers stop here, not in the core
+    except (pa.ArrowException, OSError, ValueError, MemoryError) as exc:  # incl. a decompression bomb
+        return _dead_only(dl.UNDECODABLE, f"not a valid Arrow IPC stream: {type(exc).__name__}", payload, origin)
     try:
         table = conform(table)
     except SchemaMismatch as exc:
@@ -63,27 +64,36 @@ class SchemaMismatch(Exception):
 
 def conform(table: pa.Table) -> pa.Table:
     """Bring a table onto READ_SCHEMA: columns in order, optional ones filled with nulls, types cast safely."""
-    missing = [name for name in REQUIRED if name not in table.column_names]
+    try:
+        names = table.column_names
+    except UnicodeDecodeError:
+        raise SchemaMismatch("column names are not valid UTF-8") from None
+    if len(set(names)) != len(names):
+        raise SchemaMismatch("duplicate column names")
+    missing = [name for name in REQUIRED if name not in names]
     if missing:
         raise SchemaMismatch(f"missing required column(s): {', '.join(missing)}")
-    unknown = sorted(set(table.column_names) - set(READ_SCHEMA.names))
+    unknown = sorted(set(names) - set(READ_SCHEMA.names))
     if unknown:
         raise SchemaMismatch(f"unknown column(s): {', '.join(unknown)}")
     cols = []
     for f in READ_SCHEMA:
-        if f.name in table.column_names:
+        if f.name in names:
             col = table[f.name]
             if col.type != f.type:
                 try:
                     col = col.cast(f.type)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                except (pa.ArrowException, TypeError):
                     raise SchemaMismatch(f"column {f.name} has type {col.type}, expected {f.type}") from None
             cols.append(col)
         else:
             cols.append(pa.nulls(table.num_rows, f.type))
     # Nullability is checked row by row in validation (a null plate is a dead letter, not a bad batch).
     loose = pa.schema([f.with_nullable(True) for f in READ_SCHEMA])
-    return pa.Table.from_arrays(cols, schema=loose)
+    try:
+        return pa.Table.from_arrays(cols, schema=loose)
+    except pa.ArrowException as exc:
+        raise SchemaMismatch(f"columns do not fit the read schema: {type(exc).__name__}") from None
 
 
 def decode_json(payloads: Sequence[bytes], origins: Sequence[str], max_bytes: int) -> Decoded:
@@ -98,7 +108,7 @@ def decode_json(payloads: Sequence[bytes], origins: Sequence[str], max_bytes: in
             continue
         try:
             doc = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, a 5000-digit integer
             dead.append(DeadLetter(dl.UNDECODABLE, f"not JSON: {type(exc).__name__}", raw, origin))
             continue
         if not isinstance(doc, dict):
@@ -141,6 +151,10 @@ def _str(doc: dict[str, Any], key: str, *, required: bool = False, limit: int = 
     s = str(v)
     if len(s) > limit:
         raise SchemaMismatch(f"field {key} longer than {limit} characters")
+    try:
+        s.encode("utf-8")  # a lone surrogate (valid JSON escape) is not text Arrow can hold
+    except UnicodeEncodeError:
+        raise SchemaMismatch(f"field {key} is not valid Unicode text") from None
     return s
 
 
@@ -159,7 +173,10 @@ def _num(doc: dict[str, Any], key: str) -> float | None:
         return None
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise SchemaMismatch(f"field {key} must be a number")
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:
+        raise SchemaMismatch(f"field {key} is out of range") from None
 
 
 def _candidates(items: Any, best: str | None) -> list[dict[str, Any]] | None:
@@ -232,7 +249,10 @@ def _heartbeat_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         cams = [_str(s, "camera_id") for s in streams if isinstance(s, dict)]
     else:
         cams = [_str(doc, "camera_id") or site]
-    return [{"camera_id": c or "", "site_id": site, "seen_at": when} for c in cams]
+    cams = [c for c in cams if c]
+    if not cams:
+        raise SchemaMismatch("heartbeat names no camera")
+    return [{"camera_id": c, "site_id": site, "seen_at": when} for c in cams]
 
 
 def _dead_only(reason: str, detail: str, payload: bytes, origin: str) -> Decoded:

@@ -9,6 +9,7 @@ never guessed.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,8 @@ def _parse_time(col: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
 def read_hotlist_csv(path: str | Path, source: str = "ncic_extract") -> tuple[pa.Table, pa.Table]:
     """(entries in ENTRY_SCHEMA, rows refused before policy with a ``rule`` column)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            header = f.readline()
-        names = [h.strip() for h in header.rstrip("\r\n").split(",")]
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            names = next(csv.reader(f))
         # Every column as text: a record number like 0123 must keep its leading zero.
         raw = pacsv.read_csv(
             path,

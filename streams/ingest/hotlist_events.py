@@ -63,6 +63,8 @@ def _time(v: Any, name: str) -> int | None:
     if isinstance(v, bool):
         raise _Bad(f"{name} must be milliseconds or ISO 8601")
     if isinstance(v, int | float):
+        if v != v or abs(v) > 2**62:  # NaN, inf, or beyond any real date
+            raise _Bad(f"{name} is out of range")
         return int(v)
     if isinstance(v, str):
         try:
@@ -116,7 +118,7 @@ def decode_hotlist_events(payloads: Sequence[bytes], origins: Sequence[str]) -> 
                 out._push("sync", (_text(doc, "source", required=True), at))
             else:
                 raise _Bad("op must be add, clear or sync")
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, a 5000-digit integer
             out.dead.append(DeadLetter(dl.UNDECODABLE, f"not JSON: {type(exc).__name__}", raw, origin))
         except _Bad as exc:
             out.dead.append(DeadLetter(dl.WRONG_SCHEMA, str(exc), raw, origin))

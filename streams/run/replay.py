@@ -1,8 +1,8 @@
 """`platestream replay`: recorded input through the embedded pipeline, the same core code as the workers.
 
-Input files by suffix: ``.jsonl``/``.ndjson``/``.json`` (one event per line: alpr_group, heartbeat or the project's
-read JSON, mixed), ``.arrow``/``.arrows``/``.ipc`` (Arrow IPC stream), ``.parquet``. Event time comes from the
-reads, so a replay gives the same result every time.
+Input files by suffix: ``.jsonl``/``.ndjson``/``.json`` (one event per line: alpr_group, heartbeat or the
+project's read JSON, mixed), ``.arrow``/``.arrows``/``.ipc`` (Arrow IPC, file or stream format), ``.parquet``.
+Event time comes from the reads, so a replay gives the same result every time.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _chunks(path: Path, max_bytes: int) -> Iterator[Decoded]:
             if suffix == ".parquet":
                 batches: Iterator[pa.RecordBatch] = pq.ParquetFile(path).iter_batches(batch_size=200_000)
             else:
-                batches = iter(pa.ipc.open_stream(pa.memory_map(str(path))))
+                batches = _ipc_batches(path)
             for i, b in enumerate(batches):
                 table = pa.Table.from_batches([b])
                 try:
@@ -72,6 +72,19 @@ def _chunks(path: Path, max_bytes: int) -> Iterator[Decoded]:
             yield _dead(dl.UNDECODABLE, f"cannot read {suffix} file: {type(exc).__name__}", path, path.name)
     else:
         yield _dead(dl.UNDECODABLE, f"unknown input type {suffix!r}", path, path.name)
+
+
+def _ipc_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    """Arrow IPC in either framing: the file format (``.arrow``, Feather v2) or the stream format."""
+    source = pa.memory_map(str(path))
+    try:
+        reader = pa.ipc.open_file(source)
+    except pa.ArrowInvalid:
+        source.seek(0)
+        yield from pa.ipc.open_stream(source)
+        return
+    for i in range(reader.num_record_batches):
+        yield reader.get_batch(i)
 
 
 def _dead(reason: str, detail: str, path: Path, origin: str) -> Decoded:

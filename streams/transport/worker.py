@@ -167,9 +167,11 @@ class Worker:
 
 def create_app(settings: Settings) -> faust.App:
     # One consumer group per deployment prefix; Faust's own files live beside the embedded store.
+    datadir = Path(settings.chdb_path).resolve().parent / "faust"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"{settings.topic_prefix}worker",
-        datadir=str(Path(settings.chdb_path).resolve().parent / "faust"),
+        datadir=str(datadir),
         broker=f"kafka://{settings.kafka_bootstrap}",
         value_serializer="raw",
         key_serializer="raw",
