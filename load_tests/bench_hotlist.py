@@ -85,13 +85,13 @@ def bench_match(n_entries: int, n_reads: int) -> dict:
     proc = Processor(hl)
     keys = []
     for b in batches:
-        from streams.core.normalise import encode_plates, encode_regions, normalise_plates, normalise_regions
+        from streams.core.normalise import encode_plates_sym, encode_regions, normalise_plates, normalise_regions
 
         plate = normalise_plates(b["plate"])
-        code, _ = encode_plates(plate)
+        code, _, sym, _ = encode_plates_sym(plate)
         rcode, _ = encode_regions(normalise_regions(b["region"]))
         t_ms = b["captured_at"].cast(pa.int64()).to_numpy()
-        keys.append(proc._read_keys(b, plate, code, rcode, t_ms, np.arange(b.num_rows)))
+        keys.append(proc._read_keys(b, sym, code, rcode, t_ms, np.arange(b.num_rows)))
     t0 = time.perf_counter()
     hits = sum(len(match(hl, rk)) for rk in keys)
     match_s = time.perf_counter() - t0

@@ -90,7 +90,7 @@ class HotList:
         plate = normalise_plates(entries["plate"])
         region = normalise_regions(entries["region"])
         entries = entries.set_column(1, "plate", plate).set_column(2, "region", region)
-        code, valid, sym = encode_plates_sym(plate)
+        code, valid, sym, _ = encode_plates_sym(plate)
         if not valid.all():
             raise ValueError("hot list contains plates that did not pass admission")
         rcode, _ = encode_regions(region)

@@ -23,20 +23,39 @@ for _i, _c in enumerate(ALPHABET):
 _SEPARATORS = r"[\s\v\-\.·_/]"  # RE2's \s leaves out the vertical tab
 
 
+# bytes that are already normal: upper-case ASCII letters and digits
+_NORMAL = SYMBOL > 0
+
+
 def normalise_plates(plates: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Upper-case and strip separators: ``'ab-123 c'`` -> ``'AB123C'``. Nulls stay null."""
+    plates = _one_chunk(plates)
+    # Most cameras already send upper-case letters and digits: one pass over the bytes finds out, and the
+    # regex (the costly part) runs only when some plate needs it.
+    data = plates.buffers()[2] if len(plates) else None
+    if data is not None and _NORMAL[np.frombuffer(data, np.uint8)[_data_span(plates)]].all():
+        return plates
     out = pc.replace_substring_regex(pc.utf8_upper(plates), _SEPARATORS, "")
     return _one_chunk(out)
+
+
+def _data_span(arr: pa.Array) -> slice:
+    offsets = np.frombuffer(arr.buffers()[1], np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    return slice(int(offsets[0]), int(offsets[-1]))
 
 
 def normalise_regions(regions: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Camera agents say ``us-ca``, hot lists say ``CA``: keep the part after the last dash, upper-cased.
 
-    Null or empty becomes ``''`` (region unknown).
+    Null or empty becomes ``''`` (region unknown). Regions repeat a lot, so each distinct value is normalised
+    once and the result is taken back out by index.
     """
-    up = pc.utf8_upper(pc.fill_null(regions, ""))
-    out = pc.replace_substring_regex(pc.utf8_trim_whitespace(up), r"^.*-", "")
-    return _one_chunk(out)
+    enc = pc.dictionary_encode(pc.fill_null(regions, ""))
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
+    up = pc.utf8_upper(enc.dictionary)
+    norm = pc.replace_substring_regex(pc.utf8_trim_whitespace(up), r"^.*-", "")
+    return _one_chunk(norm.take(enc.indices))
 
 
 def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -55,9 +74,8 @@ def symbol_matrix(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     """
     text = _one_chunk(text)
     n = len(text)
-    sym = np.zeros((n, width), np.uint8)
     if n == 0:
-        return sym, np.zeros(0, np.int32)
+        return np.zeros((0, width), np.uint8), np.zeros(0, np.int32)
     bufs = text.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=text.offset * 4)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and bufs[2].size else np.zeros(1, np.uint8)
@@ -66,7 +84,9 @@ def symbol_matrix(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
         lengths = np.where(text.is_null().to_numpy(zero_copy_only=False), 0, lengths)
     start = offsets[:-1]
     last = len(data) - 1
-    for j in range(width):
+    sym = np.zeros((n, width), np.uint8)
+    # columns past the longest string in the batch stay zero: no need to visit them
+    for j in range(min(width, int(lengths.max()))):
         inside = lengths > j
         col = SYMBOL[data[np.minimum(start + j, last)]]
         col[~inside] = 0
@@ -89,17 +109,17 @@ def encode_plates(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
     A plate is valid when it has 1..12 characters, all of them letters or digits. Invalid plates get code 0.
     """
-    code, valid, _ = encode_plates_sym(norm)
+    code, valid, _, _ = encode_plates_sym(norm)
     return code, valid
 
 
-def encode_plates_sym(norm: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``encode_plates`` plus the symbol matrix it was packed from (matching needs both)."""
+def encode_plates_sym(norm: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``encode_plates`` plus the symbol matrix it was packed from and each plate's length in bytes."""
     sym, lengths = symbol_matrix(norm, MAX_PLATE_LEN)
     valid = (lengths >= 1) & (lengths <= MAX_PLATE_LEN) & ((sym > 0).sum(axis=1, dtype=np.int32) == lengths)
     code = pack(sym)
     code[~valid] = 0
-    return code, valid, sym
+    return code, valid, sym, lengths
 
 
 def encode_regions(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -21,12 +21,11 @@ from streams.core.hotlist import HotList
 from streams.core.live_hotlist import LiveHotList
 from streams.core.match import CANDIDATE, EXACT, KINDS, Matches, ReadKeys, differing_positions, match
 from streams.core.normalise import (
-    MAX_PLATE_LEN,
     encode_plates,
+    encode_plates_sym,
     encode_regions,
     normalise_plates,
     normalise_regions,
-    symbol_matrix,
 )
 from streams.core.validate import REASON_CODES, Limits, row_reasons
 from streams.ingest.deadletter import DeadLetter
@@ -150,9 +149,9 @@ class Processor:
         reads = decoded.reads
         plate = normalise_plates(reads["plate"])
         region = normalise_regions(reads["region"])
-        plate_code, plate_ok = encode_plates(plate)
+        plate_code, plate_ok, plate_sym, plate_len = encode_plates_sym(plate)
         region_code, region_ok = encode_regions(region)
-        empty = pc.fill_null(pc.equal(pc.utf8_length(plate), 0), True).to_numpy(zero_copy_only=False)
+        empty = plate_len == 0  # null or nothing left after normalisation
         reason = row_reasons(reads, plate_ok, empty, region_ok, now_ms, cfg.limits)
 
         dead = list(decoded.dead)
@@ -162,14 +161,14 @@ class Processor:
             good = pa.array(reason == 0)
             reads, plate, region = reads.filter(good), plate.filter(good), region.filter(good)
             keep = reason == 0
-            plate_code, region_code = plate_code[keep], region_code[keep]
+            plate_code, region_code, plate_sym = plate_code[keep], region_code[keep], plate_sym[keep]
 
         t_ms = reads["captured_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
         duplicate = self.reads_dedup.observe(plate_code, region_code, camera_codes(reads["camera_id"]), t_ms)
 
         # Matching runs on the first read of each passage: a duplicate adds frames, not information.
         fresh = np.flatnonzero(~duplicate)
-        rk = self._read_keys(reads, plate, plate_code, region_code, t_ms, fresh)
+        rk = self._read_keys(reads, plate_sym, plate_code, region_code, t_ms, fresh)
         stale = self.hotlist.stale_sources(now_ms)
         parts = [
             self._hits(reads, plate, region, fresh, match(seg, rk, self.lut), seg, stale)
@@ -203,13 +202,13 @@ class Processor:
     def _read_keys(
         self,
         reads: pa.Table,
-        plate: pa.Array,
+        plate_sym: np.ndarray,
         plate_code: np.ndarray,
         region_code: np.ndarray,
         t_ms: np.ndarray,
         fresh: np.ndarray,
     ) -> ReadKeys:
-        sym, _ = symbol_matrix(plate.take(pa.array(fresh)), MAX_PLATE_LEN)
+        sym = plate_sym[fresh]
         cands = reads["candidates"].take(pa.array(fresh))
         cands = cands.combine_chunks() if isinstance(cands, pa.ChunkedArray) else cands
         lengths = pc.fill_null(pc.list_value_length(cands), 0).to_numpy(zero_copy_only=False)
