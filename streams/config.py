@@ -19,6 +19,7 @@ from streams.core.pipeline import ProcessorConfig
 from streams.core.policy import BASIS_KINDS, AdmissionPolicy, ReasonRule
 from streams.core.validate import Limits
 from streams.errors import ConfigError
+from streams.retention import RetentionPolicy, load_retention, processor_state_ms
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.yaml"
 MATCH_KINDS = {"exact", "candidate", "confusable", "region_mismatch"}
@@ -38,8 +39,9 @@ class Settings(BaseSettings):
     hotlist_path: Path | None = None
     dedup_window_s: float = Field(60, gt=0, le=86_400)
     alert_window_s: float = Field(600, ge=0, le=86_400)
-    nonhit_state_s: float = Field(300, ge=0, le=30 * 86_400)
-    reads_retention_s: float = Field(300, gt=0, le=365 * 86_400)
+    retention: str = "default"  # retention policy: a preset (see streams/retention.py) or a YAML path
+    nonhit_state_s: float = Field(300, ge=0, le=30 * 86_400)  # can only shorten the policy's non_hit_reads
+    reads_retention_s: float | None = None  # replaced by `retention`: refused when set
     bucket_s: int = Field(3600, ge=60, le=86_400)
     aggregate_ttl_days: int = Field(400, ge=1, le=3650)
     max_future_skew_s: float = Field(300, ge=0)
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape /metrics
     web_port: int = Field(6066, ge=0, le=65535)
     worker_batch: int = Field(500, ge=1, le=100_000)
+    # How long the group waits for a silent worker before handing its partitions to others: after a crash its
+    # partitions stand still this long (Faust's default is 60 s). The broker allows 6 s at the least.
+    session_timeout_s: float = Field(10, ge=6, le=300)
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -65,11 +70,30 @@ class Settings(BaseSettings):
             raise ValueError("must start with http://, https:// or clickhouse://")
         return v or None
 
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, v: str) -> str:
+        try:
+            load_retention(v)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("reads_retention_s")
+    @classmethod
+    def _reads_retention(cls, v: float | None) -> None:
+        if v is not None:
+            raise ValueError("replaced by `retention` (a preset name or a policy YAML), see docs/retention.md")
+        return None
+
+    def retention_policy(self) -> RetentionPolicy:
+        return load_retention(self.retention)  # cached
+
     def processor_config(self, policy: AdmissionPolicy) -> ProcessorConfig:
         return ProcessorConfig(
             dedup_window_ms=int(self.dedup_window_s * 1000),
             alert_window_ms=int(self.alert_window_s * 1000),
-            nonhit_state_ms=int(self.nonhit_state_s * 1000),
+            nonhit_state_ms=min(int(self.nonhit_state_s * 1000), processor_state_ms(self.retention_policy())),
             bucket_ms=self.bucket_s * 1000,
             limits=Limits(int(self.max_future_skew_s * 1000), int(self.max_age_s * 1000)),
             alert_kinds=policy.alert_kinds,

@@ -41,6 +41,7 @@ def record(result: BatchResult, source: str, seconds: float) -> None:
     READS.inc(result.reads)
     DUPLICATES.inc(result.duplicates)
     HEARTBEATS.inc(result.heartbeats)
+    EXPIRED.labels("processor_state").inc(result.expired)
     BATCH_SECONDS.labels(source).observe(seconds)
     for d in result.dead:
         DEAD_LETTERS.labels(d.reason, source).inc()

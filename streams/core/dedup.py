@@ -147,5 +147,11 @@ class Deduplicator:
             self.camera, self.last_ms = self.camera[keep], self.last_ms[keep]
         return dropped
 
+    def clear(self) -> int:
+        """Forget every read (``hit_only``: state may not outlive the batch). Returns how many were held."""
+        dropped = len(self.key)
+        self.expire(np.iinfo(np.int64).max)
+        return dropped
+
     def oldest_ms(self) -> int | None:
         return int(self.last_ms.min()) if len(self.last_ms) else None

@@ -84,6 +84,7 @@ class BatchResult:
     reads: int = 0  # good reads (dead letters excluded)
     duplicates: int = 0
     heartbeats: int = 0
+    expired: int = 0  # reads dropped from state at the end of the batch (hit_only: state never outlives it)
 
     @property
     def alerts(self) -> int:
@@ -109,6 +110,7 @@ class Totals:
         self.reads += r.reads
         self.duplicates += r.duplicates
         self.heartbeats += r.heartbeats
+        self.expired += r.expired
         self.hits += r.hits.num_rows
         self.alerts += r.alerts
         self.dead_letters += len(r.dead)
@@ -176,6 +178,8 @@ class Processor:
         ]
         hits = self._alert_once_per_passage(pa.concat_tables(parts) if parts else HIT_SCHEMA.empty_table())
 
+        # hit_only: no read may stay in state past its batch; de-duplication then works within a batch only.
+        expired_now = self.reads_dedup.clear() if cfg.nonhit_state_ms <= 0 else 0
         window = aggregate.bucket(t_ms, cfg.bucket_ms)
         dead_keys = [(now_ms, source, d.reason) for d in dead]
         return BatchResult(
@@ -188,12 +192,18 @@ class Processor:
             reads=reads.num_rows,
             duplicates=int(duplicate.sum()),
             heartbeats=decoded.heartbeats.num_rows,
+            expired=expired_now,
         )
 
     def expire(self, now_ms: int) -> int:
         """Retention clock: drop state older than its limit. Returns how many held reads were dropped."""
         cfg = self.config
-        expired = self.reads_dedup.expire(now_ms - min(cfg.dedup_window_ms, cfg.nonhit_state_ms))
+        if cfg.nonhit_state_ms <= 0:
+            expired = self.reads_dedup.clear()
+        else:
+            # Held at most the hold after capture; a read stamped ahead (inside the skew window) is held that
+            # much longer, so the bound is hold + max_future_skew.
+            expired = self.reads_dedup.expire(now_ms - min(cfg.dedup_window_ms, cfg.nonhit_state_ms))
         self.hits_dedup.expire(now_ms - cfg.alert_window_ms)
         return expired
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from streams.config import Settings
+from streams.retention import kafka_reads_configs, load_retention
 
 
 @dataclass(frozen=True)
@@ -20,24 +21,18 @@ class TopicSpec:
 
 
 def declared(settings: Settings) -> list[TopicSpec]:
-    """The topics of a deployment. Read retention follows the policy: a segment that never rolls never expires."""
-    reads_ms = str(int(settings.reads_retention_s * 1000))
-    segment_ms = str(max(1000, int(settings.reads_retention_s * 1000) // 4))
+    """The topics of a deployment. Read retention follows the retention policy (streams/retention.py)."""
+    reads = kafka_reads_configs(load_retention(settings.retention))
     return [
         TopicSpec(
             "reads.batch",
             "Arrow IPC record batches of reads (camera gateways, load generators)",
-            {
-                "retention.ms": reads_ms,
-                "segment.ms": segment_ms,
-                "cleanup.policy": "delete",
-                "max.message.bytes": str(settings.max_message_bytes + 65536),
-            },
+            {**reads, "max.message.bytes": str(settings.max_message_bytes + 65536)},
         ),
         TopicSpec(
             "reads.json",
             "single JSON events: reads, alpr_group, heartbeat",
-            {"retention.ms": reads_ms, "segment.ms": segment_ms, "cleanup.policy": "delete"},
+            dict(reads),
         ),
         TopicSpec(
             "hits",

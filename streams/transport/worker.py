@@ -79,15 +79,17 @@ class Worker:
             self._delivery_errors.append(str(err))
 
     def _send_dead(self, dead: list[DeadLetter], source: str) -> None:
+        """Queue dead letters for the dead-letter topic; ``_flush`` confirms delivery."""
         for d in dead:
             payload = {**d.to_json(), "source": source}
             self.producer.produce(
                 self.dead_topic, json.dumps(payload).encode(), key=d.origin.encode(), on_delivery=self._on_delivery
             )
-            metrics.DEAD_LETTERS.labels(d.reason, source).inc()
 
     def _dead_from_follower(self, dead: list[DeadLetter]) -> None:
         self._send_dead(dead, "hotlist.events")
+        for d in dead:
+            metrics.DEAD_LETTERS.labels(d.reason, "hotlist.events").inc()
         self.producer.flush(10)
 
     def process(self, decoded: Decoded, source: str) -> BatchResult:
@@ -107,17 +109,21 @@ class Worker:
             self.producer.produce(
                 self.hits_topic, json.dumps(h).encode(), key=h["hit_id"].encode(), on_delivery=self._on_delivery
             )
-        for d in result.dead:
-            payload = {**d.to_json(), "source": source}
-            self.producer.produce(
-                self.dead_topic, json.dumps(payload).encode(), key=d.origin.encode(), on_delivery=self._on_delivery
-            )
+        self._send_dead(result.dead, source)
         self._flush()
         try:
             write_aggregates(self.store, result, token)
         except Exception:
             metrics.SINK_ERRORS.labels("clickhouse").inc()
             raise
+        if result.expired:  # hit_only: the batch's reads left state with the batch
+            write_expiry(
+                self.store,
+                aggregate.expiry_counts(
+                    _now_ms(), "processor_state", "non_hit_reads", result.expired, self.processor.config.bucket_ms
+                ),
+                f"{token}:expired",
+            )
         metrics.record(result, source, seconds)
         self.batches += 1
         self.last_batch_ms = _now_ms()
@@ -126,6 +132,8 @@ class Worker:
         table, dead = decode_verifications(payloads, origins)
         self._send_dead(dead, "verifications")
         self._flush()
+        for d in dead:
+            metrics.DEAD_LETTERS.labels(d.reason, "verifications").inc()
         if table.num_rows:
             self.store.insert_arrow("verifications", table, dedup_token=token)
             for row in table.select(["decision", "reason"]).to_pylist():
@@ -159,6 +167,7 @@ class Worker:
             "hotlist_applied_at_ms": self.follower.applied_at_ms,
             "hotlist_sources_age_s": self.live.source_ages_s(now),
             "dedup_state_reads": len(self.processor.reads_dedup),
+            "oldest_state_read_ms": self.processor.reads_dedup.oldest_ms(),
             "batches": self.batches,
             "last_batch_ms": self.last_batch_ms,
             "store": self.store.name,
@@ -182,6 +191,8 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 5),
     )
     worker_state: dict[str, Worker] = {}
     # One thread for every sink write: the store and the producer see one batch at a time, in order.

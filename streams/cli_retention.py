@@ -1,0 +1,62 @@
+"""`platestream retention ...`: show the retention policy in force, and verify the stores against it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+retention_app = typer.Typer(no_args_is_help=True, help="Retention policy: show it, verify the stores against it.")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")]
+RetentionOpt = Annotated[
+    str | None, typer.Option("--retention", help="preset name or policy YAML (else the `retention` setting)")
+]
+
+
+def _settings_and_policy(config: Path | None, retention: str | None):  # noqa: ANN202
+    from streams.config import load_settings
+
+    settings = load_settings(config, retention=retention)
+    return settings, settings.retention_policy()
+
+
+@retention_app.command("show")
+def show(retention: RetentionOpt = None, config: ConfigOpt = None) -> None:
+    """The limits of the policy in force, and what each store is set to."""
+    from streams.config import load_policy
+    from streams.retention import DATA_CLASSES, kafka_reads_configs
+
+    settings, policy = _settings_and_policy(config, retention)
+    typer.echo(f"policy: {policy.name}")
+    typer.echo(f"source: {policy.source}")
+    for c in DATA_CLASSES:
+        typer.echo(f"  {c}: {getattr(policy, c)} s")
+    configs = " ".join(f"{k}={v}" for k, v in kafka_reads_configs(policy).items())
+    typer.echo(f"kafka reads topics: {configs}")
+    cfg = settings.processor_config(load_policy(settings.policy_path))
+    hold = min(cfg.dedup_window_ms, cfg.nonhit_state_ms)
+    typer.echo(f"processor state: a read is held until {hold / 1000:g} s after its capture time, to the next 5 s tick")
+
+
+@retention_app.command("verify")
+def verify(
+    worker: Annotated[
+        list[str] | None, typer.Option("--worker", help="a worker's base URL, e.g. http://127.0.0.1:6066 (repeatable)")
+    ] = None,
+    kafka: Annotated[bool, typer.Option("--kafka/--no-kafka", help="check the Kafka reads topics")] = True,
+    retention: RetentionOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check Kafka reads topics and workers' processor state against the policy; exits 1 if any check fails."""
+    from streams.retention_verify import verify as do_verify
+
+    settings, policy = _settings_and_policy(config, retention)
+    findings = do_verify(settings, policy, list(worker or []), kafka=kafka)
+    for f in findings:
+        typer.echo(f.line())
+    failed = sum(f.failed for f in findings)
+    verdict = f"FAIL: {failed} check(s) failed" if failed else "all checks passed"
+    typer.echo(f"{verdict} (policy {policy.name})")
+    raise typer.Exit(1 if failed else 0)

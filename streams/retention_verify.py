@@ -1,0 +1,237 @@
+"""``platestream retention verify``: check that the stores hold no read longer than the retention policy allows.
+
+Two stores in this slice (docs/retention.md):
+
+- Kafka: the reads topics' configs match the policy, and the oldest record still readable on each partition is
+  no older than its bound, ``retention.ms + segment.ms + log.retention.check.interval.ms``.
+- processor state: each worker's ``/health`` reports the capture time of the oldest read it holds; that read is
+  no older than ``processor_state_ms`` plus one retention tick.
+
+Findings name topics, partitions, offsets, ages and URLs; never a plate.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+
+from streams.config import Settings
+from streams.errors import KafkaSetupError
+from streams.retention import (
+    RetentionPolicy,
+    kafka_bound_ms,
+    kafka_reads_configs,
+    kafka_reads_limit_ms,
+    processor_state_ms,
+)
+
+READS_TOPICS = ("reads.batch", "reads.json")
+WORKER_TICK_MS = 5_000  # the worker's retention clock (`clocks` timer in streams/transport/worker.py)
+KAFKA_DEFAULT_CHECK_MS = 300_000  # Kafka's default log.retention.check.interval.ms, when the broker does not say
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "ok", "warn" (reported, does not fail) or "fail"
+    store: str  # "kafka" | "processor"
+    subject: str  # topic, topic/partition, or worker URL
+    message: str
+
+    @property
+    def failed(self) -> bool:
+        return self.level == "fail"
+
+    def line(self) -> str:
+        return f"{self.level.upper():<4} {self.store} {self.subject}: {self.message}"
+
+
+def _s(ms: float) -> str:
+    return f"{ms / 1000:.1f} s"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _check_interval_ms(admin, brokers: list[int]) -> tuple[int, bool]:  # noqa: ANN001 - confluent AdminClient
+    """The broker's log.retention.check.interval.ms (the largest over brokers); False when it could not be read."""
+    from confluent_kafka.admin import ConfigResource
+
+    found: list[int] = []
+    try:
+        futures = admin.describe_configs([ConfigResource(ConfigResource.Type.BROKER, str(b)) for b in brokers])
+        for fut in futures.values():
+            entry = fut.result(timeout=15).get("log.retention.check.interval.ms")
+            if entry is not None and entry.value is not None:
+                found.append(int(entry.value))
+    except Exception:  # noqa: BLE001 - any failure here means "unknown", reported as a warning
+        return KAFKA_DEFAULT_CHECK_MS, False
+    return (max(found), True) if found else (KAFKA_DEFAULT_CHECK_MS, False)
+
+
+def verify_kafka(
+    settings: Settings, policy: RetentionPolicy, now_ms: int | None = None, timeout_s: float = 15
+) -> list[Finding]:
+    """Configs of the reads topics, and the age of the oldest readable record on each of their partitions."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    from streams.transport.topics import topic_name
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 10000})
+    try:
+        md = admin.list_topics(timeout=15)
+    except KafkaException as exc:
+        raise KafkaSetupError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    want = kafka_reads_configs(policy)
+    limit = kafka_reads_limit_ms(policy)
+    check_ms, known = _check_interval_ms(admin, sorted(md.brokers))
+    bound = kafka_bound_ms(want, check_ms)
+    out: list[Finding] = []
+    if not known:
+        out.append(
+            Finding("warn", "kafka", "broker", f"log.retention.check.interval.ms unreadable; assuming {_s(check_ms)}")
+        )
+    if check_ms > limit // 10:
+        out.append(
+            Finding(
+                "warn",
+                "kafka",
+                "broker",
+                f"log.retention.check.interval.ms is {_s(check_ms)}: reads may stay readable up to that long past "
+                f"the limit of {_s(limit)}; set it to at most {_s(limit // 10)}",
+            )
+        )
+
+    names = [topic_name(settings, t) for t in READS_TOPICS]
+    present = [n for n in names if n in md.topics]
+    out += [Finding("fail", "kafka", n, "topic missing") for n in names if n not in md.topics]
+    if present:
+        futures = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, n) for n in present])
+        for res, fut in futures.items():
+            actual = {k: v.value for k, v in fut.result(timeout=15).items()}
+            bad = [(k, actual.get(k), v) for k, v in want.items() if actual.get(k) != v]
+            for key, got, exp in bad:
+                out.append(Finding("fail", "kafka", res.name, f"{key} is {got!r}, the policy needs {exp!r}"))
+            if not bad:
+                configs = " ".join(f"{k}={v}" for k, v in want.items())
+                out.append(Finding("ok", "kafka", res.name, f"{configs} (policy {policy.name})"))
+
+    partitions = [(n, p) for n in present for p in sorted(md.topics[n].partitions)]
+    out += _oldest_records(settings, partitions, limit, bound, check_ms, now_ms, timeout_s)
+    return out
+
+
+def _oldest_records(
+    settings: Settings,
+    partitions: list[tuple[str, int]],
+    limit: int,
+    bound: int,
+    check_ms: int,
+    now_ms: int | None,
+    timeout_s: float,
+) -> list[Finding]:
+    """Read the first available record of each partition (assign at the log start offset) and judge its age."""
+    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
+
+    if not partitions:
+        return []
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"platestream-retention-verify-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",  # a start offset deleted meanwhile: the next oldest record
+            "queued.max.messages.kbytes": 1024,
+        }
+    )
+    out: list[Finding] = []
+    try:
+        wanted: dict[tuple[str, int], int] = {}
+        for t, p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)
+            if low >= high:
+                out.append(Finding("ok", "kafka", f"{t}/{p}", f"no readable record (log start offset {low} = end)"))
+            else:
+                wanted[(t, p)] = low
+        if not wanted:
+            return out
+        consumer.assign([TopicPartition(t, p, off) for (t, p), off in wanted.items()])
+        first: dict[tuple[str, int], tuple[int, int, int]] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(first) < len(wanted) and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            tp = (msg.topic(), msg.partition())
+            if tp in wanted and tp not in first:
+                ts_type, ts = msg.timestamp()
+                first[tp] = (msg.offset(), ts_type, ts)
+                consumer.pause([TopicPartition(tp[0], tp[1])])
+        now = _now_ms() if now_ms is None else now_ms
+        for t, p in wanted:
+            subject = f"{t}/{p}"
+            if (t, p) not in first:
+                low2, high2 = consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)
+                if low2 >= high2:
+                    out.append(Finding("ok", "kafka", subject, "records deleted while checking; none readable"))
+                else:
+                    out.append(Finding("fail", "kafka", subject, f"could not read offset {low2} in {timeout_s:.0f} s"))
+                continue
+            offset, ts_type, ts = first[(t, p)]
+            if ts_type == TIMESTAMP_NOT_AVAILABLE or ts < 0:
+                out.append(Finding("fail", "kafka", subject, f"offset {offset} carries no timestamp"))
+                continue
+            age = now - ts
+            what = f"oldest readable record (offset {offset}) is {_s(age)} old"
+            rule = f"bound {_s(bound)} = limit {_s(limit)} + retention check {_s(check_ms)}"
+            if age > bound:
+                out.append(Finding("fail", "kafka", subject, f"{what}: older than the {rule}"))
+            else:
+                out.append(Finding("ok", "kafka", subject, f"{what}; {rule}"))
+    finally:
+        consumer.close()
+    return out
+
+
+def verify_workers(
+    urls: list[str], policy: RetentionPolicy, now_ms: int | None = None, timeout_s: float = 5
+) -> list[Finding]:
+    """The oldest read each worker holds in its processor state, from its /health."""
+    limit = processor_state_ms(policy)
+    bound = limit + WORKER_TICK_MS
+    out: list[Finding] = []
+    for url in urls:
+        health_url = url if url.rstrip("/").endswith("/health") else url.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(health_url, timeout=timeout_s) as r:
+                health = json.loads(r.read())
+        except (OSError, ValueError) as exc:
+            out.append(Finding("fail", "processor", url, f"cannot read {health_url}: {type(exc).__name__}: {exc}"))
+            continue
+        if not isinstance(health, dict) or "oldest_state_read_ms" not in health:
+            out.append(Finding("fail", "processor", url, "/health does not report oldest_state_read_ms"))
+            continue
+        oldest = health["oldest_state_read_ms"]
+        held = health.get("dedup_state_reads")
+        if oldest is None:
+            out.append(Finding("ok", "processor", url, "holds no read"))
+            continue
+        age = (_now_ms() if now_ms is None else now_ms) - int(oldest)
+        what = f"oldest of {held} read(s) held was captured {_s(age)} ago"
+        rule = f"bound {_s(bound)} = limit {_s(limit)} + one {_s(WORKER_TICK_MS)} tick"
+        if age > bound:
+            out.append(Finding("fail", "processor", url, f"{what}: older than the {rule}"))
+        else:
+            out.append(Finding("ok", "processor", url, f"{what}; {rule}"))
+    return out
+
+
+def verify(
+    settings: Settings, policy: RetentionPolicy, workers: list[str], kafka: bool = True, now_ms: int | None = None
+) -> list[Finding]:
+    findings = verify_kafka(settings, policy, now_ms) if kafka else []
+    return findings + verify_workers(workers, policy, now_ms)
