@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from streams.cli_dlq import dlq_app
+from streams.cli_retention import retention_app
 from streams.config import load_settings
 from streams.errors import PlatestreamError
 
@@ -18,6 +20,8 @@ topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics as declared in
 app.add_typer(topics_app, name="topics")
 hotlist_app = typer.Typer(no_args_is_help=True, help="Publish hot-list events (add, clear, sync) to every worker.")
 app.add_typer(hotlist_app, name="hotlist")
+app.add_typer(retention_app, name="retention")
+app.add_typer(dlq_app, name="dlq")
 err = Console(stderr=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")]

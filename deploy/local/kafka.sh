@@ -82,7 +82,12 @@ logger.kafka.level=INFO
 PROPS
   cp="$libs/*"
   local jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -Dkafka.logs.dir="$state" -Dlog4j2.configurationFile="$state/log4j2.properties")
-  java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --cluster-id "$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
+  # a base64 UUID; one that starts with '-' would be read as an option, so draw again
+  local cluster_id
+  cluster_id=$(python3 -c 'import base64,uuid
+while (c := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(c)')
+  java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
     --standalone --config "$state/server.properties" >"$state/format.log" 2>&1 || { cat "$state/format.log" >&2; die "storage format failed"; }
   nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$state/server.properties" >"$state/stdout.log" 2>&1 &
   echo $! > "$state/pid"
