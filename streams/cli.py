@@ -97,6 +97,17 @@ def topics_create(config: ConfigOpt = None) -> None:
         typer.echo(f"{name}: {state}")
 
 
+@topics_app.command("apply")
+def topics_apply(config: ConfigOpt = None) -> None:
+    """Bring existing topics' configs in line with the declarations (after a retention policy change)."""
+    from streams.transport.admin import apply_configs
+
+    changes = apply_configs(load_settings(config))
+    for c in changes:
+        typer.echo(c)
+    typer.echo(f"{len(changes)} config(s) changed")
+
+
 @topics_app.command("check")
 def topics_check(config: ConfigOpt = None) -> None:
     """Compare the broker with the declarations; exits 1 on any difference."""

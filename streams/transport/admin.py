@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from streams.config import Settings
 from streams.errors import KafkaSetupError
@@ -53,3 +53,33 @@ def check_topics(settings: Settings) -> list[str]:
                 if actual.get(key) != want:
                     problems.append(f"{res.name}: {key} is {actual.get(key)!r}, declared {want!r}")
     return problems
+
+
+def apply_configs(settings: Settings) -> list[str]:
+    """Set every declared per-topic config on existing topics (after a policy change); returns what changed."""
+    admin = _admin(settings)
+    specs = {topic_name(settings, t.name): t for t in declared(settings)}
+    existing = admin.list_topics(timeout=15).topics
+    changed: list[str] = []
+    resources = []
+    for name, spec in specs.items():
+        if name not in existing:
+            continue
+        entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in spec.configs.items()]
+        resources.append(ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries))
+    if resources:
+        before = {
+            r.name: {k: v.value for k, v in f.result().items()}
+            for r, f in admin.describe_configs(
+                [ConfigResource(ConfigResource.Type.TOPIC, r.name) for r in resources]
+            ).items()
+        }
+        for res, fut in admin.incremental_alter_configs(resources).items():
+            try:
+                fut.result()
+            except KafkaException as exc:
+                raise KafkaSetupError(f"cannot alter {res.name}: {exc}") from None
+            for key, want in specs[res.name].configs.items():
+                if before[res.name].get(key) != want:
+                    changed.append(f"{res.name}: {key} {before[res.name].get(key)!r} -> {want!r}")
+    return changed

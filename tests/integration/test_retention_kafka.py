@@ -131,3 +131,18 @@ def test_reads_topics_follow_the_policy_and_verify_can_fail(worker_env: dict[str
     assert "FAIL: 2 check(s) failed" in old.stdout
     assert "3TST" not in old.stdout + old.stderr
     del producer  # no close() in confluent-kafka: let it go before the session's broker stops
+
+
+def test_topics_apply_brings_a_changed_policy_to_existing_topics(worker_env, tmp_path):
+    """A retention change on a running deployment: `topics check` fails until `topics apply` sets the new
+    limits on the existing topics."""
+    env = dict(worker_env)
+    assert cli(env, "topics", "create").returncode == 0
+    assert cli(env, "topics", "check").returncode == 0
+    env["PLATESTREAM_RETENTION"] = "new_hampshire"
+    check = cli(env, "topics", "check")
+    assert check.returncode == 1 and "retention.ms" in check.stdout
+    applied = cli(env, "topics", "apply")
+    assert applied.returncode == 0, applied.stderr
+    assert "reads.batch: retention.ms" in applied.stdout
+    assert cli(env, "topics", "check").returncode == 0
