@@ -18,7 +18,7 @@ from streams.core.confusables import canonical_lut
 from streams.core.pipeline import ProcessorConfig
 from streams.core.policy import BASIS_KINDS, AdmissionPolicy, ReasonRule
 from streams.core.validate import Limits
-from streams.errors import ConfigError
+from streams.errors import ConfigError, validation_message
 from streams.retention import RetentionPolicy, load_retention, processor_state_ms
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.yaml"
@@ -102,11 +102,7 @@ class Settings(BaseSettings):
 
 
 def _errors(exc: ValidationError, where: str) -> str:
-    lines = [f"invalid configuration ({where}):"]
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
-        lines.append(f"  {loc}: {e['msg']}")
-    return "\n".join(lines)
+    return validation_message(exc, f"invalid configuration ({where})")
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:

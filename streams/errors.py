@@ -34,3 +34,12 @@ class StoreError(PlatestreamError):
 
 class KafkaSetupError(PlatestreamError):
     """Kafka topics are missing or configured unlike their declaration."""
+
+
+def validation_message(exc: object, title: str) -> str:
+    """One line per bad value of a pydantic ``ValidationError``, under ``title``."""
+    lines = [f"{title}:"]
+    for e in exc.errors():  # type: ignore[attr-defined]
+        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
+        lines.append(f"  {loc}: {e['msg']}")
+    return "\n".join(lines)

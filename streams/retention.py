@@ -15,7 +15,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from streams.errors import ConfigError
+from streams.errors import ConfigError, validation_message
 
 PRESETS_DIR = Path(__file__).parent / "policies" / "retention"
 PRESETS = ("default", "hit_only", "new_hampshire", "minnesota")
@@ -86,11 +86,7 @@ def _at_least(v: int, info: ValidationInfo, other: str, why: str) -> int:
 
 
 def _errors(exc: ValidationError, where: str) -> str:
-    lines = [f"invalid retention policy ({where}):"]
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
-        lines.append(f"  {loc}: {e['msg']}")
-    return "\n".join(lines)
+    return validation_message(exc, f"invalid retention policy ({where})")
 
 
 def _resolve(spec: str | Path) -> tuple[Path, str]:
