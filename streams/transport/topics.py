@@ -22,7 +22,8 @@ class TopicSpec:
 
 def declared(settings: Settings) -> list[TopicSpec]:
     """The topics of a deployment. Read retention follows the retention policy (streams/retention.py)."""
-    reads = kafka_reads_configs(load_retention(settings.retention))
+    policy = load_retention(settings.retention)
+    reads = kafka_reads_configs(policy)
     return [
         TopicSpec(
             "reads.batch",
@@ -37,7 +38,7 @@ def declared(settings: Settings) -> list[TopicSpec]:
         TopicSpec(
             "hits",
             "hot-list hits, one JSON per hit, keyed by hit_id; all start unverified",
-            {"retention.ms": str(30 * 86_400_000), "cleanup.policy": "delete"},
+            {"retention.ms": str(policy.hits * 1000), "cleanup.policy": "delete"},
         ),
         TopicSpec(
             "deadletter",
@@ -53,7 +54,7 @@ def declared(settings: Settings) -> list[TopicSpec]:
         TopicSpec(
             "verifications",
             "operator confirm/reject events for hits",
-            {"retention.ms": str(365 * 86_400_000), "cleanup.policy": "delete"},
+            {"retention.ms": str(policy.verifications * 1000), "cleanup.policy": "delete"},
         ),
     ]
 
