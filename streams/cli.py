@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from streams.cli_dlq import dlq_app
+from streams.cli_load import load_app
 from streams.cli_retention import retention_app
 from streams.config import load_settings
 from streams.errors import PlatestreamError
@@ -22,6 +23,7 @@ hotlist_app = typer.Typer(no_args_is_help=True, help="Publish hot-list events (a
 app.add_typer(hotlist_app, name="hotlist")
 app.add_typer(retention_app, name="retention")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(load_app, name="load")
 err = Console(stderr=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")]
