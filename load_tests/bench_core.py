@@ -57,9 +57,10 @@ from streams.core.normalise import (
     encode_regions,
     normalise_plates,
     normalise_regions,
+    stable_codes,
     symbol_matrix,
 )
-from streams.core.pipeline import Processor, ProcessorConfig, camera_codes
+from streams.core.pipeline import Processor, ProcessorConfig
 from streams.core.policy import admit
 from streams.core.validate import row_reasons
 from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded
@@ -272,7 +273,7 @@ def run_stages(batches: list[Batch], hl: HotList, lut: np.ndarray, cfg: Processo
         st["validate"] += t2 - t1
 
         t_ms = reads["captured_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
-        duplicate = dedup.observe(plate_code, region_code, camera_codes(reads["camera_id"]), t_ms)
+        duplicate = dedup.observe(plate_code, region_code, stable_codes(reads["camera_id"]), t_ms)
         t3 = time.perf_counter()
         st["dedup"] += t3 - t2
 

@@ -7,6 +7,8 @@ significant, so integer order equals text order and up to 12 characters fit (37*
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -129,6 +131,19 @@ def encode_regions(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     code = pack(sym).astype(np.uint16)
     code[~valid] = 0
     return code, valid
+
+
+def stable_codes(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A stable 64-bit code per id string (camera ids, entry ids): hashed once per distinct value in the batch,
+    not per row. The same id gives the same code in every process, so partitioning and state agree."""
+    enc = pc.dictionary_encode(pc.fill_null(ids, ""))
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    uniq = enc.dictionary.to_pylist()
+    codes = np.array(
+        [int.from_bytes(hashlib.blake2b(c.encode(), digest_size=8).digest(), "little") for c in uniq], np.uint64
+    )
+    return codes[enc.indices.to_numpy(zero_copy_only=False)] if len(uniq) else np.zeros(len(enc), np.uint64)
 
 
 def decode_code(code: int, width: int = MAX_PLATE_LEN) -> str:

@@ -26,6 +26,7 @@ from streams.core.normalise import (
     encode_regions,
     normalise_plates,
     normalise_regions,
+    stable_codes,
 )
 from streams.core.validate import REASON_CODES, Limits, row_reasons
 from streams.ingest.deadletter import DeadLetter
@@ -122,18 +123,6 @@ class Totals:
                     acc[c["values"]] = acc.get(c["values"], 0) + c["counts"]
 
 
-def camera_codes(camera: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A stable 64-bit code per camera id: hashed once per distinct camera in the batch, not per read."""
-    enc = pc.dictionary_encode(pc.fill_null(camera, ""))
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks()
-    uniq = enc.dictionary.to_pylist()
-    codes = np.array(
-        [int.from_bytes(hashlib.blake2b(c.encode(), digest_size=8).digest(), "little") for c in uniq], np.uint64
-    )
-    return codes[enc.indices.to_numpy(zero_copy_only=False)] if len(uniq) else np.zeros(len(enc), np.uint64)
-
-
 class Processor:
     """Holds the hot-list replica and the de-duplication state of one worker (or of one embedded run)."""
 
@@ -166,7 +155,7 @@ class Processor:
             plate_code, region_code, plate_sym = plate_code[keep], region_code[keep], plate_sym[keep]
 
         t_ms = reads["captured_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
-        duplicate = self.reads_dedup.observe(plate_code, region_code, camera_codes(reads["camera_id"]), t_ms)
+        duplicate = self.reads_dedup.observe(plate_code, region_code, stable_codes(reads["camera_id"]), t_ms)
 
         # Matching runs on the first read of each passage: a duplicate adds frames, not information.
         fresh = np.flatnonzero(~duplicate)
@@ -314,7 +303,7 @@ class Processor:
         idx = np.flatnonzero(alertable)
         if len(idx) == 0:
             return hits
-        entry = camera_codes(hits["entry_id"].take(pa.array(idx)))  # a stable code per entry id
+        entry = stable_codes(hits["entry_id"].take(pa.array(idx)))  # a stable code per entry id
         t_ms = hits["read_time"].cast(pa.int64()).to_numpy(zero_copy_only=False)[idx]
         zeros = np.zeros(len(idx), np.uint64)
         repeat = np.zeros(hits.num_rows, bool)

@@ -11,7 +11,7 @@ import pyarrow as pa
 from confluent_kafka import Producer
 
 from streams.config import Settings
-from streams.core.pipeline import camera_codes
+from streams.core.normalise import stable_codes
 from streams.ingest.decode import encode_arrow
 from streams.transport.topics import topic_name
 
@@ -31,7 +31,7 @@ def make_producer(settings: Settings, **overrides: Any) -> Producer:
 
 def partition_of(camera: pa.Array | pa.ChunkedArray, partitions: int) -> np.ndarray:
     """The partition of each read: by camera, so one worker holds all of a camera's de-duplication state."""
-    return (camera_codes(camera) % np.uint64(partitions)).astype(np.int32)
+    return (stable_codes(camera) % np.uint64(partitions)).astype(np.int32)
 
 
 def send_reads(

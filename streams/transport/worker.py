@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,8 +36,6 @@ from streams.store.sink import write_aggregates, write_expiry
 from streams.transport.hotlist_follower import HotlistFollower
 from streams.transport.producer import make_producer
 from streams.transport.topics import topic_name
-
-log = logging.getLogger("platestream.worker")
 
 
 def _now_ms() -> int:

@@ -14,7 +14,8 @@ import pytest
 from streams.config import load_policy
 from streams.core.alerts import hit_payloads
 from streams.core.hotlist import ENTRY_SCHEMA, HotList
-from streams.core.pipeline import HIT_SCHEMA, Processor, ProcessorConfig, Totals, camera_codes
+from streams.core.normalise import stable_codes
+from streams.core.pipeline import HIT_SCHEMA, Processor, ProcessorConfig, Totals
 from streams.core.policy import DAY_MS, admit
 from streams.core.validate import Limits
 from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded, decode_arrow, decode_json, encode_arrow, merge
@@ -341,11 +342,11 @@ def test_expire_drops_old_state() -> None:
     assert len(p.reads_dedup) == 0
 
 
-def test_camera_codes_are_stable_and_distinct() -> None:
-    a = camera_codes(pa.array(["c1", "c2", "c1", None]))
-    b = camera_codes(pa.chunked_array([["c2"], ["c1"]]))
+def test_stable_codes_are_stable_and_distinct() -> None:
+    a = stable_codes(pa.array(["c1", "c2", "c1", None]))
+    b = stable_codes(pa.chunked_array([["c2"], ["c1"]]))
     assert a[0] == a[2] == b[1] and a[1] == b[0] and a[0] != a[1]
-    assert a[3] == camera_codes(pa.array([""]))[0]
+    assert a[3] == stable_codes(pa.array([""]))[0]
 
 
 def test_processor_uses_limits() -> None:
