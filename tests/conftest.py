@@ -25,6 +25,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No settings from the caller's environment: a test sees only the ones it sets."""
+    for k in list(os.environ):
+        if k.upper().startswith("PLATESTREAM_") or k.upper() == "CLICKHOUSE_URL":
+            monkeypatch.delenv(k)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A single-node KRaft broker for the whole session; its address as host:port."""

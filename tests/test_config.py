@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,7 @@ from streams.core.confusables import DEFAULT_LUT, canonical_lut
 from streams.core.policy import ReasonRule
 from streams.errors import ConfigError
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k in list(os.environ):
-        if k.upper().startswith("PLATESTREAM_") or k.upper() == "CLICKHOUSE_URL":
-            monkeypatch.delenv(k)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def write(tmp_path: Path, text: str, name: str = "settings.yaml") -> Path:

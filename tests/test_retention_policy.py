@@ -4,7 +4,6 @@ processor-state check (against a stand-in /health; the Kafka side is in tests/in
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -44,11 +43,7 @@ audit: 40
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k in list(os.environ):
-        if k.upper().startswith("PLATESTREAM_") or k.upper() == "CLICKHOUSE_URL":
-            monkeypatch.delenv(k)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def write(tmp_path: Path, text: str, name: str = "retention.yaml") -> Path:
@@ -266,6 +261,10 @@ def test_hit_only_processor_state_holds_no_read_after_batch_and_expire() -> None
     assert res.duplicates == 1  # de-duplication still works inside a batch
     # state is emptied at the end of the batch itself, not at the next tick of the retention clock
     assert res.expired == 3 and len(p.reads_dedup) == 0 and p.reads_dedup.oldest_ms() is None
+    # and the deletion is counted in the aggregates every sink writes
+    assert res.expiry_counts.select(["store", "data_class", "expired"]).to_pylist() == [
+        {"store": "processor_state", "data_class": "non_hit_reads", "expired": 3}
+    ]
     assert p.expire(T0) == 0
 
 

@@ -99,7 +99,10 @@ def camera_health(heartbeats: pa.Table, bucket_ms: int) -> pa.Table:
     )
 
 
-def expiry_counts(t_ms: int, store: str, data_class: str, expired: int, bucket_ms: int) -> pa.Table:
+def expiry_counts(
+    expired: int, t_ms: int, bucket_ms: int, store: str = "processor_state", data_class: str = "non_hit_reads"
+) -> pa.Table:
+    """One row counting ``expired`` records of a store and data class at ``t_ms``; no row when nothing expired."""
     return pa.table(
         {
             "window_start": bucket(np.array([t_ms], np.int64), bucket_ms),
@@ -107,4 +110,4 @@ def expiry_counts(t_ms: int, store: str, data_class: str, expired: int, bucket_m
             "data_class": [data_class],
             "expired": pa.array([expired], pa.uint64()),
         }
-    )
+    ).slice(0, 1 if expired else 0)

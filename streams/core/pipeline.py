@@ -81,6 +81,7 @@ class BatchResult:
     hit_counts: pa.Table
     dead_letter_counts: pa.Table
     camera_health: pa.Table
+    expiry_counts: pa.Table  # reads that left state with this batch (hit_only), for the deletion counts
     dead: list[DeadLetter]
     reads: int = 0  # good reads (dead letters excluded)
     duplicates: int = 0
@@ -177,6 +178,7 @@ class Processor:
             hit_counts=aggregate.hit_counts(hits, cfg.bucket_ms),
             dead_letter_counts=aggregate.dead_letter_counts(dead_keys, cfg.bucket_ms),
             camera_health=aggregate.camera_health(decoded.heartbeats, cfg.bucket_ms),
+            expiry_counts=aggregate.expiry_counts(expired_now, now_ms, cfg.bucket_ms),
             dead=dead,
             reads=reads.num_rows,
             duplicates=int(duplicate.sum()),

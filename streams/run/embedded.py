@@ -13,7 +13,6 @@ from rich.table import Table
 
 from streams import metrics
 from streams.config import Settings, load_policy, policy_lut
-from streams.core import aggregate
 from streams.core.hotlist import HotList
 from streams.core.pipeline import Processor, Totals
 from streams.core.policy import admit
@@ -73,11 +72,7 @@ def run_embedded(
             totals.add(result)
             totals.expired += expired
             write_aggregates(store, result, f"run-{seed}-{i}")
-            write_expiry(
-                store,
-                aggregate.expiry_counts(now, "processor_state", "non_hit_reads", expired, processor.config.bucket_ms),
-                f"run-{seed}-{i}",
-            )
+            write_expiry(store, expired, now, processor.config.bucket_ms, f"run-{seed}-{i}")
             done = totals.reads + totals.dead_letters
             rate = done / (time.perf_counter() - t0)
             progress.update(task, completed=min(done, reads), rate=f"{rate:,.0f} reads/s")

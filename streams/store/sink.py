@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from streams.core import aggregate
 from streams.core.pipeline import BatchResult
 
-AGGREGATE_TABLES = ("read_counts", "hit_counts", "dead_letter_counts", "camera_health")
+AGGREGATE_TABLES = ("read_counts", "hit_counts", "dead_letter_counts", "camera_health", "expiry_counts")
 
 
 def write_aggregates(store, result: BatchResult, token: str) -> int:  # noqa: ANN001 - streams.store.clickhouse.Store
@@ -20,6 +21,8 @@ def write_aggregates(store, result: BatchResult, token: str) -> int:  # noqa: AN
     return rows
 
 
-def write_expiry(store, table: pa.Table, token: str) -> None:  # noqa: ANN001
-    if table.num_rows and int(table["expired"][0].as_py()):
+def write_expiry(store, expired: int, now_ms: int, bucket_ms: int, token: str) -> None:  # noqa: ANN001
+    """Count what the retention clock (``Processor.expire``) dropped from processor state."""
+    table = aggregate.expiry_counts(expired, now_ms, bucket_ms)
+    if table.num_rows:
         store.insert_arrow("expiry_counts", table, dedup_token=f"{token}:expiry_counts")

@@ -23,7 +23,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
 from streams.config import Settings, load_policy, policy_lut
-from streams.core import aggregate
 from streams.core.alerts import hit_payloads
 from streams.core.live_hotlist import LiveHotList
 from streams.core.pipeline import BatchResult, Processor
@@ -113,14 +112,6 @@ class Worker:
         except Exception:
             metrics.SINK_ERRORS.labels("clickhouse").inc()
             raise
-        if result.expired:  # hit_only: the batch's reads left state with the batch
-            write_expiry(
-                self.store,
-                aggregate.expiry_counts(
-                    _now_ms(), "processor_state", "non_hit_reads", result.expired, self.processor.config.bucket_ms
-                ),
-                f"{token}:expired",
-            )
         metrics.record(result, source, seconds)
         self.batches += 1
         self.last_batch_ms = _now_ms()
@@ -147,11 +138,7 @@ class Worker:
         for source, age in self.live.source_ages_s(now).items():
             metrics.HOTLIST_SOURCE_AGE.labels(source).set(age)
             metrics.HOTLIST_SOURCE_STALE.labels(source).set(1 if source in stale else 0)
-        write_expiry(
-            self.store,
-            aggregate.expiry_counts(now, "processor_state", "non_hit_reads", expired, self.processor.config.bucket_ms),
-            f"expire-{now}",
-        )
+        write_expiry(self.store, expired, now, self.processor.config.bucket_ms, f"expire-{now}")
 
     def health(self) -> dict[str, Any]:
         now = _now_ms()
