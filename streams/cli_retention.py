@@ -45,15 +45,25 @@ def verify(
     worker: Annotated[
         list[str] | None, typer.Option("--worker", help="a worker's base URL, e.g. http://127.0.0.1:6066 (repeatable)")
     ] = None,
-    kafka: Annotated[bool, typer.Option("--kafka/--no-kafka", help="check the Kafka reads topics")] = True,
+    kafka: Annotated[bool, typer.Option("--kafka/--no-kafka", help="check the Kafka topics")] = True,
     retention: RetentionOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Check Kafka reads topics and workers' processor state against the policy; exits 1 if any check fails."""
+    """Check every store against the policy; exits 1 if any check fails.
+
+    Kafka topics, each worker's processor state and embedded store (through --worker), and a ClickHouse server
+    (CLICKHOUSE_URL) when one is configured.
+    """
     from streams.retention_verify import verify as do_verify
+    from streams.store.clickhouse import ServerStore
 
     settings, policy = _settings_and_policy(config, retention)
-    findings = do_verify(settings, policy, list(worker or []), kafka=kafka)
+    store = ServerStore(settings.clickhouse_url) if settings.clickhouse_url else None
+    try:
+        findings = do_verify(settings, policy, list(worker or []), kafka=kafka, store=store)
+    finally:
+        if store is not None:
+            store.close()
     for f in findings:
         typer.echo(f.line())
     failed = sum(f.failed for f in findings)
