@@ -70,3 +70,39 @@ def verify(
     verdict = f"FAIL: {failed} check(s) failed" if failed else "all checks passed"
     typer.echo(f"{verdict} (policy {policy.name})")
     raise typer.Exit(1 if failed else 0)
+
+
+@retention_app.command("purge")
+def purge(config: ConfigOpt = None, retention: RetentionOpt = None) -> None:
+    """Run the purge job once on the configured store (a scheduled job for a ClickHouse server; workers purge
+    their embedded stores themselves)."""
+    from streams.store.clickhouse import migrate, open_store
+    from streams.store.read_store import purge as do_purge
+
+    settings, policy = _settings_and_policy(config, retention)
+    store = open_store(settings.clickhouse_url, settings.chdb_path)
+    try:
+        migrate(store, settings.aggregate_ttl_days)
+        done = do_purge(store, policy, bucket_ms=settings.bucket_s * 1000)
+    finally:
+        store.close()
+    for (table, cls), n in sorted(done.deleted.items()):
+        typer.echo(f"deleted {n} from {table} ({cls})")
+    typer.echo(f"{done.total} row(s) deleted, {done.held} read(s) newly kept by holds (policy {policy.name})")
+
+
+@retention_app.command("deletions")
+def deletions(config: ConfigOpt = None) -> None:
+    """Records deleted per day, store and data class (processor state, ClickHouse, Kafka), from the store."""
+    from streams.store.clickhouse import open_store
+    from streams.store.read_store import deletions_per_day
+
+    settings, _ = _settings_and_policy(config, None)
+    store = open_store(settings.clickhouse_url, settings.chdb_path)
+    try:
+        rows = deletions_per_day(store).to_pylist()
+    finally:
+        store.close()
+    typer.echo(f"{'day':<12}{'store':<18}{'data class':<16}{'deleted':>12}")
+    for r in rows:
+        typer.echo(f"{str(r['day']):<12}{r['store']:<18}{r['data_class']:<16}{r['deleted']:>12}")
