@@ -63,8 +63,10 @@ class Settings(BaseSettings):
     plate_keys_file: Path = Path(".local/plate_keys")
     # The purge job: deletes what is past its limit from every ClickHouse table, on this interval (capped at a
     # tenth of the shortest stored limit). Off only to show that the verifier catches what it leaves.
-    purge: bool = True
+    purge: bool = True  # off: no deletion in the store at all, TTL merges included (drills and tests only)
     purge_interval_s: float = Field(60, gt=0, le=86_400)
+    # The worker's clock: processor-state expiry, hold events, and the purge job when it is due.
+    tick_s: float = Field(5, ge=0.2, le=5)
 
     @field_validator("kafka_bootstrap")
     @classmethod

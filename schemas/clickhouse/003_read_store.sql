@@ -4,7 +4,8 @@
 -- Reads kept by the retention policy (first frame of each passage). expires_at is set from the policy when the
 -- row is written; the purge job also deletes by the policy in force now, so a shortened limit applies at once.
 -- Partitions by hour of expiry: once an hour's rows are all due, the partition is dropped whole.
--- The TTL is a backstop only: TTL merges are lazy, the purge job is what keeps the limit.
+-- The TTL is a backstop only, an hour past expiry: the purge job keeps the limit (and counts what it deletes);
+-- the TTL deletes what it left only if it stopped, and the verifier reports that as a failure first.
 CREATE TABLE IF NOT EXISTS reads
 (
     read_id     String,
@@ -22,7 +23,7 @@ CREATE TABLE IF NOT EXISTS reads
 ENGINE = ReplacingMergeTree
 PARTITION BY toStartOfHour(expires_at)
 ORDER BY (plate_key, captured_at, read_id)
-TTL expires_at DELETE
+TTL expires_at + INTERVAL 1 HOUR DELETE
 SETTINGS non_replicated_deduplication_window = 100000, merge_with_ttl_timeout = 3600;
 
 -- Copies of the reads a preservation hold covers, kept until the hold is released or expires. A read covered by

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,8 @@ from streams.transport.holds_follower import HoldsFollower
 from streams.transport.hotlist_follower import HotlistFollower
 from streams.transport.producer import make_producer
 from streams.transport.topics import topic_name
+
+log = logging.getLogger(__name__)
 
 
 def _now_ms() -> int:
@@ -83,6 +86,10 @@ class Worker:
         self.holds.start()
         self.last_purge_ms = 0
         self.last_purge: dict[str, int] = {}
+        if not settings.purge:
+            # Nothing deletes then, not even the engine's lazy TTL: what the verifier finds is what was left.
+            log.warning("purge is off: expired rows stay in the store until it is turned back on")
+            self.store.command("SYSTEM STOP TTL MERGES")
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -289,7 +296,7 @@ def create_app(settings: Settings) -> faust.App:
                 w.handle_verifications, [e.value for e in evs], origins, f"{origins[0]}..{origins[-1]}"
             )
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=settings.tick_s)
     async def clocks() -> None:
         # State expires on the wall clock even when no reads arrive.
         await in_sink_thread(worker().tick)
