@@ -130,7 +130,20 @@ def plate_pseudonyms(plates: list[str], keys: PlateKeys) -> list[tuple[str, int]
     return [(kid, int(h)) for kid, hashes in keys.every(codes).items() for h in hashes]
 
 
-def place_hold(store: Store, hold: Hold, version: int) -> None:
+def _hold_version(store: Store, hold_id: str) -> tuple[int, bool] | None:
+    """(version, released) of a known hold, else None."""
+    rows = store.query_arrow(
+        f"SELECT version, released_at IS NOT NULL AS released FROM holds FINAL WHERE hold_id = {_literal(hold_id)}"
+    ).to_pylist()
+    return (int(rows[0]["version"]), bool(rows[0]["released"])) if rows else None
+
+
+def place_hold(store: Store, hold: Hold, version: int) -> bool:
+    """Record a hold and audit it; False (and nothing written) when this version or a later one is known, as when
+    a restarted worker reads the holds topic again."""
+    known = _hold_version(store, hold.hold_id)
+    if known is not None and known[0] >= version:
+        return False
     keys = ", ".join(f"({_literal(k)}, {int(h)})" for k, h in hold.plate_keys)
     ids = ", ".join(_literal(r) for r in hold.read_ids)
     store.command(
@@ -140,18 +153,34 @@ def place_hold(store: Store, hold: Hold, version: int) -> None:
         f"{_t(hold.captured_from_ms)}, {_t(hold.captured_to_ms)}, {_t(hold.expires_at_ms)}, {_t(hold.placed_at_ms)}, "
         "NULL, '', ''"
     )
+    detail = {
+        "hold_id": hold.hold_id,
+        "plate_keys": len(hold.plate_keys),
+        "read_ids": len(hold.read_ids),
+        "from_ms": hold.captured_from_ms,
+        "to_ms": hold.captured_to_ms,
+        "expires_ms": hold.expires_at_ms,
+    }
+    audit(
+        store, "hold_placed", hold.requested_by, hold.reason, hold.case_number, json.dumps(detail), 0, hold.placed_at_ms
+    )
+    return True
 
 
 def release_hold(store: Store, hold_id: str, released_by: str, reason: str, at_ms: int, version: int) -> bool:
-    """Mark a hold released (a new version of its row); False when no such hold is known."""
-    found = store.query_arrow(f"SELECT count() AS n FROM holds FINAL WHERE hold_id = {_literal(hold_id)}")
-    if not found["n"][0].as_py():
+    """Mark a hold released (a new version of its row) and audit it; False when no such hold is known or it was
+    released already."""
+    known = _hold_version(store, hold_id)
+    if known is None or known[1] or known[0] >= version:
         return False
     store.command(
         f"INSERT INTO holds ({HOLD_COLUMNS}) SELECT hold_id, {int(version)}, requested_by, case_number, reason, "
         f"plate_keys, read_ids, captured_from, captured_to, expires_at, placed_at, {_t(at_ms)}, "
         f"{_literal(released_by)}, {_literal(reason)} FROM holds FINAL WHERE hold_id = {_literal(hold_id)}"
     )
+    case = store.query_arrow(f"SELECT case_number FROM holds FINAL WHERE hold_id = {_literal(hold_id)}")
+    detail = json.dumps({"hold_id": hold_id})
+    audit(store, "hold_released", released_by, reason, case["case_number"][0].as_py(), detail, 0, at_ms)
     return True
 
 

@@ -194,7 +194,8 @@ def test_a_hold_keeps_exactly_what_it_covers_until_released(db: Store) -> None:
         expires_at_ms=T0 + 3_600_000,
         placed_at_ms=T0,
     )
-    rs.place_hold(db, hold, version=1)
+    assert rs.place_hold(db, hold, version=1)
+    assert not rs.place_hold(db, hold, version=1)  # read again from the topic after a restart: no second record
     assert rs.preserve(db, POLICY, T0) == 2  # r4 (plate) and r3 (read id)
     assert rs.preserve(db, POLICY, T0) == 0  # copied once
 
@@ -213,6 +214,12 @@ def test_a_hold_keeps_exactly_what_it_covers_until_released(db: Store) -> None:
 
     assert rs.release_hold(db, "h-1", "court clerk", "case closed", later + 1, version=2)
     assert not rs.release_hold(db, "h-unknown", "x", "y", later + 1, version=3)
+    assert not rs.release_hold(db, "h-1", "court clerk", "case closed", later + 1, version=2)  # once
+    log = db.query_arrow("SELECT action, actor, case_number FROM audit_log WHERE action LIKE 'hold%'").to_pylist()
+    assert sorted((r["action"], r["actor"], r["case_number"]) for r in log) == [
+        ("hold_placed", "defence counsel", "CR-2026-1"),
+        ("hold_released", "court clerk", "CR-2026-1"),
+    ]
     assert [f.subject.split("/")[-1] for f in verify_store(db, POLICY, now_ms=later + 2) if f.failed] == ["held_reads"]
     assert rs.purge(db, POLICY, later + 2).deleted == {("held_reads", "non_hit_reads"): 2}
     assert rs.search(db, keys, POLICY, ask("5HOLD55"), now_ms=later + 3).num_rows == 0
