@@ -179,6 +179,15 @@ def test_purge_deletes_what_is_due_counts_it_and_the_verifier_agrees(db: Store) 
     assert purges == [{"detail": '{"reads/non_hit_reads":3}', "rows": 3}]
 
 
+def test_hours_of_expiry_that_have_passed_are_dropped_as_whole_partitions(db: Store) -> None:
+    rs.write_reads(db, stored(), PlateKeys.parse(KEY_A), POLICY, "t1")
+    parts = "SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'reads' AND active"
+    assert db.query_arrow(parts)["n"][0].as_py() >= 1
+    done = rs.purge(db, POLICY, T0 + 2 * 3_600_000)  # every row's expiry hour has ended
+    assert done.deleted == {("reads", "non_hit_reads"): 3, ("reads", "hit_reads"): 2}
+    assert db.query_arrow(parts)["n"][0].as_py() == 0  # no part left to hold them, not even hidden rows
+
+
 def test_a_hold_keeps_exactly_what_it_covers_until_released(db: Store) -> None:
     keys = PlateKeys.parse(KEY_A)
     rs.write_reads(db, stored(), keys, POLICY, "t1")
