@@ -26,15 +26,17 @@ def _settings_and_policy(config: Path | None, retention: str | None):  # noqa: A
 def show(retention: RetentionOpt = None, config: ConfigOpt = None) -> None:
     """The limits of the policy in force, and what each store is set to."""
     from streams.config import load_policy
-    from streams.retention import DATA_CLASSES, kafka_reads_configs
+    from streams.retention import DATA_CLASSES, kafka_limit_configs, kafka_topic_limits
 
     settings, policy = _settings_and_policy(config, retention)
     typer.echo(f"policy: {policy.name}")
     typer.echo(f"source: {policy.source}")
     for c in DATA_CLASSES:
         typer.echo(f"  {c}: {getattr(policy, c)} s")
-    configs = " ".join(f"{k}={v}" for k, v in kafka_reads_configs(policy).items())
-    typer.echo(f"kafka reads topics: {configs}")
+    for topic, (cls, limit) in kafka_topic_limits(policy).items():
+        configs = " ".join(f"{k}={v}" for k, v in kafka_limit_configs(limit).items())
+        typer.echo(f"kafka {topic} ({cls}): {configs}")
+    typer.echo(f"clickhouse read store: {settings.keep_reads()} reads; purge every {settings.purge_every_s():g} s")
     cfg = settings.processor_config(load_policy(settings.policy_path))
     hold = min(cfg.dedup_window_ms, cfg.nonhit_state_ms)
     typer.echo(f"processor state: a read is held until {hold / 1000:g} s after its capture time, to the next 5 s tick")
