@@ -242,7 +242,7 @@ def verify_store(
     subject: str = "",  # noqa: ANN001
 ) -> list[Finding]:
     """Every ClickHouse table against the policy: nothing past its limit + ``grace_ms`` (one purge interval)."""
-    from streams.store.read_store import TIMED_TABLES, _active_holds, _due, _t
+    from streams.store.read_store import TIMED_TABLES, _active_holds, _due, _t, audit_chain_problems
 
     now = _now_ms() if now_ms is None else now_ms
     then = now - grace_ms
@@ -283,6 +283,12 @@ def verify_store(
                 "ok", "clickhouse", f"{where}/held_reads", f"{held['n']} read(s) kept by {held['holds']} active hold(s)"
             )
         )
+
+    broken = audit_chain_problems(store)
+    for problem in broken[:20]:
+        out.append(Finding("fail", "clickhouse", f"{where}/audit_log", problem))
+    if not broken:
+        out.append(Finding("ok", "clickhouse", f"{where}/audit_log", "every audit chain links up"))
 
     checks = [(t, c, cls) for t, (c, cls) in TIMED_TABLES.items()] + [
         ("holds", "coalesce(released_at, expires_at)", "audit")

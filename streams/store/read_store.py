@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streams.core.audit_chain import broken_links, record_hash
 from streams.core.holds import Hold
 from streams.core.normalise import encode_plates, normalise_plates, normalise_regions
 from streams.core.pseudonym import PlateKeys
 from streams.errors import StoreError
+from streams.metrics import AUDIT_RECORDS
 from streams.retention import RetentionPolicy
 from streams.store.clickhouse import Store, _literal
 
@@ -309,14 +312,43 @@ def _record_purge(store: Store, deleted: dict[tuple[str, str], int], now_ms: int
 # -- the audit trail and the gated search path ------------------------------------------------------------------
 
 
+# One chain per writing process: records of two processes writing to one server never race for a link.
+AUDIT_WRITER = uuid.uuid4().hex[:16]
+
+
 def audit(
     store: Store, action: str, actor: str, reason: str, case_number: str, detail: str, rows: int, at_ms: int
 ) -> None:
+    """Append a record to the audit trail, linked to this writer's previous record by its hash."""
+    last = store.query_arrow(
+        f"SELECT seq, hash FROM audit_log WHERE writer = {_literal(AUDIT_WRITER)} ORDER BY seq DESC LIMIT 1"
+    ).to_pylist()
+    seq, prev = (int(last[0]["seq"]) + 1, last[0]["hash"]) if last else (1, "")
+    record = {
+        "at_ms": int(at_ms),
+        "action": action,
+        "actor": actor,
+        "reason": reason,
+        "case_number": case_number,
+        "detail": detail,
+        "rows": int(rows),
+    }
+    digest = record_hash(prev, AUDIT_WRITER, seq, record)
     store.command(
-        "INSERT INTO audit_log (at, action, actor, reason, case_number, detail, rows) SELECT "
-        f"{_t(at_ms)}, {_literal(action)}, {_literal(actor)}, {_literal(reason)}, {_literal(case_number)}, "
-        f"{_literal(detail)}, {int(rows)}"
+        "INSERT INTO audit_log (at, action, actor, reason, case_number, detail, rows, writer, seq, prev_hash, hash) "
+        f"SELECT {_t(at_ms)}, {_literal(action)}, {_literal(actor)}, {_literal(reason)}, {_literal(case_number)}, "
+        f"{_literal(detail)}, {int(rows)}, {_literal(AUDIT_WRITER)}, {seq}, {_literal(prev)}, {_literal(digest)}"
     )
+    AUDIT_RECORDS.labels(AUDIT_WRITER).set(seq)
+
+
+def audit_chain_problems(store: Store) -> list[str]:
+    """Broken links in the audit trail: records changed, or missing between the first and last of a writer."""
+    rows = store.query_arrow(
+        "SELECT writer, seq, prev_hash, hash, toUnixTimestamp64Milli(at) AS at_ms, action, actor, reason, "
+        "case_number, detail, rows FROM audit_log ORDER BY writer, seq"
+    ).to_pylist()
+    return broken_links(rows)
 
 
 @dataclass(frozen=True)

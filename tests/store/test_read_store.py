@@ -73,8 +73,8 @@ def db(store: Store) -> Store:
     return store
 
 
-def ask(plate: str, **kw: object) -> rs.SearchRequest:
-    return rs.SearchRequest(actor="badge-7", reason="case review", case_number="CR-1", plates=(plate,), **kw)
+def ask(plate: str, case_number: str = "CR-1", **kw: object) -> rs.SearchRequest:
+    return rs.SearchRequest(actor="badge-7", reason="case review", case_number=case_number, plates=(plate,), **kw)
 
 
 def ids(table: pa.Table) -> list[str]:
@@ -267,3 +267,18 @@ def test_timed_tables_and_deletions_per_day(db: Store) -> None:
         ("kafka", "non_hit_reads", 140),
         ("kafka", "non_hit_reads", 150),
     ]
+
+
+def test_the_audit_trail_shows_an_edited_or_deleted_record(db: Store) -> None:
+    keys = PlateKeys.parse(KEY_A)
+    for i in range(4):
+        rs.search(db, keys, POLICY, ask("7ABC123", case_number=f"CR-{i}"), now_ms=T0 + i)
+    assert rs.audit_chain_problems(db) == []
+    assert any(f.message == "every audit chain links up" for f in verify_store(db, POLICY, now_ms=T0))
+
+    db.command("ALTER TABLE audit_log UPDATE reason = 'nothing to see' WHERE seq = 2 SETTINGS mutations_sync = 1")
+    assert rs.audit_chain_problems(db) == [f"writer {rs.AUDIT_WRITER} record 2 was changed after it was written"]
+    db.command("ALTER TABLE audit_log DELETE WHERE seq = 2 SETTINGS mutations_sync = 1")
+    assert rs.audit_chain_problems(db) == [f"writer {rs.AUDIT_WRITER}: records 2..2 are missing"]
+    failed = [f for f in verify_store(db, POLICY, now_ms=T0) if f.failed]
+    assert [f.subject.split("/")[-1] for f in failed] == ["audit_log"]
