@@ -25,23 +25,30 @@ _U = np.uint64
 _KEY_SPEC = re.compile(r"^([A-Za-z0-9_.-]{1,32}):([0-9a-fA-F]{32})$")
 
 
-def _rotl(x: np.ndarray, b: int) -> np.ndarray:
-    return (x << _U(b)) | (x >> _U(64 - b))
+def _rotl(x: np.ndarray, b: int, tmp: np.ndarray) -> None:
+    """x = rotate-left(x, b), in place (``tmp`` is scratch of the same shape)."""
+    np.left_shift(x, _U(b), out=tmp)
+    np.right_shift(x, _U(64 - b), out=x)
+    np.bitwise_or(x, tmp, out=x)
 
 
-def _sip_rounds(v0: np.ndarray, v1: np.ndarray, v2: np.ndarray, v3: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+def _sip_rounds(v0: np.ndarray, v1: np.ndarray, v2: np.ndarray, v3: np.ndarray, n: int, tmp: np.ndarray) -> None:
+    # In place on whole arrays: a few passes per step and no temporaries, which is what numpy's speed hangs on.
     for _ in range(n):
-        v0 = v0 + v1
-        v1 = _rotl(v1, 13) ^ v0
-        v0 = _rotl(v0, 32)
-        v2 = v2 + v3
-        v3 = _rotl(v3, 16) ^ v2
-        v0 = v0 + v3
-        v3 = _rotl(v3, 21) ^ v0
-        v2 = v2 + v1
-        v1 = _rotl(v1, 17) ^ v2
-        v2 = _rotl(v2, 32)
-    return v0, v1, v2, v3
+        np.add(v0, v1, out=v0)
+        _rotl(v1, 13, tmp)
+        np.bitwise_xor(v1, v0, out=v1)
+        _rotl(v0, 32, tmp)
+        np.add(v2, v3, out=v2)
+        _rotl(v3, 16, tmp)
+        np.bitwise_xor(v3, v2, out=v3)
+        np.add(v0, v3, out=v0)
+        _rotl(v3, 21, tmp)
+        np.bitwise_xor(v3, v0, out=v3)
+        np.add(v2, v1, out=v2)
+        _rotl(v1, 17, tmp)
+        np.bitwise_xor(v1, v2, out=v1)
+        _rotl(v2, 32, tmp)
 
 
 def siphash64(key: bytes, codes: np.ndarray) -> np.ndarray:
@@ -54,16 +61,20 @@ def siphash64(key: bytes, codes: np.ndarray) -> np.ndarray:
     v1 = np.full(m.shape, k1 ^ _U(0x646F72616E646F6D), _U)
     v2 = np.full(m.shape, k0 ^ _U(0x6C7967656E657261), _U)
     v3 = np.full(m.shape, k1 ^ _U(0x7465646279746573), _U)
+    tmp = np.empty_like(m)
     v3 ^= m
-    v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 2)
+    _sip_rounds(v0, v1, v2, v3, 2, tmp)
     v0 ^= m
     last = _U(8 << 56)  # the final block: message length (8) in the top byte
     v3 ^= last
-    v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 2)
+    _sip_rounds(v0, v1, v2, v3, 2, tmp)
     v0 ^= last
     v2 ^= _U(0xFF)
-    v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 4)
-    return v0 ^ v1 ^ v2 ^ v3
+    _sip_rounds(v0, v1, v2, v3, 4, tmp)
+    v0 ^= v1
+    v0 ^= v2
+    v0 ^= v3
+    return v0
 
 
 @dataclass(frozen=True)
