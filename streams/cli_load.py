@@ -1,4 +1,5 @@
-"""`platestream load`: synthetic reads at a target rate, to Kafka or Parquet, from one or more processes."""
+"""`platestream load`: synthetic reads at a target rate, to Kafka or Parquet, from one or more processes; and
+replays of recorded reads (Parquet, alpr_group JSON lines) to Kafka at recorded speed, faster or as fast as possible."""
 
 from __future__ import annotations
 
@@ -17,13 +18,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from streams.errors import PlatestreamError
 
-load_app = typer.Typer(no_args_is_help=True, help="Load generator: synthetic reads at a target rate.")
+load_app = typer.Typer(no_args_is_help=True, help="Load generator: synthetic reads at a target rate, and replays.")
 err = Console(stderr=True)
 
 
 class Target(StrEnum):
     kafka = "kafka"
     parquet = "parquet"
+
+
+class Traffic(StrEnum):
+    flat = "flat"
+    daily = "daily"
 
 
 def _share(total: int | None, workers: int, i: int) -> int | None:
@@ -63,6 +69,8 @@ def _work(job: dict[str, Any], q: Any) -> None:
             workers=job["workers"],
             progress=progress,
             start_ms=job["start_ms"],
+            realism=job["realism"],
+            traffic=job["traffic"],
         )
         q.put(("progress", i, res["reads"]))
         q.put(("done", i, res))
@@ -81,6 +89,12 @@ def load_run(
     to: Annotated[Target, typer.Option("--to", help="where reads go")] = Target.kafka,
     out: Annotated[Path | None, typer.Option("--out", help="output folder (--to parquet)")] = None,
     result: Annotated[Path | None, typer.Option("--result", help="write the result as JSON here")] = None,
+    traffic: Annotated[
+        Traffic, typer.Option("--traffic", help="daily: event time and --rate follow the time of day (rate = mean)")
+    ] = Traffic.flat,
+    realism: Annotated[
+        bool, typer.Option("--realism/--classic", help="camera map, routes and camera noise, or the classic mix")
+    ] = True,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")
     ] = None,
@@ -106,6 +120,8 @@ def load_run(
             "out": str(out) if out else None,
             "config": str(config) if config else None,
             "start_ms": start_ms,
+            "realism": realism,
+            "traffic": traffic.value,
         }
         for i in range(workers)
     ]
@@ -113,15 +129,7 @@ def load_run(
     results: dict[int, dict] = {}
     errors: dict[int, str] = {}
     t0 = time.monotonic()
-    columns = [
-        TextColumn("[bold]load[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>12,.0f} reads/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=err, transient=False) as bar:
+    with Progress(*_columns("load"), console=err, transient=False) as bar:
         task = bar.add_task("load", total=count, rate=0.0)
         first: list[float | None] = [None]
 
@@ -176,16 +184,102 @@ def load_run(
             "to": to.value,
             "out": str(out) if out else None,
             "start_ms": start_ms,
+            "realism": realism,
+            "traffic": traffic.value,
         },
+        "overlapping_trips": sum(r.get("overlapping_trips", 0) for r in results.values()),
         "workers": [results.get(i, {"error": errors.get(i)}) for i in range(workers)],
     }
-    if result is not None:
-        result.parent.mkdir(parents=True, exist_ok=True)
-        result.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    _write_result(result, summary)
     typer.echo(json.dumps({k: summary[k] for k in ("reads", "seconds", "rate", "errors", "messages")}, sort_keys=True))
     if errors:
         for i, tb in sorted(errors.items()):
             err.print(f"[red]worker {i} failed:[/red]\n{tb}")
+        raise typer.Exit(1)
+
+
+def _columns(name: str) -> list[Any]:
+    return [
+        TextColumn(f"[bold]{name}[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>12,.0f} reads/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+
+
+def _write_result(path: Path | None, summary: dict[str, Any]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+@load_app.command("replay")
+def load_replay(
+    inputs: Annotated[list[Path], typer.Argument(help="Parquet files/folders (e.g. a load run --out) or JSON lines")],
+    speedup: Annotated[
+        float | None, typer.Option("--speedup", min=0.001, help="send this many times faster than recorded")
+    ] = None,
+    recorded: Annotated[bool, typer.Option("--recorded", help="at recorded speed (the default)")] = False,
+    asap: Annotated[bool, typer.Option("--asap", help="as fast as possible")] = False,
+    retime: Annotated[
+        bool, typer.Option("--retime", help="set each read's captured_at to when it is sent (replay as if live)")
+    ] = False,
+    max_gap: Annotated[
+        float, typer.Option("--max-gap", min=0, help="seconds: a longer jump in captured_at is not waited for")
+    ] = 600.0,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="rows read per file at a time, and per send")] = 50_000,
+    result: Annotated[Path | None, typer.Option("--result", help="write the result as JSON here")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")
+    ] = None,
+) -> None:
+    """Replay recorded reads to Kafka, paced by captured_at: Parquet as Arrow batches to reads.batch, JSON lines
+    (alpr_group, heartbeats, reads) byte for byte to reads.json."""
+    from streams.config import load_settings
+    from streams.loadgen import ReplayError, count_rows, json_chunks, kafka_sink, parquet_chunks, replay, replay_inputs
+
+    if sum([speedup is not None, recorded, asap]) > 1:
+        raise PlatestreamError("give one of --speedup X, --recorded, --asap")
+    pace = None if asap else (speedup or 1.0)
+    try:
+        kind, groups = replay_inputs(inputs)
+        total = count_rows(kind, groups)
+    except (ReplayError, OSError) as exc:
+        raise PlatestreamError(f"cannot replay: {exc}") from None
+
+    def chunks() -> Any:
+        for g in groups:
+            if kind == "parquet":
+                yield from parquet_chunks(g, batch)
+            else:
+                yield from json_chunks(g[0])
+
+    sink = kafka_sink(load_settings(config))
+    t0 = time.monotonic()
+    with Progress(*_columns("replay"), console=err, transient=False) as bar:
+        task = bar.add_task("replay", total=total, rate=0.0)
+        last = [0.0]
+
+        def progress(sent: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.1:
+                last[0] = now
+                bar.update(task, completed=sent, rate=sent / (now - t0) if now > t0 else 0.0)
+
+        try:
+            res = replay(
+                chunks(), sink, speedup=pace, retime=retime, max_gap_s=max_gap, max_rows=batch, progress=progress
+            )
+        except ReplayError as exc:
+            sink.close()
+            raise PlatestreamError(f"cannot replay: {exc}") from None
+        bar.update(task, completed=res["reads"], rate=res["rate"])
+    res["parameters"].update(inputs=[str(p) for p in inputs], kind=kind, batch=batch, asap=asap)
+    _write_result(result, res)
+    typer.echo(json.dumps({k: res[k] for k in ("reads", "seconds", "rate", "errors", "messages")}, sort_keys=True))
+    if res["errors"]:
         raise typer.Exit(1)
 
 

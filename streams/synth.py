@@ -334,21 +334,22 @@ class Synth:
         veh = np.minimum(np.searchsorted(self.popularity, rng.random(k)), cfg.vehicles - 1)
         hot = rng.random(k) < cfg.hot_traffic
         veh[hot] = self.hot[rng.integers(0, len(self.hot), int(hot.sum()))]
-        # One trip at a time per vehicle: a trip for a vehicle on the road goes to another (uniformly drawn).
-        for _ in range(8):
-            ok = np.zeros(k, bool)
-            ok[np.unique(veh, return_index=True)[1]] = True
-            ok &= self.free_at[veh] <= t
-            bad = np.flatnonzero(~ok)
-            if not len(bad):
-                break
-            veh[bad] = rng.integers(0, cfg.vehicles, len(bad))
-            hb = bad[hot[bad]]
-            veh[hb] = self.hot[rng.integers(0, len(self.hot), len(hb))]
-        else:
-            ok = np.zeros(k, bool)
-            ok[np.unique(veh, return_index=True)[1]] = True
-            self.overlaps += int((~(ok & (self.free_at[veh] <= t))).sum())
+        # One trip at a time per vehicle: a trip for a vehicle that is on the road (or has another trip in this
+        # chunk) goes to a vehicle that is parked, drawn uniformly; only if none is left does a vehicle overlap.
+        ok = np.zeros(k, bool)
+        ok[np.unique(veh, return_index=True)[1]] = True
+        ok &= self.free_at[veh] <= t
+        bad = np.flatnonzero(~ok)
+        if len(bad):
+            avail = self.free_at <= t[0]
+            avail[veh[ok]] = False
+            for rows, pool in ((bad[hot[bad]], self.hot), (bad[~hot[bad]], None)):
+                cand = np.flatnonzero(avail) if pool is None else pool[avail[pool]]
+                m = min(len(rows), len(cand))
+                pick = cand[rng.choice(len(cand), m, replace=False)] if m else cand[:0]
+                veh[rows[:m]] = pick
+                avail[pick] = False
+                self.overlaps += len(rows) - m
         self.free_at[veh] = np.inf
         origin = self.where[veh]
         commute = rng.random(k) < cfg.commute_share
