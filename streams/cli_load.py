@@ -237,6 +237,8 @@ def load_replay(
 ) -> None:
     """Replay recorded reads to Kafka, paced by captured_at: Parquet as Arrow batches to reads.batch, JSON lines
     (alpr_group, heartbeats, reads) byte for byte to reads.json."""
+    import pyarrow as pa
+
     from streams.config import load_settings
     from streams.loadgen import ReplayError, count_rows, json_chunks, kafka_sink, parquet_chunks, replay, replay_inputs
 
@@ -246,7 +248,7 @@ def load_replay(
     try:
         kind, groups = replay_inputs(inputs)
         total = count_rows(kind, groups)
-    except (ReplayError, OSError) as exc:
+    except (ReplayError, OSError, pa.ArrowException) as exc:
         raise PlatestreamError(f"cannot replay: {exc}") from None
 
     def chunks() -> Any:
@@ -272,7 +274,7 @@ def load_replay(
             res = replay(
                 chunks(), sink, speedup=pace, retime=retime, max_gap_s=max_gap, max_rows=batch, progress=progress
             )
-        except ReplayError as exc:
+        except (ReplayError, OSError, pa.ArrowException) as exc:
             sink.close()
             raise PlatestreamError(f"cannot replay: {exc}") from None
         bar.update(task, completed=res["reads"], rate=res["rate"])
