@@ -315,7 +315,6 @@ class Synth:
         km = np.concatenate([commute_km, errand_km])
         # Nearly all trips are shorter than this (at the mean speed): the warm-up starts that long before start_ms.
         self.long_trip_ms = float(np.quantile(km, 0.99)) / (sum(cfg.speed_kmh) / 2) * 3_600_000
-        self.hops_done = self.trips_done = 0
         self.trips = _Trips()
         self.trip_seq = 0
         self.ready = {k: np.empty(0, np.float64 if k == "t" else np.int64) for k in _PASSAGE}
@@ -379,8 +378,6 @@ class Synth:
             self.where[parked] = site[done]
             stop = cfg.park_s * 1000
             self.free_at[parked] = t[done] + 0.1 * stop + rng.exponential(0.9 * stop, len(parked))
-            self.trips_done += len(parked)
-            self.hops_done += int(hop[done].sum()) + len(parked)
             tr.finish(idx[done])
             go = ~done
             gi, here, there = idx[go], site[go], nxt[go]
@@ -564,12 +561,15 @@ class Synth:
         return pa.ListArray.from_arrays(offsets, structs, type=CANDIDATE_TYPE)
 
     def _swap_look_alike(self, sym: np.ndarray) -> None:
-        """In place: one character of each row becomes a look-alike, preferring characters the groups know."""
+        """In place: one character of each row becomes a look-alike. Two tries at a character the matcher's
+        confusable groups know (most OCR errors are between such characters), else the second pick stays."""
         if not len(sym):
             return
-        score = self.rng.random(sym.shape) + _GROUPED[sym] * 2.0 + (sym > 0) * 2.0
-        pos = score.argmax(axis=1)
         r = np.arange(len(sym))
+        length = np.maximum((sym > 0).sum(axis=1), 1)
+        u = self.rng.random((2, len(sym)))
+        first, second = (u[0] * length).astype(np.int64), (u[1] * length).astype(np.int64)
+        pos = np.where(_GROUPED[sym[r, first]], first, second)
         old = sym[r, pos]
         pick = (self.rng.random(len(sym)) * _N_ALT[old]).astype(np.int64)
         sym[r, pos] = np.where(old > 0, _ALT[old, pick], old)
