@@ -38,8 +38,9 @@ def _share(total: int | None, workers: int, i: int) -> int | None:
     return total // workers + (1 if i < total % workers else 0)
 
 
-def _work(job: dict[str, Any], q: Any) -> None:
-    """One worker process (or the only one, in-process)."""
+def _work(job: dict[str, Any], q: Any, start: Any = None) -> None:
+    """One worker process (or the only one, in-process). ``start``, a barrier shared by the workers, makes them all
+    begin sending together, once each has built its generator: the run's rate is then over a common span."""
     from streams.loadgen import kafka_sink, parquet_sink, run
 
     i = job["worker"]
@@ -71,6 +72,7 @@ def _work(job: dict[str, Any], q: Any) -> None:
             start_ms=job["start_ms"],
             realism=job["realism"],
             traffic=job["traffic"],
+            on_ready=start.wait if start is not None else None,
         )
         q.put(("progress", i, res["reads"]))
         q.put(("done", i, res))
@@ -131,7 +133,7 @@ def load_run(
     t0 = time.monotonic()
     with Progress(*_columns("load"), console=err, transient=False) as bar:
         task = bar.add_task("load", total=count, rate=0.0)
-        first: list[float | None] = [None]
+        first: list[float] = []  # when the first progress came, and the reads it counted
 
         def handle(msg: tuple) -> None:
             kind, i, payload = msg
@@ -141,17 +143,19 @@ def load_run(
                 results[i] = payload
             else:
                 errors[i] = payload
-            if first[0] is None:
-                first[0] = time.monotonic()  # the rate shown leaves out process start-up
+            if not first:
+                first.extend([time.monotonic(), sum(sent)])  # the rate shown leaves out process start-up
             elapsed = time.monotonic() - first[0]
-            bar.update(task, completed=sum(sent), rate=sum(sent) / elapsed if elapsed > 0 else 0.0)
+            rate_now = (sum(sent) - first[1]) / elapsed if elapsed > 0 else 0.0
+            bar.update(task, completed=sum(sent), rate=rate_now)
 
         if workers == 1:
             _work(jobs[0], _Direct(handle))
         else:
             ctx = mp.get_context("spawn")
             q = ctx.Queue()
-            procs = [ctx.Process(target=_work, args=(job, q), daemon=True) for job in jobs]
+            start = ctx.Barrier(workers, timeout=300)
+            procs = [ctx.Process(target=_work, args=(job, q, start), daemon=True) for job in jobs]
             for p in procs:
                 p.start()
             while len(results) + len(errors) < workers:
@@ -162,8 +166,13 @@ def load_run(
                     for i in dead:
                         if procs[i].exitcode not in (0, None):
                             errors[i] = f"worker exited with code {procs[i].exitcode}"
+                if errors:
+                    start.abort()  # the others stop waiting at the start and report the broken barrier
             for p in procs:
                 p.join(timeout=30)
+        done_s = max((r["seconds"] for r in results.values()), default=0.0)
+        if done_s > 0:  # the achieved rate, as the result file has it
+            bar.update(task, rate=sum(r["reads"] for r in results.values()) / done_s)
     wall = time.monotonic() - t0
     total = sum(r["reads"] for r in results.values())
     seconds = max((r["seconds"] for r in results.values()), default=0.0)  # sending time, without process start

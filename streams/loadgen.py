@@ -190,6 +190,7 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
     realism: bool = True,
     traffic: str = "flat",
+    on_ready: Callable[[], Any] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Pull batches, hold ``rate`` (reads/s, this worker's share), hand each to ``sink``; stop at ``count`` reads or
@@ -200,6 +201,9 @@ def run(
     clock, so a long run does not drift into the future. With ``traffic="daily"`` the event-time rate follows the
     time of day, and so does the sending rate: ``rate`` is then the day's mean, and the rate of the moment is
     ``rate`` times the curve's factor at the batch's event time (from about 0.1 at night to 2 at the peaks).
+
+    ``on_ready`` is called once the generator is built, just before the clock starts (workers wait there for
+    each other).
     """
     if count is None and duration_s is None:
         raise ValueError("give count or duration_s (or both)")
@@ -218,6 +222,8 @@ def run(
     # Starts empty: the first batch waits its share too, so short runs report an honest rate.
     bucket = TokenBucket(rate, burst=batch, clock=clock, sleep=sleep, initial=0) if rate else None
     sent = batches = 0
+    if on_ready is not None:
+        on_ready()
     t0 = clock()
     for table in source:
         if duration_s is not None and clock() - t0 >= duration_s:
