@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # How long the group waits for a silent worker before handing its partitions to others: after a crash its
     # partitions stand still this long (Faust's default is 60 s). The broker allows 6 s at the least.
     session_timeout_s: float = Field(10, ge=6, le=300)
+    # Batches matched and published whose aggregates are not yet written; beyond it the agents wait.
+    sink_queue_batches: int = Field(16, ge=1, le=1024)
+    sink_retry_max_s: float = Field(5, gt=0, le=300)  # longest pause between retries of a failed store write
+    stream_buffer_messages: int = Field(1024, ge=16, le=100_000)  # fetched messages waiting per partition
+    store_fault_file: Path | None = None  # test hook: while this file exists every store call fails
 
     @field_validator("kafka_bootstrap")
     @classmethod

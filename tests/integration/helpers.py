@@ -10,8 +10,9 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 
 CLI = [sys.executable, "-m", "streams.cli"]
 
@@ -97,3 +98,84 @@ class TopicReader:
 
     def close(self) -> None:
         self.c.close()
+
+
+# Characters in no confusable group of the default policy: two different plates of these never fold together.
+PLAIN = "39CEFJKPRTWXY"
+REASONS = ("arrest_warrant", "felony_vehicle")  # warrant reasons: no max_days, so a far expiry is admitted
+
+
+def hot_plate(i: int) -> str:
+    digits = []
+    for _ in range(6):
+        i, d = divmod(i, len(PLAIN))
+        digits.append(PLAIN[d])
+    return "XK" + "".join(reversed(digits))  # 8 characters: synthetic plates (and candidates) have 7
+
+
+def hot_entries(n: int) -> list[dict]:
+    return [
+        {
+            "entry_id": f"E{i:03d}",
+            "plate": hot_plate(i),
+            "region": "CA" if i % 3 else "NV",
+            "reason": REASONS[i % 2],
+            "warrant": f"W-2026-{i:04d}",
+        }
+        for i in range(n)
+    ]
+
+
+def hotlist_csv(path: Path, entries: list[dict]) -> Path:
+    lines = ["entry_id,plate,state,type,reason,record_number,warrant_number,entry_date,expires_at"]
+    lines += [
+        f"{e['entry_id']},{e['plate']},{e['region']},PC,{e['reason']},,{e['warrant']},2026-01-01,2099-01-01"
+        for e in entries
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def read_to_end(bootstrap: str, topic: str) -> list[bytes]:
+    """Every message of ``topic`` up to its current end."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-read-to-end", "enable.auto.commit": False})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False) for p in parts}
+        pending = {p for p, (lo, hi) in ends.items() if hi > lo}
+        c.assign([TopicPartition(topic, p, ends[p][0]) for p in pending])
+        out = []
+        deadline = time.monotonic() + 30
+        while pending and time.monotonic() < deadline:
+            for m in c.consume(500, timeout=0.5):
+                if m.error() is None and m.offset() < ends[m.partition()][1]:
+                    out.append(m.value())
+                    if m.offset() >= ends[m.partition()][1] - 1:
+                        pending.discard(m.partition())
+        assert not pending, f"{topic}: could not read partitions {pending} to their end"
+        return out
+    finally:
+        c.close()
+
+
+def lag(bootstrap: str, group: str, topic: str) -> int:
+    """Messages of ``topic`` not yet committed by ``group`` (the worker acknowledges after all outputs are written)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        parts = [TopicPartition(topic, p) for p in c.list_topics(topic, timeout=10).topics[topic].partitions]
+        committed = {tp.partition: tp.offset for tp in c.committed(parts, timeout=10)}
+        total = 0
+        for tp in parts:
+            hi = c.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+            total += hi - max(committed[tp.partition], 0)
+        return total
+    finally:
+        c.close()
+
+
+def reads_metric(env: dict[str, str]) -> float:
+    """The worker's reads counter; 0 while a busy or starting worker does not answer."""
+    try:
+        return metric(env, "platestream_reads_total")
+    except OSError:
+        return 0.0

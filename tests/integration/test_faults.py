@@ -9,18 +9,28 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from streams.config import load_settings
 from streams.schema import READ_SCHEMA
 from streams.synth import Synth, SynthConfig
 from streams.transport.producer import make_producer, send_reads
-from tests.integration.helpers import cli, health, metric, start_worker, stop_worker, wait_for
+from tests.integration.helpers import (
+    cli,
+    health,
+    hot_entries,
+    hotlist_csv,
+    lag,
+    metric,
+    read_to_end,
+    reads_metric,
+    start_worker,
+    stop_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -28,40 +38,6 @@ BATCHES = 40
 BATCH_READS = 5_000
 ENTRIES = 24  # hot-list entries
 SIGHTINGS = 3  # hot reads per entry, each at a camera of its own
-# Characters in no confusable group of the default policy: two different plates of these never fold together.
-PLAIN = "39CEFJKPRTWXY"
-REASONS = ("arrest_warrant", "felony_vehicle")  # warrant reasons: no max_days, so a far expiry is admitted
-
-
-def _plate(i: int) -> str:
-    digits = []
-    for _ in range(6):
-        i, d = divmod(i, len(PLAIN))
-        digits.append(PLAIN[d])
-    return "XK" + "".join(reversed(digits))  # 8 characters: synthetic plates (and candidates) have 7
-
-
-def _entries() -> list[dict]:
-    return [
-        {
-            "entry_id": f"E{i:03d}",
-            "plate": _plate(i),
-            "region": "CA" if i % 3 else "NV",
-            "reason": REASONS[i % 2],
-            "warrant": f"W-2026-{i:04d}",
-        }
-        for i in range(ENTRIES)
-    ]
-
-
-def _hotlist_csv(path: Path, entries: list[dict]) -> Path:
-    lines = ["entry_id,plate,state,type,reason,record_number,warrant_number,entry_date,expires_at"]
-    lines += [
-        f"{e['entry_id']},{e['plate']},{e['region']},PC,{e['reason']},,{e['warrant']},2026-01-01,2099-01-01"
-        for e in entries
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _load(start_ms: int, entries: list[dict]) -> tuple[list[pa.Table], set[tuple[str, str]]]:
@@ -126,55 +102,11 @@ def _assert_all_good(tables: list[pa.Table], now_ms: int) -> None:
             assert not pc.any(pc.equal(pc.utf8_length(pc.struct_field(cands, "plate")), 8)).as_py()
 
 
-def _read_to_end(bootstrap: str, topic: str) -> list[bytes]:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-read-to-end", "enable.auto.commit": False})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False) for p in parts}
-        pending = {p for p, (lo, hi) in ends.items() if hi > lo}
-        c.assign([TopicPartition(topic, p, ends[p][0]) for p in pending])
-        out = []
-        deadline = time.monotonic() + 30
-        while pending and time.monotonic() < deadline:
-            for m in c.consume(500, timeout=0.5):
-                if m.error() is None and m.offset() < ends[m.partition()][1]:
-                    out.append(m.value())
-                    if m.offset() >= ends[m.partition()][1] - 1:
-                        pending.discard(m.partition())
-        assert not pending, f"{topic}: could not read partitions {pending} to their end"
-        return out
-    finally:
-        c.close()
-
-
-def _lag(bootstrap: str, group: str, topic: str) -> int:
-    """Messages of ``topic`` not yet committed by ``group`` (the worker acknowledges after all outputs are written)."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        parts = [TopicPartition(topic, p) for p in c.list_topics(topic, timeout=10).topics[topic].partitions]
-        committed = {tp.partition: tp.offset for tp in c.committed(parts, timeout=10)}
-        lag = 0
-        for tp in parts:
-            hi = c.get_watermark_offsets(tp, timeout=10, cached=False)[1]
-            lag += hi - max(committed[tp.partition], 0)
-        return lag
-    finally:
-        c.close()
-
-
-def _reads(env: dict[str, str]) -> float:
-    """The worker's reads counter; 0 while a busy or starting worker does not answer."""
-    try:
-        return metric(env, "platestream_reads_total")
-    except OSError:
-        return 0.0
-
-
 def test_sigkill_mid_stream_loses_no_hit_and_counts_reads_once(worker_env, tmp_path):
-    entries = _entries()
+    entries = hot_entries(ENTRIES)
     env = dict(
         worker_env,
-        PLATESTREAM_HOTLIST_PATH=str(_hotlist_csv(tmp_path / "hotlist.csv", entries)),
+        PLATESTREAM_HOTLIST_PATH=str(hotlist_csv(tmp_path / "hotlist.csv", entries)),
         # After each SIGKILL the group waits this long for the dead member before a restarted worker gets its
         # partitions; 6 s is the broker's minimum and keeps the test short.
         PLATESTREAM_SESSION_TIMEOUT_S="6",
@@ -206,7 +138,7 @@ def test_sigkill_mid_stream_loses_no_hit_and_counts_reads_once(worker_env, tmp_p
         assert health(env)["hotlist_entries"] == ENTRIES
         for fraction in (1 / 3, 1 / 3):
             wait_for(
-                lambda f=fraction: _reads(env) >= f * total_reads,
+                lambda f=fraction: reads_metric(env) >= f * total_reads,
                 90,
                 "the worker to get through a third of the load",
             )
@@ -214,14 +146,14 @@ def test_sigkill_mid_stream_loses_no_hit_and_counts_reads_once(worker_env, tmp_p
             worker.kill()  # SIGKILL: no shutdown, no final commit, no flush
             worker.wait(10)
             worker = start_worker(env)
-        wait_for(lambda: _lag(bootstrap, group, f"{prefix}reads.batch") == 0, 120, "every input batch acknowledged")
+        wait_for(lambda: lag(bootstrap, group, f"{prefix}reads.batch") == 0, 120, "every input batch acknowledged")
         processed.append(metric(env, "platestream_reads_total"))
     finally:
         stop_worker(worker)
     assert sum(processed) >= total_reads, (processed, total_reads)
 
     # -- hits: every expected (read, entry) pair at least once, and after de-duplication by hit_id no other ---------
-    raw_hits = [json.loads(v) for v in _read_to_end(bootstrap, f"{prefix}hits")]
+    raw_hits = [json.loads(v) for v in read_to_end(bootstrap, f"{prefix}hits")]
     by_id: dict[str, tuple[str, str]] = {}
     for h in raw_hits:
         pair = (h["read_id"], h["entry_id"])
