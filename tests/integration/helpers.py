@@ -9,10 +9,16 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from confluent_kafka import Consumer, TopicPartition
+
+from streams.schema import READ_SCHEMA
+from streams.synth import Synth, SynthConfig
 
 CLI = [sys.executable, "-m", "streams.cli"]
 
@@ -179,3 +185,101 @@ def reads_metric(env: dict[str, str]) -> float:
         return metric(env, "platestream_reads_total")
     except OSError:
         return 0.0
+
+
+def arrow_load(
+    start_ms: int, entries: list[dict], batches: int, batch_reads: int, sightings: int
+) -> tuple[list[pa.Table], set[tuple[str, str]]]:
+    """Synthetic background traffic plus hot reads; the (read_id, entry_id) pairs the hot reads must hit."""
+    synth = Synth(
+        SynthConfig(
+            seed=23,
+            vehicles=20_000,
+            cameras=60,
+            sites=6,
+            hot_traffic=0.0,  # the synthetic hot list is not loaded: its vehicles are ordinary traffic here
+            bad_rate=0.0,  # every read is a good one (checked below, independently)
+            start_ms=start_ms,
+        )
+    )
+    tables = list(synth.batches(batches * batch_reads, batch_reads))
+    hot: list[list[dict]] = [[] for _ in tables]
+    expected = set()
+    for k in range(len(entries) * sightings):
+        e = entries[k % len(entries)]
+        b = k % len(tables)
+        t0 = tables[b]["captured_at"][0].value
+        read_id = f"hot-{k:04d}"
+        hot[b].append(
+            {
+                "read_id": read_id,
+                "camera_id": f"hcam-{k:03d}",  # a camera per hot read: never a duplicate, whatever the dedup state
+                "site_id": "hsite",
+                "captured_at": t0 + k,
+                "plate": e["plate"],
+                "region": e["region"],
+                "confidence": 95.0,
+                "candidates": None,
+            }
+        )
+        expected.add((read_id, e["entry_id"]))
+    out = [
+        pa.concat_tables([t, pa.Table.from_pylist(h, schema=READ_SCHEMA)]) if h else t
+        for t, h in zip(tables, hot, strict=True)
+    ]
+    return out, expected
+
+
+def assert_all_good(tables: list[pa.Table], now_ms: int) -> None:
+    """Independent of the validator: every row passes the documented checks, and no background plate is 8 long."""
+    for t in tables:
+        plate_len = pc.utf8_length(t["plate"])
+        assert pc.all(pc.and_(pc.greater(plate_len, 0), pc.less_equal(plate_len, 12))).as_py()
+        assert pc.all(pc.match_substring_regex(t["plate"], r"^[A-Z0-9]+$")).as_py()
+        assert t["read_id"].null_count == 0 and t["camera_id"].null_count == 0
+        ms = t["captured_at"].cast(pa.int64())
+        assert pc.min(ms).as_py() > now_ms - 3_600_000 and pc.max(ms).as_py() < now_ms
+        conf = t["confidence"]
+        assert pc.min(conf).as_py() >= 0 and pc.max(conf).as_py() <= 100
+        region = pc.drop_null(t["region"])
+        assert pc.all(pc.is_in(region, pa.array(["CA", "NV", "AZ", "OR", "MT", "CO"]))).as_py()
+        background = pc.invert(pc.starts_with(t["read_id"], "hot-"))
+        bg = t.filter(background)
+        assert not pc.any(pc.equal(pc.utf8_length(bg["plate"]), 8)).as_py()
+        cands = pc.list_flatten(bg["candidates"].combine_chunks())
+        if len(cands):
+            assert not pc.any(pc.equal(pc.utf8_length(pc.struct_field(cands, "plate")), 8)).as_py()
+
+
+def assert_outputs(
+    env: dict[str, str], expected: set[tuple[str, str]], total_reads: int, entries: list[dict], note: str = ""
+) -> None:
+    """The invariants after any fault: the hits topic, de-duplicated by ``hit_id``, is exactly the expected set of
+    (read, entry) pairs; ``read_counts`` holds every good read once; ``hit_counts`` every distinct hit once."""
+    from streams.store.clickhouse import ChdbStore
+
+    bootstrap, prefix = env["PLATESTREAM_KAFKA_BOOTSTRAP"], env["PLATESTREAM_TOPIC_PREFIX"]
+    raw_hits = [json.loads(v) for v in read_to_end(bootstrap, f"{prefix}hits")]
+    by_id: dict[str, tuple[str, str]] = {}
+    for h in raw_hits:
+        pair = (h["read_id"], h["entry_id"])
+        assert by_id.setdefault(h["hit_id"], pair) == pair, "one hit_id for two different (read, entry) pairs"
+        assert h["match_kind"] == "exact" and h["status"] == "unverified"
+    got = set(by_id.values())
+    assert got == expected, f"missing {sorted(expected - got)[:5]}, unexpected {sorted(got - expected)[:5]}"
+    assert len(by_id) == len(expected)
+
+    reason_of = {e["entry_id"]: e["reason"] for e in entries}
+    expected_by_reason = Counter(reason_of[entry] for _, entry in expected)
+    store = ChdbStore(env["PLATESTREAM_CHDB_PATH"])
+    try:
+        reads = store.query_arrow("SELECT sum(reads) AS r FROM read_counts")["r"][0].as_py()
+        hits = store.query_arrow(
+            "SELECT reason, match_kind, sum(hits) AS h FROM hit_counts GROUP BY reason, match_kind ORDER BY reason"
+        ).to_pylist()
+    finally:
+        store.close()
+    assert reads == total_reads, f"read_counts.reads = {reads}, expected {total_reads} good reads {note}"
+    assert {(h["reason"], h["match_kind"]): h["h"] for h in hits} == {
+        (reason, "exact"): n for reason, n in expected_by_reason.items()
+    }

@@ -33,7 +33,7 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 24_000
+EVENTS = 12_000
 ENTRIES = 12
 SIGHTINGS = 3
 LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
