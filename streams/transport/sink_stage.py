@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ class SinkStage:
         self.failure: BaseException | None = None  # a job failed in a way retries do not cover: the agent stops
         self._jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         self._slots: asyncio.Semaphore | None = None
+        self.busy: tuple[str, float] | None = None  # the job running now and since when (monotonic)
         self._thread = threading.Thread(target=self._run, name="platestream-sink", daemon=True)
         self._thread.start()
 
@@ -65,12 +67,23 @@ class SinkStage:
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
             loop, fut, fn, args = job
+            self.busy = (getattr(fn, "__name__", "job"), time.monotonic())
             try:
                 result = fn(*args)
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting agent
                 loop.call_soon_threadsafe(_set, fut, None, exc)
             else:
                 loop.call_soon_threadsafe(_set, fut, result, None)
+            finally:
+                self.busy = None
+
+    def status(self) -> dict[str, Any]:
+        busy = self.busy
+        return {
+            "sink_pending": self.pending,
+            "sink_job": busy[0] if busy else None,
+            "sink_job_s": round(time.monotonic() - busy[1], 3) if busy else None,
+        }
 
 
 def _set(fut: asyncio.Future, result: Any, exc: BaseException | None) -> None:

@@ -238,6 +238,30 @@ class Worker:
         }
 
 
+def _commit_before_revoke(app: faust.App) -> None:
+    """Acknowledged offsets of revoked partitions are committed before faust-streaming forgets them.
+
+    faust-streaming's ``Consumer.on_partitions_revoked`` drops its record of acknowledged offsets for the revoked
+    partitions *before* its revoke handler waits for in-flight events and commits: acknowledgements since the last
+    periodic commit are lost, and a rebalance redelivers batches already written. Here the same wait-and-commit
+    (stop the flow, wait until every taken event is acknowledged, commit) runs first.
+    """
+    base = app.transport.Consumer
+
+    class Consumer(base):  # type: ignore[misc,valid-type]
+        async def on_partitions_revoked(self, revoked: set) -> None:
+            assignment = self.assignment()
+            if assignment:
+                self.stop_flow()
+                self.app.flow_control.suspend()
+                self.pause_partitions(assignment)
+                self.app.flow_control.clear()
+                await self.app._consumer_wait_empty(self, self.log)
+            await super().on_partitions_revoked(revoked)
+
+    app.transport.Consumer = Consumer
+
+
 def create_app(settings: Settings) -> faust.App:
     # One consumer group per deployment prefix; Faust's own files live beside the embedded store.
     datadir = Path(settings.chdb_path).resolve().parent / "faust"
@@ -260,6 +284,7 @@ def create_app(settings: Settings) -> faust.App:
         # Messages fetched but not yet taken by an agent: with the sink stage's bound, the worker's memory bound.
         stream_buffer_maxsize=settings.stream_buffer_messages,
     )
+    _commit_before_revoke(app)
     worker_state: dict[str, Worker] = {}
     # One thread for every sink write: the store and the producer see one batch at a time, in order; at most
     # `sink_queue_batches` wait, then the agents wait too (back-pressure).
@@ -356,7 +381,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:
-        return web.json({**worker().health(), "sink_pending": stage.pending})
+        return web.json({**worker().health(), **stage.status()})
 
     @app.task
     async def warm_up() -> None:
