@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(300, ge=0)
     max_age_s: float = Field(7 * 86_400, gt=0)
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_message_rows: int = Field(500_000, ge=1, le=10_000_000)  # reads per Arrow message: `too_many_rows` beyond
+    max_plate_chars: int = Field(32, ge=12, le=1024)  # plate text as received: `plate_too_long` beyond
+    camera_registry_path: Path | None = None  # CSV with a camera_id column: reads from other cameras are refused
     web_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape /metrics
     web_port: int = Field(6066, ge=0, le=65535)
     worker_batch: int = Field(500, ge=1, le=100_000)
@@ -83,6 +86,24 @@ class Settings(BaseSettings):
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return v
+
+    @field_validator("camera_registry_path")
+    @classmethod
+    def _camera_registry(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            from streams.ingest.limits import load_camera_registry
+
+            try:
+                load_camera_registry(v)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    def input_limits(self):  # noqa: ANN201 - streams.ingest.limits.InputLimits
+        from streams.ingest.limits import InputLimits, load_camera_registry
+
+        cameras = load_camera_registry(self.camera_registry_path) if self.camera_registry_path else None
+        return InputLimits(self.max_plate_chars, cameras)
 
     @field_validator("reads_retention_s")
     @classmethod

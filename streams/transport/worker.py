@@ -29,6 +29,7 @@ from streams.errors import StoreError
 from streams.ingest.deadletter import DeadLetter
 from streams.ingest.decode import Decoded, decode_arrow, decode_json
 from streams.ingest.hotlist_csv import read_hotlist_csv
+from streams.ingest.limits import apply_limits
 from streams.ingest.verifications import decode_verifications
 from streams.store.clickhouse import migrate, open_store
 from streams.store.faults import FaultInjectingStore
@@ -103,6 +104,7 @@ class Worker:
         for rule, n in self.live.refused.items():
             metrics.HOTLIST_REFUSED.labels(rule).inc(n)
         self.processor = Processor(self.live, settings.processor_config(policy), policy_lut(policy))
+        self.limits = settings.input_limits()
         self.store = open_store(settings.clickhouse_url, settings.chdb_path)
         if settings.store_fault_file is not None:  # test hook, inert unless configured
             self.store = FaultInjectingStore(self.store, settings.store_fault_file)
@@ -142,6 +144,7 @@ class Worker:
         self.producer.flush(10)
 
     def process(self, decoded: Decoded, source: str) -> BatchResult:
+        decoded = apply_limits(decoded, self.limits)
         with self.lock:
             return self.processor.process(decoded, _now_ms(), source=source)
 
@@ -308,7 +311,9 @@ def create_app(settings: Settings) -> faust.App:
             msg = event.message
             origin = f"{msg.topic}/{msg.partition}/{msg.offset}"
             t0 = time.perf_counter()
-            result = w.process(decode_arrow(event.value, origin, settings.max_message_bytes), "reads.batch")
+            result = w.process(
+                decode_arrow(event.value, origin, settings.max_message_bytes, settings.max_message_rows), "reads.batch"
+            )
             delivery = w.publish(result, "reads.batch")
             seconds = time.perf_counter() - t0
             await stage.submit(w.handle, result, origin, "reads.batch", seconds, delivery, ack=[event])
