@@ -34,7 +34,7 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.integration
 
-BATCHES = 24
+BATCHES = 15
 BATCH_READS = 2_000
 ENTRIES = 16
 SIGHTINGS = 3
@@ -113,7 +113,7 @@ def test_broker_restart_under_load(worker_env, tmp_path):
     gateway.start()
     try:
         wait_for(lambda: reads_metric(env) > 0 and len(sent) >= BATCHES // 3, 90, "traffic flowing")
-        _restart_broker(bootstrap, down_s=3)
+        _restart_broker(bootstrap, down_s=1)
         gateway.join(120)
         assert producer.flush(120) == 0, "the producer did not deliver everything after the restart"
         assert worker.poll() is None, "the worker died with the broker"

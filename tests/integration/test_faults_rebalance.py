@@ -32,7 +32,7 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.integration
 
-BATCHES = 30
+BATCHES = 15
 BATCH_READS = 2_000
 ENTRIES = 16
 SIGHTINGS = 3
