@@ -13,17 +13,23 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import faust
+import numpy as np
+import pyarrow as pa
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
 from streams.config import Settings, load_policy, policy_lut
 from streams.core.alerts import hit_payloads
 from streams.core.live_hotlist import LiveHotList
+from streams.core.normalise import stable_codes
 from streams.core.pipeline import BatchResult, Processor
 from streams.errors import StoreError
 from streams.ingest.deadletter import DeadLetter
@@ -105,6 +111,7 @@ class Worker:
             metrics.HOTLIST_REFUSED.labels(rule).inc(n)
         self.processor = Processor(self.live, settings.processor_config(policy), policy_lut(policy))
         self.limits = settings.input_limits()
+        self.alerts_restored = self._restore_alert_window(topic_name(settings, "hits"))
         self.store = open_store(settings.clickhouse_url, settings.chdb_path)
         if settings.store_fault_file is not None:  # test hook, inert unless configured
             self.store = FaultInjectingStore(self.store, settings.store_fault_file)
@@ -123,6 +130,19 @@ class Worker:
         self.follower.catch_up()
         self.follower.start()
         metrics.HOTLIST_ENTRIES.set(len(self.live))
+
+    def _restore_alert_window(self, hits_topic: str) -> int:
+        """Seed the alert window from alerts already published, so a restarted worker alerts no passage twice."""
+        window_ms = int(self.settings.alert_window_s * 1000)
+        if window_ms <= 0:
+            return 0
+        alerts = recent_alerts(self.settings, hits_topic, _now_ms() - window_ms)
+        if alerts:
+            entry = stable_codes(pa.array([e for e, _ in alerts], pa.string()))
+            t_ms = np.array([t for _, t in alerts], np.int64)
+            zeros = np.zeros(len(alerts), np.uint64)
+            self.processor.hits_dedup.observe(entry, zeros.astype(np.uint16), zeros, t_ms)
+        return len(alerts)
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -234,11 +254,56 @@ class Worker:
             "hotlist_applied_at_ms": self.follower.applied_at_ms,
             "hotlist_sources_age_s": self.live.source_ages_s(now),
             "dedup_state_reads": len(self.processor.reads_dedup),
+            "alerts_restored": self.alerts_restored,
             "oldest_state_read_ms": self.processor.reads_dedup.oldest_ms(),
             "batches": self.batches,
             "last_batch_ms": self.last_batch_ms,
             "store": self.store.name,
         }
+
+
+def recent_alerts(settings: Settings, topic: str, since_ms: int, timeout: float = 30.0) -> list[tuple[str, int]]:
+    """(entry id, read time in ms) of every alerting hit published to ``topic`` since ``since_ms``."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"platestream-alerts-{uuid.uuid4().hex}",  # assigned, never joined nor committed
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    out: list[tuple[str, int]] = []
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            return out
+        starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in meta.partitions], timeout=10)
+        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1] for tp in starts}
+        assign = [tp for tp in starts if 0 <= tp.offset < ends[tp.partition]]
+        if not assign:
+            return out
+        consumer.assign(assign)
+        pending = {tp.partition for tp in assign}
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=500, timeout=0.5):
+                p = msg.partition()
+                if msg.error() is not None or p not in pending or msg.offset() >= ends[p]:
+                    if msg.error() is not None and msg.error().code() == KafkaError._PARTITION_EOF:
+                        pending.discard(p)
+                    continue
+                if msg.offset() >= ends[p] - 1:
+                    pending.discard(p)
+                try:
+                    hit = json.loads(msg.value())
+                    if hit.get("alert"):
+                        when = datetime.fromisoformat(hit["read_time"])
+                        out.append((str(hit["entry_id"]), int(when.timestamp() * 1000)))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue  # not a hit this pipeline wrote: it cannot have alerted
+        return out
+    finally:
+        consumer.close()
 
 
 def _commit_before_revoke(app: faust.App) -> None:
