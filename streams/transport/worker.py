@@ -2,10 +2,12 @@
 
 Inputs: ``reads.batch`` (one Arrow IPC stream per message), ``reads.json`` (single events, taken in small batches)
 and ``verifications`` (operator decisions); the hot list follows ``hotlist.events`` in a thread of its own.
-Outputs: hits and dead letters to their topics (confluent-kafka, idempotent), aggregates and verifications to
-ClickHouse with a de-duplication token made from the input offsets, so a redelivered message changes no count.
-A message is acknowledged (its offset committed) only after every output of it is written: at-least-once, with
-hits carrying a stable ``hit_id`` for downstream de-duplication.
+Outputs: hits and dead letters to their topics (confluent-kafka, idempotent), sent as soon as a batch is matched;
+aggregates and verifications to ClickHouse through the sink stage (one thread, bounded, retried with backoff) with
+a de-duplication token made from the input offsets, so a redelivered message changes no count (``reads.json``:
+along recorded pieces, see ``streams.transport.pieces``). A message is acknowledged (its offset committed) only
+after every output of it is written: at-least-once, with hits carrying a stable ``hit_id`` for downstream
+de-duplication. See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -125,7 +127,6 @@ class Worker:
         self.dead_topic = topic_name(settings, "deadletter")
         self.batches = 0
         self.last_batch_ms: int | None = None
-        self._delivery_errors: list[str] = []
         self.follower = HotlistFollower(settings, self.live, self.lock, self._dead_from_follower)
         self.follower.catch_up()
         self.follower.start()
@@ -144,24 +145,18 @@ class Worker:
             self.processor.hits_dedup.observe(entry, zeros.astype(np.uint16), zeros, t_ms)
         return len(alerts)
 
-    def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self._delivery_errors.append(str(err))
-
-    def _send_dead(self, dead: list[DeadLetter], source: str, delivery: Delivery | None = None) -> None:
-        """Queue dead letters for the dead-letter topic; ``delivery`` (else ``_flush``) confirms them."""
+    def _send_dead(self, dead: list[DeadLetter], source: str, delivery: Delivery) -> None:
+        """Send dead letters to the dead-letter topic; ``delivery.confirm()`` waits for the broker."""
         for d in dead:
             payload = json.dumps({**d.to_json(), "source": source}).encode()
-            if delivery is not None:
-                delivery.produce(self.dead_topic, payload, d.origin.encode())
-            else:
-                self.producer.produce(self.dead_topic, payload, key=d.origin.encode(), on_delivery=self._on_delivery)
+            delivery.produce(self.dead_topic, payload, d.origin.encode())
 
     def _dead_from_follower(self, dead: list[DeadLetter]) -> None:
-        self._send_dead(dead, "hotlist.events")
+        delivery = Delivery(self.producer)
+        self._send_dead(dead, "hotlist.events", delivery)
         for d in dead:
             metrics.DEAD_LETTERS.labels(d.reason, "hotlist.events").inc()
-        self.producer.flush(10)
+        delivery.confirm()
 
     def process(self, decoded: Decoded, source: str) -> BatchResult:
         decoded = apply_limits(decoded, self.limits)
@@ -175,13 +170,6 @@ class Worker:
             delivery.produce(self.hits_topic, json.dumps(h).encode(), h["hit_id"].encode())
         self._send_dead(result.dead, source, delivery)
         return delivery
-
-    def _flush(self) -> None:
-        remaining = self.producer.flush(30)
-        if remaining or self._delivery_errors:
-            errors, self._delivery_errors = self._delivery_errors, []
-            metrics.SINK_ERRORS.labels("kafka").inc()
-            raise RuntimeError(f"{remaining} outputs not delivered; errors: {errors[:3]}")
 
     def retrying(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` until the store takes it: a failed write is retried with backoff (same tokens)."""
