@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(300, ge=0)
     max_age_s: float = Field(7 * 86_400, gt=0)
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_message_rows: int = Field(500_000, ge=1, le=10_000_000)  # reads per Arrow message: `too_many_rows` beyond
+    max_plate_chars: int = Field(32, ge=12, le=1024)  # plate text as received: `plate_too_long` beyond
+    camera_registry_path: Path | None = None  # CSV with a camera_id column: reads from other cameras are refused
     web_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape /metrics
     web_port: int = Field(6066, ge=0, le=65535)
     worker_batch: int = Field(500, ge=1, le=100_000)
@@ -67,6 +70,11 @@ class Settings(BaseSettings):
     purge_interval_s: float = Field(60, gt=0, le=86_400)
     # The worker's clock: processor-state expiry, hold events, and the purge job when it is due.
     tick_s: float = Field(5, ge=0.2, le=5)
+    # Batches matched and published whose aggregates are not yet written; beyond it the agents wait.
+    sink_queue_batches: int = Field(16, ge=1, le=1024)
+    sink_retry_max_s: float = Field(5, gt=0, le=300)  # longest pause between retries of a failed store write
+    stream_buffer_messages: int = Field(1024, ge=16, le=100_000)  # fetched messages waiting per partition
+    store_fault_file: Path | None = None  # test hook: while this file exists every store call fails
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -92,6 +100,24 @@ class Settings(BaseSettings):
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return v
+
+    @field_validator("camera_registry_path")
+    @classmethod
+    def _camera_registry(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            from streams.ingest.limits import load_camera_registry
+
+            try:
+                load_camera_registry(v)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    def input_limits(self):  # noqa: ANN201 - streams.ingest.limits.InputLimits
+        from streams.ingest.limits import InputLimits, load_camera_registry
+
+        cameras = load_camera_registry(self.camera_registry_path) if self.camera_registry_path else None
+        return InputLimits(self.max_plate_chars, cameras)
 
     @field_validator("reads_retention_s")
     @classmethod

@@ -34,6 +34,9 @@ HOTLIST_REFUSED = Counter(
 )
 DEDUP_STATE = Gauge(f"{_P}_dedup_state_reads", "Reads held in de-duplication state", registry=REGISTRY)
 SINK_ERRORS = Counter(f"{_P}_sink_errors_total", "Failed writes to a store or topic", ["sink"], registry=REGISTRY)
+SINK_PENDING = Gauge(
+    f"{_P}_sink_pending_batches", "Batches matched and published, their aggregates not yet written", registry=REGISTRY
+)
 
 
 def record(result: BatchResult, source: str, seconds: float) -> None:

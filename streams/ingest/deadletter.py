@@ -19,6 +19,9 @@ TIME_IN_FUTURE = "time_in_future"
 TIME_TOO_OLD = "time_too_old"
 BAD_CONFIDENCE = "bad_confidence"
 TOO_LARGE = "too_large"
+TOO_MANY_ROWS = "too_many_rows"  # an Arrow message over the configured rows per message
+PLATE_TOO_LONG = "plate_too_long"  # the plate text as received is over the configured length (before normalising)
+UNKNOWN_CAMERA = "unknown_camera"  # a camera registry is configured and does not list the read's camera
 
 REASONS = (
     UNDECODABLE,
@@ -34,6 +37,9 @@ REASONS = (
     TIME_TOO_OLD,
     BAD_CONFIDENCE,
     TOO_LARGE,
+    TOO_MANY_ROWS,
+    PLATE_TOO_LONG,
+    UNKNOWN_CAMERA,
 )
 
 

@@ -23,6 +23,10 @@ HEARTBEAT_SCHEMA = pa.schema(
     [("camera_id", pa.string()), ("site_id", pa.string()), ("seen_at", pa.timestamp("ms", tz="UTC"))]
 )
 
+# The longest plate field a JSON event may carry at all; shorter ones over the configured limit become
+# `plate_too_long` dead letters (streams.ingest.limits).
+PLATE_FIELD_LIMIT = 1024
+
 # Fields of READ_SCHEMA that a batch must carry (the rest may be absent and become null).
 REQUIRED = [f.name for f in READ_SCHEMA if not f.nullable]
 
@@ -42,12 +46,19 @@ def empty_reads() -> pa.Table:
     return READ_SCHEMA.empty_table()
 
 
-def decode_arrow(payload: bytes, origin: str, max_bytes: int) -> Decoded:
-    """One Arrow IPC stream (compressed or not) holding any number of record batches."""
+def decode_arrow(payload: bytes, origin: str, max_bytes: int, max_rows: int | None = None) -> Decoded:
+    """One Arrow IPC stream (compressed or not) holding any number of record batches (at most ``max_rows`` rows)."""
     if len(payload) > max_bytes:
         return _dead_only(dl.TOO_LARGE, f"message of {len(payload)} bytes exceeds {max_bytes}", payload, origin)
     try:
-        table = pa.ipc.open_stream(payload).read_all()
+        batches, rows = [], 0
+        reader = pa.ipc.open_stream(payload)
+        for batch in reader:  # counted batch by batch: an oversized message is refused before it is all decoded
+            rows += batch.num_rows
+            if max_rows is not None and rows > max_rows:
+                return _dead_only(dl.TOO_MANY_ROWS, f"message holds over {max_rows} rows", payload, origin)
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, reader.schema)
         table.validate(full=True)  # offsets in bounds, valid UTF-8: bad buffers stop here, not in the core
     except (pa.ArrowException, OSError, ValueError, MemoryError) as exc:  # incl. a decompression bomb
         return _dead_only(dl.UNDECODABLE, f"not a valid Arrow IPC stream: {type(exc).__name__}", payload, origin)
@@ -200,7 +211,7 @@ def _own_read_row(doc: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(doc) - set(READ_SCHEMA.names))
     if unknown:
         raise SchemaMismatch(f"unknown field(s): {', '.join(unknown[:5])}")
-    plate = _str(doc, "plate", limit=32)
+    plate = _str(doc, "plate", limit=PLATE_FIELD_LIMIT)
     return {
         "read_id": _str(doc, "read_id", required=True),
         "camera_id": _str(doc, "camera_id"),
@@ -215,7 +226,7 @@ def _own_read_row(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _alpr_group_row(doc: dict[str, Any]) -> dict[str, Any]:
     best = doc.get("best_plate") if isinstance(doc.get("best_plate"), dict) else {}
-    plate = _str(doc, "best_plate_number", limit=32) or _str(best, "plate", limit=32)
+    plate = _str(doc, "best_plate_number", limit=PLATE_FIELD_LIMIT) or _str(best, "plate", limit=PLATE_FIELD_LIMIT)
     region = _str(doc, "best_region", limit=16) or _str(best, "region", limit=16)
     conf = _num(doc, "best_confidence")
     if conf is None:

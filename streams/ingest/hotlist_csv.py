@@ -53,6 +53,9 @@ def read_hotlist_csv(path: str | Path, source: str = "ncic_extract") -> tuple[pa
     except (OSError, pa.ArrowInvalid, StopIteration) as exc:
         raise HotlistError(f"cannot read hot-list CSV {path}: {exc}") from None
     raw = raw.rename_columns([_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in raw.column_names])
+    seen = [c for i, c in enumerate(raw.column_names) if c in raw.column_names[:i]]
+    if seen:  # two columns (or a column and its alias, like state and region) would be ambiguous
+        raise HotlistError(f"hot-list CSV {path} has the column '{seen[0]}' more than once")
     for need in ("plate", "reason"):
         if need not in raw.column_names:
             raise HotlistError(f"hot-list CSV {path} has no '{need}' column")

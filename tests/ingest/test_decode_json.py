@@ -178,7 +178,7 @@ def test_heartbeats_are_never_reads() -> None:
         (b'{"read_id": "r", "camera_id": "c", "captured_at": 1, "plate": "A", "confidence": "high"}', "wrong_schema"),
         (b'{"read_id": "r", "camera_id": "c", "captured_at": 1, "plate": "A", "candidates": "B"}', "wrong_schema"),
         (b'{"read_id": "r", "camera_id": "c", "captured_at": 1, "plate": "A", "candidates": ["B"]}', "wrong_schema"),
-        (b'{"read_id": "r", "camera_id": "c", "captured_at": 1, "plate": "' + b"A" * 33 + b'"}', "wrong_schema"),
+        (b'{"read_id": "r", "camera_id": "c", "captured_at": 1, "plate": "' + b"A" * 1025 + b'"}', "wrong_schema"),
         (b'{"read_id": "' + b"r" * 65 + b'", "camera_id": "c", "captured_at": 1, "plate": "A"}', "wrong_schema"),
         (b'{"data_type": "alpr_group", "epoch_start": "soon", "best_plate_number": "A"}', "wrong_schema"),
         (b'{"data_type": "alpr_group", "best_plate_number": 1.5}', "wrong_schema"),

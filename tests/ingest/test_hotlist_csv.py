@@ -104,3 +104,12 @@ def test_missing_file_and_missing_columns(tmp_path: Path) -> None:
         read_hotlist_csv(tmp_path / "nope.csv")
     with pytest.raises(HotlistError, match="reason"):
         read_hotlist_csv(write(tmp_path, "7ABC123\n", header="plate\n"))
+
+
+def test_a_repeated_column_is_a_clear_error(tmp_path):
+    # found by tests/ingest/test_fuzz_inputs.py: it was a KeyError from pyarrow
+    for header in ("entry_id,entry_id,plate,reason", "entry_id,plate,state,region,reason"):
+        path = tmp_path / "dup.csv"
+        path.write_text(header + "\n")
+        with pytest.raises(HotlistError, match="more than once"):
+            read_hotlist_csv(path)

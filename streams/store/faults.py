@@ -1,0 +1,40 @@
+"""A test hook: a store that fails while a named file exists (``PLATESTREAM_STORE_FAULT_FILE``).
+
+Inert unless that setting is given. It makes the embedded engine behave like an unreachable ClickHouse server
+(every call raises ``StoreError``), so fault tests exercise the worker's real retry and back-pressure path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from streams.errors import StoreError
+from streams.store.clickhouse import Store
+
+
+class FaultInjectingStore:
+    def __init__(self, store: Store, fault_file: Path):
+        self._store = store
+        self._fault_file = Path(fault_file)
+        self.name = store.name
+
+    def _check(self) -> None:
+        if self._fault_file.exists():
+            raise StoreError(f"{self.name}: unavailable (injected: {self._fault_file} exists)")
+
+    def command(self, sql: str) -> None:
+        self._check()
+        self._store.command(sql)
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        self._check()
+        return self._store.query_arrow(sql)
+
+    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
+        self._check()
+        self._store.insert_arrow(table, data, dedup_token)
+
+    def close(self) -> None:
+        self._store.close()

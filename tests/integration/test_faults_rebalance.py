@@ -1,0 +1,104 @@
+"""Rebalance under load: a second worker joins the group, then the first one leaves (SIGTERM), while a gateway keeps
+sending. Invariants: every expected hit once after de-duplication by id; every good read counted once over the
+workers' stores (each worker has its own embedded store here, so a batch written by one and redelivered to the
+other would be counted twice: the test fails unless a partition moves only after its written batches are committed).
+
+Expectations come from the generated input alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from streams.config import load_settings
+from streams.transport.producer import make_producer, send_reads
+from tests.conftest import free_port
+from tests.integration.helpers import (
+    arrow_load,
+    assert_outputs,
+    cli,
+    hot_entries,
+    hotlist_csv,
+    lag,
+    metric,
+    reads_metric,
+    start_worker,
+    stop_worker,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+BATCHES = 15
+BATCH_READS = 2_000
+ENTRIES = 16
+SIGHTINGS = 3
+
+
+def test_worker_joins_and_leaves_under_load(worker_env, tmp_path):
+    entries = hot_entries(ENTRIES)
+    env_a = dict(
+        worker_env,
+        PLATESTREAM_HOTLIST_PATH=str(hotlist_csv(tmp_path / "hotlist.csv", entries)),
+        PLATESTREAM_SESSION_TIMEOUT_S="6",
+    )
+    env_b = dict(env_a, PLATESTREAM_CHDB_PATH=str(tmp_path / "chdb-b"), PLATESTREAM_WEB_PORT=str(free_port()))
+    settings = load_settings(
+        kafka_bootstrap=env_a["PLATESTREAM_KAFKA_BOOTSTRAP"],
+        topic_prefix=env_a["PLATESTREAM_TOPIC_PREFIX"],
+        partitions=3,
+    )
+    prefix, bootstrap = settings.topic_prefix, settings.kafka_bootstrap
+    assert cli(env_a, "topics", "create").returncode == 0
+    tables, expected = arrow_load(int(time.time() * 1000) - 600_000, entries, BATCHES, BATCH_READS, SIGHTINGS)
+    total_reads = sum(t.num_rows for t in tables)
+
+    sent: list[int] = []
+    producer = make_producer(settings)
+    joined, left = threading.Event(), threading.Event()
+
+    def produce() -> None:  # a third of the load before each membership change, and sending through it
+        third = len(tables) // 3
+        for i, t in enumerate(tables):
+            if i == third:
+                joined.wait(120)
+            if i == 2 * third:
+                left.wait(120)
+            sent.append(send_reads(producer, settings, t, 3))
+            producer.poll(0)
+            time.sleep(0.2)
+
+    a = start_worker(env_a)
+    b = None
+    gateway = threading.Thread(target=produce, daemon=True)
+    gateway.start()
+    counted = {}
+    try:
+        wait_for(lambda: reads_metric(env_a) > 0, 90, "worker A under way")
+        b = start_worker(env_b)  # joins: the group rebalances while reads flow
+        joined.set()
+        wait_for(lambda: reads_metric(env_b) > 0, 90, "worker B to get partitions")
+        counted["a"] = metric(env_a, "platestream_reads_total")
+        stop_worker(a)  # leaves: its partitions move to B
+        left.set()
+        gateway.join(120)
+        assert producer.flush(60) == 0
+        wait_for(lambda: lag(bootstrap, f"{prefix}worker", f"{prefix}reads.batch") == 0, 120, "all acknowledged")
+        counted["b"] = metric(env_b, "platestream_reads_total")
+    finally:
+        stop_worker(a)
+        if b is not None:
+            stop_worker(b)
+    note = f"(reads counted by A, B: {counted})"
+    assert 0 < counted["a"] < total_reads, counted
+    assert_outputs(
+        env_a,
+        expected,
+        total_reads,
+        entries,
+        note,
+        stores=[env_a["PLATESTREAM_CHDB_PATH"], env_b["PLATESTREAM_CHDB_PATH"]],
+    )
