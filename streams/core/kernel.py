@@ -17,6 +17,7 @@ tests in ``tests/core/test_kernel.py`` hold the two to identical results. What r
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numba as nb
@@ -33,6 +34,7 @@ from streams.core.normalise import (
     pack,
     stable_codes,
 )
+from streams.core.validate import Limits
 
 _jit = nb.njit(cache=True, nogil=True)
 
@@ -55,11 +57,6 @@ _EMPTY_U8.setflags(write=False)
 M1 = np.uint64(0xBF58476D1CE4E5B9)
 M2 = np.uint64(0x94D049BB133111EB)
 GOLD = np.uint64(0x9E3779B97F4A7C15)
-
-# de-duplication table: one 64-byte row per slot
-PLATE, CAMERA, REGION, LAST, BATCH_LAST, META = range(6)
-_ROW = 8
-EMPTY, USED, TOMB = 0, 1, 2
 
 
 # -- small compiled helpers ------------------------------------------------------------------------------
@@ -118,136 +115,98 @@ def _encode(data, start, end, fold, lut, pow37):
 
 
 @_jit
-def _hash_bytes(data, start, end):
-    h = np.uint64(0xCBF29CE484222325)
-    for k in range(start, end):
-        h = (h ^ np.uint64(data[k])) * np.uint64(0x100000001B3)
-    return _mix(h)
-
-
-@_jit
-def _same_bytes(data, a0, a1, b0, b1):
-    if a1 - a0 != b1 - b0:
-        return False
-    for k in range(a1 - a0):
-        if data[a0 + k] != data[b0 + k]:
-            return False
-    return True
-
-
-@_jit
-def _grow_intern(slots, hashes, count):
-    cap = slots.size * 2
-    new = np.full(cap, -1, np.int32)
-    mask = cap - 1
-    for d in range(count):
-        j = np.int64(hashes[d] & np.uint64(mask))
-        while new[j] >= 0:
-            j = (j + 1) & mask
-        new[j] = d
-    return new
-
-
-@_jit
-def _intern(offs, data, bits, boff, i, slots, hashes, firsts, count):
-    """Distinct id of string ``i`` (nulls and '' share one); ``count`` is how many ids exist. Returns (id, count)."""
+def _str_key(offs, data, bits, boff, i):
+    """(word, length) of string ``i``: up to 8 bytes packed into the word (exact), longer ones hashed."""
     a0, a1 = _span(offs, bits, boff, i)
-    h = _hash_bytes(data, a0, a1)
-    mask = slots.size - 1
-    j = np.int64(h & np.uint64(mask))
-    while True:
-        d = slots[j]
-        if d < 0:
-            slots[j] = count
-            hashes[count] = h
-            firsts[count] = i
-            return count, count + 1
-        if hashes[d] == h:
-            b0, b1 = _span(offs, bits, boff, firsts[d])
-            if _same_bytes(data, a0, a1, b0, b1):
-                return np.int64(d), count
-        j = (j + 1) & mask
-
-
-# -- pass 1: every row ------------------------------------------------------------------------------------
+    w = np.uint64(0)
+    if a1 - a0 <= 8:
+        for k in range(a0, a1):
+            w = (w << np.uint64(8)) | np.uint64(data[k])
+    else:
+        w = np.uint64(0xCBF29CE484222325)
+        for k in range(a0, a1):
+            w = (w ^ np.uint64(data[k])) * np.uint64(0x100000001B3)
+    return w, a1 - a0
 
 
 @_jit
-def _scan(
-    n,
-    rid_offs, rid_bits, rid_boff,
-    cam_offs, cam_data, cam_bits, cam_boff,
-    site_offs, site_data, site_bits, site_boff,
-    reg_offs, reg_data, reg_bits, reg_boff,
-    pl_offs, pl_data, pl_bits, pl_boff,
-    fold, lut, pow37,
-):  # fmt: skip
-    missing = np.zeros(n, np.uint8)  # bit 0: read id, bit 1: camera
-    plate_code = np.empty(n, np.uint64)
-    canon = np.empty(n, np.uint64)
-    plate_len = np.empty(n, np.int32)
-    slow = np.zeros(n, np.bool_)
-    ids = np.empty((3, n), np.int32)
-    firsts = np.empty((3, max(n, 1)), np.int64)
-    hashes = np.empty((3, max(n, 1)), np.uint64)
-    counts = np.zeros(3, np.int64)
-    cam_slots = np.full(64, -1, np.int32)
-    site_slots = np.full(64, -1, np.int32)
-    reg_slots = np.full(64, -1, np.int32)
+def _intern_column(offs, data, bits, boff, n):
+    """Distinct id per string (nulls and '' share one), ids in order of first appearance, and each id's first row."""
+    ids = np.empty(n, np.int32)
+    firsts = np.empty(max(n, 1), np.int64)
+    words = np.empty(max(n, 1), np.uint64)
+    lens = np.empty(max(n, 1), np.int64)
+    slots = np.full(64, -1, np.int32)
+    count = 0
     for i in range(n):
-        if not _valid(rid_bits, rid_boff, i) or rid_offs[i + 1] == rid_offs[i]:
-            missing[i] |= 1
-        if not _valid(cam_bits, cam_boff, i) or cam_offs[i + 1] == cam_offs[i]:
-            missing[i] |= 2
+        w, ln = _str_key(offs, data, bits, boff, i)
+        if 2 * count >= slots.size:  # grow: rehash the distinct values
+            slots = np.full(slots.size * 2, -1, np.int32)
+            for d in range(count):
+                j = np.int64(_mix(words[d] ^ np.uint64(lens[d])) & np.uint64(slots.size - 1))
+                while slots[j] >= 0:
+                    j = (j + 1) & (slots.size - 1)
+                slots[j] = d
+        mask = slots.size - 1
+        j = np.int64(_mix(w ^ np.uint64(ln)) & np.uint64(mask))
+        while True:
+            d = slots[j]
+            if d < 0:
+                d = count
+                slots[j] = d
+                words[d], lens[d], firsts[d] = w, ln, i
+                count += 1
+                break
+            if words[d] == w and lens[d] == ln:
+                if ln <= 8:
+                    break
+                a0, a1 = _span(offs, bits, boff, i)
+                b0, _ = _span(offs, bits, boff, firsts[d])
+                same = True
+                for k in range(ln):
+                    if data[a0 + k] != data[b0 + k]:
+                        same = False
+                        break
+                if same:
+                    break
+            j = (j + 1) & mask
+        ids[i] = d
+    return ids, firsts[:count]
 
-        if 2 * counts[0] >= cam_slots.size:
-            cam_slots = _grow_intern(cam_slots, hashes[0], counts[0])
-        ids[0, i], counts[0] = _intern(
-            cam_offs, cam_data, cam_bits, cam_boff, i, cam_slots, hashes[0], firsts[0], counts[0]
-        )
-        if 2 * counts[1] >= site_slots.size:
-            site_slots = _grow_intern(site_slots, hashes[1], counts[1])
-        ids[1, i], counts[1] = _intern(
-            site_offs, site_data, site_bits, site_boff, i, site_slots, hashes[1], firsts[1], counts[1]
-        )
-        if 2 * counts[2] >= reg_slots.size:
-            reg_slots = _grow_intern(reg_slots, hashes[2], counts[2])
-        ids[2, i], counts[2] = _intern(
-            reg_offs, reg_data, reg_bits, reg_boff, i, reg_slots, hashes[2], firsts[2], counts[2]
-        )
 
-        a0, a1 = _span(pl_offs, pl_bits, pl_boff, i)
-        plate_code[i], canon[i], plate_len[i], slow[i] = _encode(pl_data, a0, a1, fold, lut, pow37)
-    return missing, plate_code, canon, plate_len, slow, ids, firsts, counts
+@_jit
+def _encode_column(offs, data, bits, boff, n, fold, lut, pow37):
+    code = np.empty(n, np.uint64)
+    canon = np.empty(n, np.uint64)
+    length = np.empty(n, np.int32)
+    slow = np.zeros(n, np.bool_)
+    for i in range(n):
+        a0, a1 = _span(offs, bits, boff, i)
+        code[i], canon[i], length[i], slow[i] = _encode(data, a0, a1, fold, lut, pow37)
+    return code, canon, length, slow
+
+
+@_jit
+def _missing(offs, bits, boff, n, out, flag):
+    """Set ``flag`` in ``out`` for null or empty strings."""
+    for i in range(n):
+        if offs[i + 1] == offs[i] or not _valid(bits, boff, i):
+            out[i] |= flag
 
 
 # -- de-duplication table -----------------------------------------------------------------------------------
+#
+# Open addressing, structure of arrays: per slot the plate code, the camera code, ``meta`` (region << 46 |
+# batch epoch << 2 | state) and the last time seen (INT64_MAX in a free slot, so expiry reads one array).
+# The slots are split into partitions of PART slots by the top bits of the key hash, and a batch is handled
+# partition by partition (a stable scatter keeps each key's reads in time order), so the slots in use stay in
+# the CPU cache instead of every probe going to memory.
 
-
-def _new_table(cap: int) -> np.ndarray:
-    """``cap`` rows of 64 bytes, the first one on a 64-byte boundary (one cache line per probe)."""
-    raw = np.zeros(cap * _ROW + _ROW, np.int64)
-    skip = (-raw.ctypes.data % 64) // 8
-    return raw[skip : skip + cap * _ROW].reshape(cap, _ROW)
-
-
-@_jit
-def _rehash(tab, cap):
-    raw = np.zeros(cap * 8 + 8, np.int64)
-    skip = 0  # alignment is best effort here: numba cannot read the address
-    new = raw[skip : skip + cap * 8].reshape(cap, 8)
-    mask = cap - 1
-    used = 0
-    for s in range(tab.shape[0]):
-        if tab[s, META] & 3 != USED:
-            continue
-        j = np.int64(_key_hash(tab[s, PLATE], tab[s, CAMERA], tab[s, REGION]) & np.uint64(mask))
-        while new[j, META] & 3 != EMPTY:
-            j = (j + 1) & mask
-        for c in range(8):
-            new[j, c] = tab[s, c]
-        used += 1
-    return new
+PART_BITS = 13
+PART = 1 << PART_BITS
+MAXT = np.iinfo(np.int64).max
+EMPTY, USED, TOMB = 0, 1, 2
+EPOCH_MASK = (1 << 44) - 1
 
 
 @_jit
@@ -256,52 +215,144 @@ def _key_hash(plate, camera, region):
 
 
 @_jit
-def _dedup(tab, state, epoch, window, plate, region, camera, t, rows, dup):
+def _pbits(cap):
+    b = 0
+    while (PART << b) < cap:
+        b += 1
+    return b
+
+
+@_jit
+def _home(h, cap, pbits):
+    """(partition base, position inside, inner mask) of a hash."""
+    inner = min(cap, PART)
+    base = np.int64(h >> np.uint64(64 - pbits)) << PART_BITS if pbits > 0 else np.int64(0)
+    return base, np.int64(h & np.uint64(inner - 1)), inner - 1
+
+
+@_jit
+def _locate(tplate, tcam, tmeta, h, p, c, g):
+    """(slot, found): the key's slot, or where to insert it; slot -1 when its partition is full."""
+    cap = tmeta.size
+    base, j, mask = _home(h, cap, _pbits(cap))
+    free = -1
+    for _ in range(mask + 1):
+        s = base + j
+        st = tmeta[s] & 3
+        if st == EMPTY:
+            return (s if free < 0 else free), False
+        if st == TOMB:
+            if free < 0:
+                free = s
+        elif tplate[s] == p and tcam[s] == c and (tmeta[s] >> 46) == g:
+            return s, True
+        j = (j + 1) & mask
+    return free, False
+
+
+@_jit
+def _new(cap):
+    return np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.full(cap, MAXT, np.int64)
+
+
+@_jit
+def _rehash(tplate, tcam, tmeta, tlast, cap):
+    """The used slots in a table of ``cap`` slots. Old slots are read in partition order, so the inserts stay local."""
+    while True:
+        nplate, ncam, nmeta, nlast = _new(cap)
+        ok = True
+        for s in range(tmeta.size):
+            if tmeta[s] & 3 != USED:
+                continue
+            p, c, g = tplate[s], tcam[s], tmeta[s] >> 46
+            j, _ = _locate(nplate, ncam, nmeta, _key_hash(p, c, g), p, c, g)
+            if j < 0:  # a partition overflowed (never with a sane hash): more partitions
+                ok = False
+                break
+            nplate[j], ncam[j], nmeta[j], nlast[j] = p, c, tmeta[s], tlast[s]
+        if ok:
+            return nplate, ncam, nmeta, nlast
+        cap *= 2
+
+
+@_jit
+def _by_partition(rows, hs, plate, region, camera, t, cap):
+    """One record per read (row, hash, plate, camera, region, time), grouped by partition and in the given order
+    within each (a stable counting sort): the probe loop then reads them sequentially."""
+    m = rows.size
+    pbits = _pbits(cap)
+    nparts = 1 << pbits
+    start = np.zeros(nparts + 1, np.int64)
+    if pbits > 0:
+        for k in range(m):
+            start[np.int64(hs[k] >> np.uint64(64 - pbits)) + 1] += 1
+        for q in range(nparts):
+            start[q + 1] += start[q]
+    rec = np.empty((m, 6), np.int64)
+    for k in range(m):
+        r = rows[k]
+        part = np.int64(hs[k] >> np.uint64(64 - pbits)) if pbits > 0 else 0
+        q = start[part]
+        start[part] = q + 1
+        rec[q, 0], rec[q, 1], rec[q, 2] = r, np.int64(hs[k]), np.int64(plate[r])
+        rec[q, 3], rec[q, 4], rec[q, 5] = np.int64(camera[r]), np.int64(region[r]), t[r]
+    return rec
+
+
+@_jit
+def _dedup(tplate, tcam, tmeta, tlast, state, epoch, window, plate, region, camera, t, rows, dup):
     """Mark ``dup[r]`` for ``r`` in ``rows`` (time order): a read is a duplicate when the previous read of its
     (plate, region, camera) in this batch came less than ``window`` before it or, for the batch's first read of the
     key, when the stored last time is less than ``window`` away on either side. Stores the latest time per key.
-    ``state`` = [used, tombstones]. Returns the table (a new one when it had to grow)."""
-    for r in rows:
-        if 2 * (state[0] + state[1] + 1) > tab.shape[0]:
-            cap = 1024
-            while cap < 4 * (state[0] + 1):
-                cap *= 2
-            tab = _rehash(tab, cap)
+    ``state`` = [used slots, tombstones]. Returns the table (new arrays when it had to grow)."""
+    m = rows.size
+    if 2 * (state[0] + state[1] + m) > tmeta.size:  # room for every read to be a new key: no growth mid-batch
+        cap = tmeta.size
+        while cap < 2 * (state[0] + m):
+            cap *= 2
+        tplate, tcam, tmeta, tlast = _rehash(tplate, tcam, tmeta, tlast, cap)
+        state[1] = 0
+    hs = np.empty(m, np.uint64)
+    for k in range(m):
+        r = rows[k]
+        hs[k] = _key_hash(np.int64(plate[r]), np.int64(camera[r]), np.int64(region[r]))
+    rec = _by_partition(rows, hs, plate, region, camera, t, tmeta.size)
+    # During the batch a slot's last time is that of the key's previous read in the batch; a stored time later
+    # than the batch's first read of the key (out-of-order input) is set aside and restored at the end.
+    late_q = np.empty(m, np.int64)
+    late_t = np.empty(m, np.int64)
+    nlate = 0
+    for q in range(m):
+        if 2 * (state[0] + state[1] + 1) > tmeta.size:
+            tplate, tcam, tmeta, tlast = _rehash(tplate, tcam, tmeta, tlast, 2 * tmeta.size)
             state[1] = 0
-        p, c, g, tr = np.int64(plate[r]), np.int64(camera[r]), np.int64(region[r]), t[r]
-        mask = tab.shape[0] - 1
-        j = np.int64(_key_hash(p, c, g) & np.uint64(mask))
-        free = -1
-        while True:
-            kind = tab[j, META] & 3
-            if kind == EMPTY:
-                break
-            if kind == TOMB:
-                if free < 0:
-                    free = j
-            elif tab[j, PLATE] == p and tab[j, CAMERA] == c and tab[j, REGION] == g:
-                break
-            j = (j + 1) & mask
-        if tab[j, META] & 3 == USED:
-            if tab[j, META] >> 2 == epoch:  # seen earlier in this batch: compare with that read
-                dup[r] = tr - tab[j, BATCH_LAST] < window
+        r, h, p, c, g, tr = rec[q, 0], np.uint64(rec[q, 1]), rec[q, 2], rec[q, 3], rec[q, 4], rec[q, 5]
+        s, found = _locate(tplate, tcam, tmeta, h, p, c, g)
+        while s < 0:
+            tplate, tcam, tmeta, tlast = _rehash(tplate, tcam, tmeta, tlast, 2 * tmeta.size)
+            state[1] = 0
+            s, found = _locate(tplate, tcam, tmeta, h, p, c, g)
+        if found:
+            if (tmeta[s] >> 2) & EPOCH_MASK == epoch:
+                dup[r] = tr - tlast[s] < window
             else:
-                dup[r] = abs(tr - tab[j, LAST]) < window
-            tab[j, BATCH_LAST] = tr
-            if tr > tab[j, LAST]:
-                tab[j, LAST] = tr
-            tab[j, META] = (epoch << 2) | USED
+                dup[r] = abs(tr - tlast[s]) < window
+                if tlast[s] > tr:
+                    late_q[nlate], late_t[nlate] = q, tlast[s]
+                    nlate += 1
         else:
-            if free >= 0:
-                j = free
+            if tmeta[s] & 3 == TOMB:
                 state[1] -= 1
-            tab[j, PLATE], tab[j, CAMERA], tab[j, REGION] = p, c, g
-            tab[j, LAST] = tr
-            tab[j, BATCH_LAST] = tr
-            tab[j, META] = (epoch << 2) | USED
             state[0] += 1
+            tplate[s], tcam[s] = p, c
             dup[r] = False
-    return tab
+        tlast[s] = tr
+        tmeta[s] = (g << 46) | (epoch << 2) | USED
+    for i in range(nlate):
+        q = late_q[i]
+        s, _ = _locate(tplate, tcam, tmeta, np.uint64(rec[q, 1]), rec[q, 2], rec[q, 3], rec[q, 4])
+        tlast[s] = max(tlast[s], late_t[i])
+    return tplate, tcam, tmeta, tlast
 
 
 @_jit
@@ -340,11 +391,12 @@ def _time_order(t, rows):
 
 
 @_jit
-def _expire(tab, state, cutoff):
+def _expire(tmeta, tlast, state, cutoff):
     dropped = 0
-    for s in range(tab.shape[0]):
-        if tab[s, META] & 3 == USED and tab[s, LAST] < cutoff:
-            tab[s, META] = TOMB
+    for s in range(tlast.size):
+        if tlast[s] < cutoff:  # free slots hold MAXT
+            tmeta[s] = TOMB
+            tlast[s] = MAXT
             dropped += 1
     state[0] -= dropped
     state[1] += dropped
@@ -352,23 +404,19 @@ def _expire(tab, state, cutoff):
 
 
 @_jit
-def _oldest(tab):
-    best = np.iinfo(np.int64).max
-    found = False
-    for s in range(tab.shape[0]):
-        if tab[s, META] & 3 == USED:
-            found = True
-            best = min(best, tab[s, LAST])
-    return found, best
+def _oldest(tlast):
+    return tlast.min() if tlast.size else MAXT
 
 
 @_jit
-def _observe(tab, state, epoch, window, plate, region, camera, t):
+def _observe(tplate, tcam, tmeta, tlast, state, epoch, window, plate, region, camera, t):
     n = plate.size
     dup = np.zeros(n, np.bool_)
     rows = _time_order(t, np.arange(n))
-    tab = _dedup(tab, state, epoch, window, plate, region, camera, t, rows, dup)
-    return tab, dup
+    tplate, tcam, tmeta, tlast = _dedup(
+        tplate, tcam, tmeta, tlast, state, epoch, window, plate, region, camera, t, rows, dup
+    )
+    return tplate, tcam, tmeta, tlast, dup
 
 
 class HashDeduplicator:
@@ -382,15 +430,15 @@ class HashDeduplicator:
         self.clear()
 
     def __len__(self) -> int:
-        return int(self._state[0])
+        return int(self.state[0])
 
     def observe(self, plate: np.ndarray, region: np.ndarray, camera: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
         """Mark duplicates in a batch (True = duplicate) and remember the batch's reads."""
-        self._epoch += 1
-        self._tab, dup = _observe(
-            self._tab,
-            self._state,
-            self._epoch,
+        self.epoch += 1
+        *self.table, dup = _observe(
+            *self.table,
+            self.state,
+            self.epoch,
             self.window_ms,
             np.ascontiguousarray(plate, np.uint64),
             np.ascontiguousarray(region, np.uint16),
@@ -401,49 +449,48 @@ class HashDeduplicator:
 
     def expire(self, cutoff_ms: int) -> int:
         """Forget reads last seen before ``cutoff_ms``; returns how many were dropped."""
-        cutoff_ms = max(min(int(cutoff_ms), np.iinfo(np.int64).max), np.iinfo(np.int64).min)
-        dropped = int(_expire(self._tab, self._state, cutoff_ms))
-        if self._state[1] > self._tab.shape[0] // 4:  # many tombstones: probe chains get long
-            self._tab = _rehash(self._tab, self._tab.shape[0])
-            self._state[1] = 0
+        cutoff_ms = max(min(int(cutoff_ms), MAXT), np.iinfo(np.int64).min)
+        dropped = int(_expire(self.table[2], self.table[3], self.state, cutoff_ms))
+        if self.state[1] > len(self.table[2]) // 2:  # many tombstones make probes long: rebuild
+            cap = len(self.table[2])
+            while cap > 1024 and 16 * self.state[0] < cap:  # shrink only far below the size batches need
+                cap //= 2
+            self.table = list(_rehash(*self.table, cap))
+            self.state[1] = 0
         return dropped
 
     def clear(self) -> int:
         """Forget every read. Returns how many were held."""
-        held = int(self._state[0]) if hasattr(self, "_state") else 0
-        self._tab = _new_table(1024)
-        self._state = np.zeros(2, np.int64)  # used, tombstones
-        self._epoch = 0
+        held = int(self.state[0]) if hasattr(self, "state") else 0
+        self.table = list(_new(1024))
+        self.state = np.zeros(2, np.int64)  # used slots, tombstones
+        self.epoch = 0
         return held
 
     def oldest_ms(self) -> int | None:
-        found, best = _oldest(self._tab)
-        return int(best) if found else None
+        return int(_oldest(self.table[3])) if self.state[0] else None
 
-    def state(self) -> dict[tuple[int, int, int], int]:
+    def state_dict(self) -> dict[tuple[int, int, int], int]:
         """(plate, region, camera) -> last time seen: for tests that compare it with the reference."""
-        live = self._tab[(self._tab[:, META] & 3) == USED]
+        plate, cam, meta, last = self.table
+        live = (meta & 3) == USED
         return {
-            (int(np.uint64(p)), int(g), int(np.uint64(c))): int(t)
-            for p, g, c, t in zip(
-                live[:, PLATE].view(np.uint64),
-                live[:, REGION],
-                live[:, CAMERA].view(np.uint64),
-                live[:, LAST],
-                strict=True,
+            (int(p), int(m >> 46), int(c)): int(t)
+            for p, c, m, t in zip(
+                plate[live].view(np.uint64), cam[live].view(np.uint64), meta[live], last[live], strict=True
             )
         }
 
 
-# -- pass 2: checks, time order, de-duplication, read counts --------------------------------------------------
+# -- pass 2: checks, time order, de-duplication, read counts (good rows) -----------------------------------------
 
 
 @_jit
-def _core(
-    missing, t, t_bits, t_boff, plate_len, plate_code, reg_id, reg_code_d, reg_ok_d,
-    cam_id, cam_code_d, site_id, conf, conf_bits, conf_boff,
-    now, skew, max_age, codes, window, bucket, tab, state, epoch,
+def _checks(
+    missing, t, t_bits, t_boff, plate_len, plate_code, reg_id, reg_ok_d, conf, conf_bits, conf_boff,
+    now, skew, max_age, codes,
 ):  # fmt: skip
+    """Reason code per row (``validate.row_reasons`` order: the first failing check wins) and the good rows."""
     n = missing.size
     reason = np.zeros(n, np.uint8)
     good = np.empty(n, np.int64)
@@ -472,17 +519,23 @@ def _core(
             else:
                 good[ng] = i
                 ng += 1
-    good = good[:ng]
+    return reason, good[:ng]
 
+
+@_jit
+def _keys(good, reg_id, reg_code_d, cam_id, cam_code_d, n):
     region = np.empty(n, np.uint16)
     camera = np.empty(n, np.uint64)
     for i in good:
         region[i] = reg_code_d[reg_id[i]]
         camera[i] = cam_code_d[cam_id[i]]
-    dup = np.zeros(n, np.bool_)
-    tab = _dedup(tab, state, epoch, window, plate_code, region, camera, t, _time_order(t, good), dup)
+    return region, camera
 
-    # read counts per (window, camera, site), groups in order of first appearance (as Arrow's group_by)
+
+@_jit
+def _groups(good, dup, t, cam_id, site_id, bucket):
+    """Read counts per (window, camera, site), groups in order of first appearance; and the fresh rows."""
+    ng = good.size
     gwin = np.empty(ng, np.int64)
     gcam = np.empty(ng, np.int32)
     gsite = np.empty(ng, np.int32)
@@ -523,7 +576,7 @@ def _core(
         else:
             fresh[nf] = i
             nf += 1
-    return reason, dup, good, fresh[:nf], tab, gwin[:ngroups], gfirst[:ngroups], greads[:ngroups], gdups[:ngroups]
+    return fresh[:nf], gwin[:ngroups], gfirst[:ngroups], greads[:ngroups], gdups[:ngroups]
 
 
 # -- pass 3: hot-list look-ups ---------------------------------------------------------------------------------
@@ -681,14 +734,31 @@ class Scanned:
     group_duplicates: np.ndarray
 
 
+class Stopwatch:
+    """Seconds per stage, summed over batches (``Processor.stopwatch``: benchmarks and profiling only)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def start(self) -> None:
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._t
+        self._t = now
+
+
 def scan(
     reads: pa.Table,
     now_ms: int,
-    limits: object,
+    limits: Limits,
     reason_codes: np.ndarray,
     dedup: HashDeduplicator,
     bucket_ms: int,
     lut: np.ndarray,
+    sw: Stopwatch | None = None,
 ) -> Scanned:
     """Passes 1 and 2 over a batch (see the module doc); updates ``dedup``."""
     n = reads.num_rows
@@ -697,32 +767,54 @@ def scan(
     site = _strings(reads["site_id"])
     reg = _strings(reads["region"])
     plate = _strings(reads["plate"])
+    t, t_bits, t_boff = _fixed(reads["captured_at"], np.int64)
+    conf, conf_bits, conf_boff = _fixed(reads["confidence"], np.float32)
     lut8 = np.ascontiguousarray(lut, np.uint8)
-    missing, plate_code, canon, plate_len, slow, ids, firsts, counts = _scan(
-        n, rid_offs, rid_bits, rid_boff, *cam, *site, *reg, *plate, FOLD, lut8, _POW37
-    )
+    missing = np.zeros(n, np.uint8)  # bit 0: read id, bit 1: camera
+    _missing(rid_offs, rid_bits, rid_boff, n, missing, 1)
+    _missing(cam[0], cam[2], cam[3], n, missing, 2)
+    if sw:
+        sw.lap("missing fields")
+    plate_code, canon, plate_len, slow = _encode_column(*plate, n, FOLD, lut8, _POW37)
     if slow.any():  # non-ASCII bytes: the exact Arrow normalisation, for these rows only
         rows = np.flatnonzero(slow)
         code, _, sym, length = encode_plates_sym(normalise_plates(_one(reads["plate"]).take(pa.array(rows))))
         plate_code[rows], plate_len[rows] = code, length
         canon[rows] = np.where(code != 0, pack(lut[sym]), 0)
-
-    reg_first = pa.array(firsts[2, : counts[2]])
-    region_text = normalise_regions(_one(reads["region"]).take(reg_first))
+    if sw:
+        sw.lap("plate normalise+encode")
+    cam_id, cam_first = _intern_column(*cam, n)
+    site_id, _ = _intern_column(*site, n)
+    reg_id, reg_first = _intern_column(*reg, n)
+    if sw:
+        sw.lap("intern camera/site/region")
+    region_text = normalise_regions(_one(reads["region"]).take(pa.array(reg_first)))
     reg_code_d, reg_ok_d = encode_regions(region_text)
-    cam_code_d = stable_codes(_one(reads["camera_id"]).take(pa.array(firsts[0, : counts[0]])))
-
-    t, t_bits, t_boff = _fixed(reads["captured_at"], np.int64)
-    conf, conf_bits, conf_boff = _fixed(reads["confidence"], np.float32)
-    dedup._epoch += 1
-    reason, dup, good, fresh, dedup._tab, gwin, gfirst, greads, gdups = _core(
-        missing, t, t_bits, t_boff, plate_len, plate_code, ids[2], reg_code_d, reg_ok_d,
-        ids[0], cam_code_d, ids[1], conf, conf_bits, conf_boff,
+    cam_code_d = stable_codes(_one(reads["camera_id"]).take(pa.array(cam_first)))
+    if sw:
+        sw.lap("per distinct region/camera")
+    reason, good = _checks(
+        missing, t, t_bits, t_boff, plate_len, plate_code, reg_id, reg_ok_d, conf, conf_bits, conf_boff,
         now_ms, limits.max_future_skew_ms, limits.max_age_ms, reason_codes,
-        dedup.window_ms, bucket_ms, dedup._tab, dedup._state, dedup._epoch,
     )  # fmt: skip
+    region, camera = _keys(good, reg_id, reg_code_d, cam_id, cam_code_d, n)
+    if sw:
+        sw.lap("row checks")
+    order = _time_order(t, good)
+    if sw:
+        sw.lap("time order")
+    dedup.epoch += 1
+    dup = np.zeros(n, np.bool_)
+    dedup.table = list(
+        _dedup(*dedup.table, dedup.state, dedup.epoch, dedup.window_ms, plate_code, region, camera, t, order, dup)
+    )
+    if sw:
+        sw.lap("dedup")
+    fresh, gwin, gfirst, greads, gdups = _groups(good, dup, t, cam_id, site_id, bucket_ms)
+    if sw:
+        sw.lap("read counts")
     return Scanned(
-        reason, dup, good, fresh, plate_code, canon, reg_code_d, ids[2], region_text, t,
+        reason, dup, good, fresh, plate_code, canon, reg_code_d, reg_id, region_text, t,
         gwin, gfirst, greads, gdups,
     )  # fmt: skip
 
@@ -779,7 +871,6 @@ def warm_up() -> None:
     if _warm:
         return
     from streams.core.hotlist import HotList
-    from streams.core.validate import Limits
 
     reads = pa.table(
         {

@@ -182,6 +182,7 @@ class Processor:
             else Deduplicator(self.config.dedup_window_ms)
         )
         self.hits_dedup = Deduplicator(self.config.alert_window_ms)  # hits are few: numpy is fine
+        self.stopwatch: kernel.Stopwatch | None = None  # set to time the compiled path stage by stage
 
     def process(self, decoded: Decoded, now_ms: int, source: str = "batch") -> BatchResult:
         if self.kernel:
@@ -240,16 +241,23 @@ class Processor:
         """``process`` on the compiled core: the same results, with row indices into the unfiltered batch."""
         cfg = self.config
         reads = decoded.reads
-        s = kernel.scan(reads, now_ms, cfg.limits, _CHECK_ORDER, self.reads_dedup, cfg.bucket_ms, self.lut)
+        sw = self.stopwatch
+        if sw:
+            sw.start()
+        s = kernel.scan(reads, now_ms, cfg.limits, _CHECK_ORDER, self.reads_dedup, cfg.bucket_ms, self.lut, sw)
         dead = list(decoded.dead)
         bad = np.flatnonzero(s.reason)
         if len(bad):
             dead.extend(self._row_dead_letters(decoded, bad, s.reason))
+        if sw:
+            sw.lap("dead-letter rows")
 
         stale = self.hotlist.stale_sources(now_ms)
         parts = []
         for seg in self.hotlist.segments:
             pairs = kernel.probe(reads, s, seg, self.lut)
+            if sw:
+                sw.lap("hot-list look-ups")
             m = resolve_pairs(
                 seg,
                 pairs[:, 0],
@@ -266,10 +274,12 @@ class Processor:
             region = s.region_text.take(pa.array(s.region_id[m.read]))
             parts.append(self._hits(reads, rows, plate, region, m, seg, stale))
         hits = self._alert_once_per_passage(pa.concat_tables(parts) if parts else HIT_SCHEMA.empty_table())
+        if sw:
+            sw.lap("match rules + hit rows")
 
         expired_now = self.reads_dedup.clear() if cfg.nonhit_state_ms <= 0 else 0
         first = pa.array(s.group_first, pa.int64())
-        return BatchResult(
+        result = BatchResult(
             hits=hits,
             read_counts=aggregate.read_count_rows(
                 s.group_window_s,
@@ -288,10 +298,15 @@ class Processor:
             heartbeats=decoded.heartbeats.num_rows,
             expired=expired_now,
         )
+        if sw:
+            sw.lap("aggregate tables")
+        return result
 
     def expire(self, now_ms: int) -> int:
         """Retention clock: drop state older than its limit. Returns how many held reads were dropped."""
         cfg = self.config
+        if self.stopwatch:
+            self.stopwatch.start()
         if cfg.nonhit_state_ms <= 0:
             expired = self.reads_dedup.clear()
         else:
@@ -299,6 +314,8 @@ class Processor:
             # much longer, so the bound is hold + max_future_skew.
             expired = self.reads_dedup.expire(now_ms - min(cfg.dedup_window_ms, cfg.nonhit_state_ms))
         self.hits_dedup.expire(now_ms - cfg.alert_window_ms)
+        if self.stopwatch:
+            self.stopwatch.lap("expire")
         return expired
 
     # -- helpers ------------------------------------------------------------------------------------------

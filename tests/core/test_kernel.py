@@ -147,7 +147,7 @@ def assert_same(got: BatchResult, want: BatchResult) -> None:
 
 def dedup_state(d: Deduplicator | HashDeduplicator) -> dict[tuple[int, int, int], int]:
     if isinstance(d, HashDeduplicator):
-        return d.state()
+        return d.state_dict()
     return {
         (int(p), int(g), int(c)): int(t) for p, g, c, t in zip(d.plate, d.region, d.camera, d.last_ms, strict=True)
     }
