@@ -1,4 +1,4 @@
-"""Micro-benchmark of the vectorised core against a plain per-read Python baseline. Not a pytest test.
+"""Micro-benchmark of the core, both engines side by side, against a plain per-read Python baseline. Not a test.
 
     .venv/bin/python load_tests/bench_core.py            # what `make bench` runs
     .venv/bin/python load_tests/bench_core.py --reads 2000000 --baseline-reads 200000 --big-hotlist 0
@@ -7,18 +7,22 @@ What it does, in one process:
 
 1. Pre-generates ``--reads`` synthetic reads (``streams.synth.Synth``, default ``SynthConfig``) in batches of
    ``--batch`` rows, and the synthetic hot list admitted with the packaged policy. Generation is not timed.
-2. Times ``Processor.process(...)`` + ``Processor.expire(now)`` per batch: validate, normalise, dedup, match
-   (exact, candidate, confusable, region mismatch), hit rows, aggregates. ``now`` is the batch's latest event
-   time, as in ``platestream run``.
-3. Times the same work again stage by stage, calling the core functions the way ``Processor.process`` does
-   (``--no-stages`` skips it).
+2. Times ``Processor.process(...)`` + ``Processor.expire(now)`` per batch, for each engine: ``kernel`` (the compiled
+   core, the default) and ``reference`` (the numpy implementation): validate, normalise, dedup, match (exact,
+   candidate, confusable, region mismatch), hit rows, aggregates. ``now`` is the batch's latest event time, as in
+   ``platestream run``. ``--repeat`` rounds, the engines taking turns within a round; the best round of each
+   engine is reported (the machine is shared). The first round's outputs of the two engines must be equal
+   (reads, duplicates, dead letters, hits by kind, exact and region-mismatch pairs, read counts per cell).
+3. Times the same work again stage by stage: the kernel through ``Processor.stopwatch``, the reference by calling
+   its core functions the way ``Processor.process`` does (``--no-stages`` skips both).
 4. Runs a plain per-read Python baseline on the first ``--baseline-reads`` reads (str methods, dicts; exact and
-   region-mismatch matching only) and checks it against the core run on the same reads with a fresh Processor:
+   region-mismatch matching only) and checks it against both engines on the same reads with fresh Processors:
    dead letters, duplicates, exact hits, region-mismatch hits and read counts per (hour bucket, camera) must be
    equal, or the script prints MISMATCH and exits 1.
 5. Unless ``--big-hotlist 0``: builds a hot list of N (default 1,000,000) random entries plus the synthetic
-   ones, times the core over all reads with it, and repeats the baseline and the check with that list.
-6. cProfile of ``process`` + ``expire`` over the baseline's reads (``--no-profile`` skips it).
+   ones, times both engines over all reads with it, and repeats the baseline and the checks with that list.
+6. cProfile of ``process`` + ``expire`` (kernel) over the baseline's reads (``--no-profile`` skips it); compiled
+   functions show as one frame each, which is why step 3 exists.
 
 Results go to stdout and, as JSON, to ``--out`` (default ``docs/bench/core.json``).
 """

@@ -599,9 +599,36 @@ def build_slots(keys):
 
 
 @_jit
-def _find(slots, keys, code):
+def build_bloom(keys):
+    """One-hash Bloom filter of the keys, 16 bits per key: most look-ups of a plate not on the list end in this
+    small bitmap (in cache) instead of in the slot table and the keys (in memory when the list is large)."""
+    nbits = 512
+    while nbits < 16 * keys.size:
+        nbits *= 2
+    bloom = np.zeros(nbits // 64, np.uint64)
+    shift = _bloom_shift(bloom)
+    for k in range(keys.size):
+        b = np.int64(_mix(keys[k]) >> shift)
+        bloom[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+    return bloom
+
+
+@_jit
+def _bloom_shift(bloom):
+    bits = 0
+    while (np.int64(1) << bits) < bloom.size * 64:
+        bits += 1
+    return np.uint64(64 - bits)
+
+
+@_jit
+def _find(bloom, shift, slots, keys, code):
+    h = _mix(code)
+    b = np.int64(h >> shift)
+    if (bloom[b >> 6] >> np.uint64(b & 63)) & np.uint64(1) == 0:
+        return -1
     mask = slots.size - 1
-    j = np.int64(_mix(code) & np.uint64(mask))
+    j = np.int64(h & np.uint64(mask))
     while True:
         k = slots[j]
         if k < 0:
@@ -635,15 +662,17 @@ def _probe(
     fresh, plate_code, canon,
     l_offs, l_bits, l_boff, c_offs, c_data, c_bits, c_boff, slow_items, slow_codes,
     fold, lut, pow37,
-    p_slots, p_keys, p_start, p_count, p_order,
-    c_slots, c_keys, c_start, c_count, c_order,
+    p_bloom, p_slots, p_keys, p_start, p_count, p_order,
+    c_bloom, c_slots, c_keys, c_start, c_count, c_order,
 ):  # fmt: skip
     """(read row, entry, kind, candidate rank) for every look-up that hits; kinds as in ``streams.core.match``."""
     out = np.empty((64, 4), np.int64)
     m = 0
+    p_shift, c_shift = _bloom_shift(p_bloom), _bloom_shift(c_bloom)
     for r in fresh:
         code = plate_code[r]
-        out, m = _emit_run(out, m, r, _find(p_slots, p_keys, code), p_start, p_count, p_order, 0, -1)
+        k = _find(p_bloom, p_shift, p_slots, p_keys, code)
+        out, m = _emit_run(out, m, r, k, p_start, p_count, p_order, 0, -1)
         if _valid(l_bits, l_boff, r):
             for item in range(l_offs[r], l_offs[r + 1]):
                 a0, a1 = _span(c_offs, c_bits, c_boff, item)
@@ -652,9 +681,10 @@ def _probe(
                     q = np.searchsorted(slow_items, item)
                     cc = slow_codes[q]
                 if cc != 0 and cc != code:
-                    k = _find(p_slots, p_keys, cc)
+                    k = _find(p_bloom, p_shift, p_slots, p_keys, cc)
                     out, m = _emit_run(out, m, r, k, p_start, p_count, p_order, 1, item - l_offs[r])
-        out, m = _emit_run(out, m, r, _find(c_slots, c_keys, canon[r]), c_start, c_count, c_order, 2, -1)
+        k = _find(c_bloom, c_shift, c_slots, c_keys, canon[r])
+        out, m = _emit_run(out, m, r, k, c_start, c_count, c_order, 2, -1)
     return out[:m]
 
 
@@ -842,8 +872,8 @@ def probe(reads: pa.Table, s: Scanned, seg: object, lut: np.ndarray) -> np.ndarr
         s.fresh, s.plate_code, s.canon,
         l_offs, l_bits, l_boff, c_offs, c_data, c_bits, c_boff, slow_items, slow_codes,
         FOLD, np.ascontiguousarray(lut, np.uint8), _POW37,
-        seg.plate_slots, bp.keys, bp.start, bp.count, bp.order,
-        seg.canonical_slots, bc.keys, bc.start, bc.count, bc.order,
+        seg.plate_bloom, seg.plate_slots, bp.keys, bp.start, bp.count, bp.order,
+        seg.canonical_bloom, seg.canonical_slots, bc.keys, bc.start, bc.count, bc.order,
     )  # fmt: skip
 
 
