@@ -37,6 +37,8 @@ from streams.core.normalise import (
 from streams.core.validate import Limits
 
 _jit = nb.njit(cache=True, nogil=True)
+# helpers called per row: inlined in numba IR (a call that passes arrays costs reference counting per row)
+_inline = nb.njit(cache=True, nogil=True, inline="always")
 
 SKIP = 255  # a separator the normalisation removes
 # ASCII byte -> plate symbol 1..36 (lower case folded), SKIP for separators, 0 for anything else (a bad plate).
@@ -62,7 +64,7 @@ GOLD = np.uint64(0x9E3779B97F4A7C15)
 # -- small compiled helpers ------------------------------------------------------------------------------
 
 
-@_jit
+@_inline
 def _mix(x):
     x = np.uint64(x)
     x ^= x >> np.uint64(30)
@@ -73,7 +75,7 @@ def _mix(x):
     return x
 
 
-@_jit
+@_inline
 def _valid(bits, off, i):
     if bits.size == 0:
         return True
@@ -81,7 +83,7 @@ def _valid(bits, off, i):
     return ((bits[j >> 3] >> (j & 7)) & 1) == 1
 
 
-@_jit
+@_inline
 def _span(offs, bits, boff, i):
     """Byte range of string ``i``; a null string is empty (as ``fill_null('')`` makes it)."""
     if not _valid(bits, boff, i):
@@ -89,7 +91,7 @@ def _span(offs, bits, boff, i):
     return offs[i], offs[i + 1]
 
 
-@_jit
+@_inline
 def _encode(data, start, end, fold, lut, pow37):
     """Normalise + base-37 pack one plate. Returns (code, canonical code, normalised length, needs the Arrow path)."""
     length = 0
@@ -114,7 +116,7 @@ def _encode(data, start, end, fold, lut, pow37):
     return code * pow37[12 - length], canon * pow37[12 - length], length, False
 
 
-@_jit
+@_inline
 def _str_key(offs, data, bits, boff, i):
     """(word, length) of string ``i``: up to 8 bytes packed into the word (exact), longer ones hashed."""
     a0, a1 = _span(offs, bits, boff, i)
@@ -130,24 +132,13 @@ def _str_key(offs, data, bits, boff, i):
 
 
 @_jit
-def _intern_column(offs, data, bits, boff, n):
-    """Distinct id per string (nulls and '' share one), ids in order of first appearance, and each id's first row."""
-    ids = np.empty(n, np.int32)
-    firsts = np.empty(max(n, 1), np.int64)
-    words = np.empty(max(n, 1), np.uint64)
-    lens = np.empty(max(n, 1), np.int64)
-    slots = np.full(64, -1, np.int32)
-    count = 0
-    for i in range(n):
+def _intern_rows(offs, data, bits, boff, i0, n, ids, firsts, words, lens, slots, count):
+    """Intern rows ``i0``.. until done or until the slot table needs to grow. Returns (next row, distinct count)."""
+    mask = slots.size - 1
+    for i in range(i0, n):
+        if 2 * count >= slots.size:
+            return i, count
         w, ln = _str_key(offs, data, bits, boff, i)
-        if 2 * count >= slots.size:  # grow: rehash the distinct values
-            slots = np.full(slots.size * 2, -1, np.int32)
-            for d in range(count):
-                j = np.int64(_mix(words[d] ^ np.uint64(lens[d])) & np.uint64(slots.size - 1))
-                while slots[j] >= 0:
-                    j = (j + 1) & (slots.size - 1)
-                slots[j] = d
-        mask = slots.size - 1
         j = np.int64(_mix(w ^ np.uint64(ln)) & np.uint64(mask))
         while True:
             d = slots[j]
@@ -160,7 +151,7 @@ def _intern_column(offs, data, bits, boff, n):
             if words[d] == w and lens[d] == ln:
                 if ln <= 8:
                     break
-                a0, a1 = _span(offs, bits, boff, i)
+                a0, _ = _span(offs, bits, boff, i)
                 b0, _ = _span(offs, bits, boff, firsts[d])
                 same = True
                 for k in range(ln):
@@ -171,6 +162,35 @@ def _intern_column(offs, data, bits, boff, n):
                     break
             j = (j + 1) & mask
         ids[i] = d
+    return n, count
+
+
+@_jit
+def _regrow(slots, words, lens, count):
+    slots = np.full(slots.size * 2, -1, np.int32)
+    mask = slots.size - 1
+    for d in range(count):
+        j = np.int64(_mix(words[d] ^ np.uint64(lens[d])) & np.uint64(mask))
+        while slots[j] >= 0:
+            j = (j + 1) & mask
+        slots[j] = d
+    return slots
+
+
+@_jit
+def _intern_column(offs, data, bits, boff, n):
+    """Distinct id per string (nulls and '' share one), ids in order of first appearance, and each id's first row."""
+    ids = np.empty(n, np.int32)
+    firsts = np.empty(max(n, 1), np.int64)
+    words = np.empty(max(n, 1), np.uint64)
+    lens = np.empty(max(n, 1), np.int64)
+    slots = np.full(64, -1, np.int32)
+    count = 0
+    i = 0
+    while i < n:
+        i, count = _intern_rows(offs, data, bits, boff, i, n, ids, firsts, words, lens, slots, count)
+        if i < n:
+            slots = _regrow(slots, words, lens, count)
     return ids, firsts[:count]
 
 
@@ -207,14 +227,15 @@ PART = 1 << PART_BITS
 MAXT = np.iinfo(np.int64).max
 EMPTY, USED, TOMB = 0, 1, 2
 EPOCH_MASK = (1 << 44) - 1
+ROW_MASK = (1 << 40) - 1
 
 
-@_jit
+@_inline
 def _key_hash(plate, camera, region):
     return _mix(np.uint64(plate) ^ _mix(np.uint64(camera) * GOLD + np.uint64(region)))
 
 
-@_jit
+@_inline
 def _pbits(cap):
     b = 0
     while (PART << b) < cap:
@@ -222,7 +243,7 @@ def _pbits(cap):
     return b
 
 
-@_jit
+@_inline
 def _home(h, cap, pbits):
     """(partition base, position inside, inner mask) of a hash."""
     inner = min(cap, PART)
@@ -230,7 +251,7 @@ def _home(h, cap, pbits):
     return base, np.int64(h & np.uint64(inner - 1)), inner - 1
 
 
-@_jit
+@_inline
 def _locate(tplate, tcam, tmeta, h, p, c, g):
     """(slot, found): the key's slot, or where to insert it; slot -1 when its partition is full."""
     cap = tmeta.size
@@ -277,8 +298,8 @@ def _rehash(tplate, tcam, tmeta, tlast, cap):
 
 @_jit
 def _by_partition(rows, hs, plate, region, camera, t, cap):
-    """One record per read (row, hash, plate, camera, region, time), grouped by partition and in the given order
-    within each (a stable counting sort): the probe loop then reads them sequentially."""
+    """One 32-byte record per read (row | region << 40, plate, camera, time), grouped by partition and in the given
+    order within each (a stable counting sort): the probe loop then reads them sequentially."""
     m = rows.size
     pbits = _pbits(cap)
     nparts = 1 << pbits
@@ -288,15 +309,43 @@ def _by_partition(rows, hs, plate, region, camera, t, cap):
             start[np.int64(hs[k] >> np.uint64(64 - pbits)) + 1] += 1
         for q in range(nparts):
             start[q + 1] += start[q]
-    rec = np.empty((m, 6), np.int64)
+    rec = np.empty((m, 4), np.int64)
     for k in range(m):
         r = rows[k]
         part = np.int64(hs[k] >> np.uint64(64 - pbits)) if pbits > 0 else 0
         q = start[part]
         start[part] = q + 1
-        rec[q, 0], rec[q, 1], rec[q, 2] = r, np.int64(hs[k]), np.int64(plate[r])
-        rec[q, 3], rec[q, 4], rec[q, 5] = np.int64(camera[r]), np.int64(region[r]), t[r]
+        rec[q, 0], rec[q, 1] = r | (np.int64(region[r]) << 40), np.int64(plate[r])
+        rec[q, 2], rec[q, 3] = np.int64(camera[r]), t[r]
     return rec
+
+
+@_jit
+def _dedup_rows(tplate, tcam, tmeta, tlast, state, epoch, window, rec, q0, dup, late, nlate):
+    """The probe loop of ``_dedup`` from record ``q0``; stops early (returning the record) if a partition is full."""
+    for q in range(q0, rec.shape[0]):
+        r, g = rec[q, 0] & ROW_MASK, rec[q, 0] >> 40
+        p, c, tr = rec[q, 1], rec[q, 2], rec[q, 3]
+        s, found = _locate(tplate, tcam, tmeta, _key_hash(p, c, g), p, c, g)
+        if s < 0:
+            return q, nlate
+        if found:
+            if (tmeta[s] >> 2) & EPOCH_MASK == epoch:
+                dup[r] = tr - tlast[s] < window
+            else:
+                dup[r] = abs(tr - tlast[s]) < window
+                if tlast[s] > tr:
+                    late[nlate, 0], late[nlate, 1] = q, tlast[s]
+                    nlate += 1
+        else:
+            if tmeta[s] & 3 == TOMB:
+                state[1] -= 1
+            state[0] += 1
+            tplate[s], tcam[s] = p, c
+            dup[r] = False
+        tlast[s] = tr
+        tmeta[s] = (g << 46) | (epoch << 2) | USED
+    return rec.shape[0], nlate
 
 
 @_jit
@@ -319,39 +368,20 @@ def _dedup(tplate, tcam, tmeta, tlast, state, epoch, window, plate, region, came
     rec = _by_partition(rows, hs, plate, region, camera, t, tmeta.size)
     # During the batch a slot's last time is that of the key's previous read in the batch; a stored time later
     # than the batch's first read of the key (out-of-order input) is set aside and restored at the end.
-    late_q = np.empty(m, np.int64)
-    late_t = np.empty(m, np.int64)
-    nlate = 0
-    for q in range(m):
-        if 2 * (state[0] + state[1] + 1) > tmeta.size:
-            tplate, tcam, tmeta, tlast = _rehash(tplate, tcam, tmeta, tlast, 2 * tmeta.size)
-            state[1] = 0
-        r, h, p, c, g, tr = rec[q, 0], np.uint64(rec[q, 1]), rec[q, 2], rec[q, 3], rec[q, 4], rec[q, 5]
-        s, found = _locate(tplate, tcam, tmeta, h, p, c, g)
-        while s < 0:
-            tplate, tcam, tmeta, tlast = _rehash(tplate, tcam, tmeta, tlast, 2 * tmeta.size)
-            state[1] = 0
-            s, found = _locate(tplate, tcam, tmeta, h, p, c, g)
-        if found:
-            if (tmeta[s] >> 2) & EPOCH_MASK == epoch:
-                dup[r] = tr - tlast[s] < window
-            else:
-                dup[r] = abs(tr - tlast[s]) < window
-                if tlast[s] > tr:
-                    late_q[nlate], late_t[nlate] = q, tlast[s]
-                    nlate += 1
-        else:
-            if tmeta[s] & 3 == TOMB:
-                state[1] -= 1
-            state[0] += 1
-            tplate[s], tcam[s] = p, c
-            dup[r] = False
-        tlast[s] = tr
-        tmeta[s] = (g << 46) | (epoch << 2) | USED
+    late = np.empty((m, 2), np.int64)
+    q, nlate = 0, 0
+    while True:
+        q, nlate = _dedup_rows(tplate, tcam, tmeta, tlast, state, epoch, window, rec, q, dup, late, nlate)
+        if q == m:
+            break
+        # a partition is full (never with a sane hash): more partitions
+        tplate, tcam, tmeta, tlast = _rehash(tplate, tcam, tmeta, tlast, 2 * tmeta.size)
+        state[1] = 0
     for i in range(nlate):
-        q = late_q[i]
-        s, _ = _locate(tplate, tcam, tmeta, np.uint64(rec[q, 1]), rec[q, 2], rec[q, 3], rec[q, 4])
-        tlast[s] = max(tlast[s], late_t[i])
+        q = late[i, 0]
+        p, c, g = rec[q, 1], rec[q, 2], rec[q, 0] >> 40
+        s, _ = _locate(tplate, tcam, tmeta, _key_hash(p, c, g), p, c, g)
+        tlast[s] = max(tlast[s], late[i, 1])
     return tplate, tcam, tmeta, tlast
 
 
@@ -621,7 +651,7 @@ def _bloom_shift(bloom):
     return np.uint64(64 - bits)
 
 
-@_jit
+@_inline
 def _find(bloom, shift, slots, keys, code):
     h = _mix(code)
     b = np.int64(h >> shift)
@@ -638,54 +668,51 @@ def _find(bloom, shift, slots, keys, code):
         j = (j + 1) & mask
 
 
-@_jit
-def _emit(out, m, r, e, kind, rank):
-    if m == out.shape[0]:
-        bigger = np.empty((2 * m, 4), np.int64)
-        bigger[:m] = out
-        out = bigger
-    out[m, 0], out[m, 1], out[m, 2], out[m, 3] = r, e, kind, rank
-    return out
-
-
-@_jit
+@_inline
 def _emit_run(out, m, r, k, start, count, order, kind, rank):
+    """Write the entries of key ``k``'s run; returns the new length, or -1 when ``out`` is full."""
     if k >= 0:
+        if m + count[k] > out.shape[0]:
+            return -1
         for q in range(start[k], start[k] + count[k]):
-            out = _emit(out, m, r, order[q], kind, rank)
+            out[m, 0], out[m, 1], out[m, 2], out[m, 3] = r, order[q], kind, rank
             m += 1
-    return out, m
+    return m
 
 
 @_jit
-def _probe(
-    fresh, plate_code, canon,
+def _probe_rows(
+    i0, out, fresh, plate_code, canon,
     l_offs, l_bits, l_boff, c_offs, c_data, c_bits, c_boff, slow_items, slow_codes,
     fold, lut, pow37,
-    p_bloom, p_slots, p_keys, p_start, p_count, p_order,
-    c_bloom, c_slots, c_keys, c_start, c_count, c_order,
+    p_bloom, p_shift, p_slots, p_keys, p_start, p_count, p_order,
+    c_bloom, c_shift, c_slots, c_keys, c_start, c_count, c_order,
 ):  # fmt: skip
-    """(read row, entry, kind, candidate rank) for every look-up that hits; kinds as in ``streams.core.match``."""
-    out = np.empty((64, 4), np.int64)
+    """Look-ups of fresh reads ``i0``..: (read row, entry, kind, candidate rank) for every look-up that hits, kinds
+    as in ``streams.core.match``. Returns (next read, pairs written), stopping before a read whose pairs do not fit."""
     m = 0
-    p_shift, c_shift = _bloom_shift(p_bloom), _bloom_shift(c_bloom)
-    for r in fresh:
+    for i in range(i0, fresh.size):
+        r = fresh[i]
+        m0 = m
         code = plate_code[r]
-        k = _find(p_bloom, p_shift, p_slots, p_keys, code)
-        out, m = _emit_run(out, m, r, k, p_start, p_count, p_order, 0, -1)
-        if _valid(l_bits, l_boff, r):
+        m = _emit_run(out, m, r, _find(p_bloom, p_shift, p_slots, p_keys, code), p_start, p_count, p_order, 0, -1)
+        if m >= 0 and _valid(l_bits, l_boff, r):
             for item in range(l_offs[r], l_offs[r + 1]):
                 a0, a1 = _span(c_offs, c_bits, c_boff, item)
                 cc, _, ln, slow = _encode(c_data, a0, a1, fold, lut, pow37)
                 if slow:
-                    q = np.searchsorted(slow_items, item)
-                    cc = slow_codes[q]
+                    cc = slow_codes[np.searchsorted(slow_items, item)]
                 if cc != 0 and cc != code:
                     k = _find(p_bloom, p_shift, p_slots, p_keys, cc)
-                    out, m = _emit_run(out, m, r, k, p_start, p_count, p_order, 1, item - l_offs[r])
-        k = _find(c_bloom, c_shift, c_slots, c_keys, canon[r])
-        out, m = _emit_run(out, m, r, k, c_start, c_count, c_order, 2, -1)
-    return out[:m]
+                    m = _emit_run(out, m, r, k, p_start, p_count, p_order, 1, item - l_offs[r])
+                    if m < 0:
+                        break
+        if m >= 0:
+            k = _find(c_bloom, c_shift, c_slots, c_keys, canon[r])
+            m = _emit_run(out, m, r, k, c_start, c_count, c_order, 2, -1)
+        if m < 0:
+            return i, m0
+    return fresh.size, m
 
 
 @_jit
@@ -868,13 +895,25 @@ def probe(reads: pa.Table, s: Scanned, seg: object, lut: np.ndarray) -> np.ndarr
         code, _ = _encode_slow(item_plate.take(pa.array(slow_items)))
         slow_codes = code
     bp, bc = seg.by_plate, seg.by_canonical
-    return _probe(
-        s.fresh, s.plate_code, s.canon,
-        l_offs, l_bits, l_boff, c_offs, c_data, c_bits, c_boff, slow_items, slow_codes,
-        FOLD, np.ascontiguousarray(lut, np.uint8), _POW37,
-        seg.plate_bloom, seg.plate_slots, bp.keys, bp.start, bp.count, bp.order,
-        seg.canonical_bloom, seg.canonical_slots, bc.keys, bc.start, bc.count, bc.order,
-    )  # fmt: skip
+    lut8 = np.ascontiguousarray(lut, np.uint8)
+    p_shift, c_shift = _bloom_shift(seg.plate_bloom), _bloom_shift(seg.canonical_bloom)
+    parts = []
+    i, size = 0, 1024
+    while True:
+        out = np.empty((size, 4), np.int64)
+        i_next, m = _probe_rows(
+            i, out, s.fresh, s.plate_code, s.canon,
+            l_offs, l_bits, l_boff, c_offs, c_data, c_bits, c_boff, slow_items, slow_codes,
+            FOLD, lut8, _POW37,
+            seg.plate_bloom, p_shift, seg.plate_slots, bp.keys, bp.start, bp.count, bp.order,
+            seg.canonical_bloom, c_shift, seg.canonical_slots, bc.keys, bc.start, bc.count, bc.order,
+        )  # fmt: skip
+        parts.append(out[:m])
+        if i_next == len(s.fresh):
+            return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if i_next == i:  # one read's pairs do not fit: a bigger buffer
+            size *= 2
+        i = i_next
 
 
 def _encode_slow(plates: pa.Array) -> tuple[np.ndarray, np.ndarray]:
