@@ -1,18 +1,20 @@
-"""The compiled core: one batch in a few fused passes over the Arrow buffers (numba), instead of a dozen numpy passes.
+"""The compiled core: a batch in a few compiled passes over the Arrow buffers (numba), instead of a dozen numpy passes.
 
-Same semantics as the numpy reference path (``Processor(..., ProcessorConfig(engine="reference"))``); the property
-tests in ``tests/core/test_kernel.py`` hold the two to identical results. What runs where:
+Same semantics as the numpy reference path (``ProcessorConfig(engine="reference")``); the property tests in
+``tests/core/test_kernel.py`` hold the two to identical results. What runs where (``scan`` and ``probe``):
 
-1. ``_scan`` (one pass over every row): missing-field checks, plate normalise + base-37 encode (and the confusable
-   form) for ASCII plates, and interning of camera, site and region strings into per-batch distinct ids.
+1. Every row, a column at a time: missing read id / camera, plate normalise + base-37 encode (and the confusable
+   form) for ASCII plates, and camera, site and region strings interned into per-batch distinct ids.
 2. Python, per *distinct* value only: region normalisation (Arrow), camera ids' stable codes (blake2b), and the
    exact Arrow normalisation of the rare plates holding non-ASCII bytes (Unicode upper-casing, the ``·``).
-3. ``_core`` (one pass over good rows): row checks (first failing check wins), time order (counting sort), the
-   de-duplication probe/insert into an open-addressing hash table that lives across batches, and read counts per
-   (window, camera, site) in first-appearance order.
-4. ``_probe`` (fresh reads, per hot-list segment): plate, candidate and confusable look-ups in open-addressing
-   tables built with the hot list. The few (read, entry) pairs found are resolved by ``match.resolve``, shared
-   with the reference path.
+3. Row checks (the first failing check wins), time order of the good rows (counting sort), de-duplication in a
+   hash table that lives across batches (``HashDeduplicator``), read counts per (window, camera, site).
+4. Fresh reads, per hot-list segment: plate, candidate and confusable look-ups through a Bloom filter and an
+   open-addressing table built with the hot list. The few (read, entry) pairs found are resolved by
+   ``match.resolve_pairs``, shared with the reference path, and hit rows are built as there.
+
+Compiled functions are cached on disk (``cache=True``, in ``__pycache__`` or ``NUMBA_CACHE_DIR``): the first run on
+a machine compiles for about a minute, later processes load them in seconds (``warm_up``, called by ``Processor``).
 """
 
 from __future__ import annotations

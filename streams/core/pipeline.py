@@ -1,7 +1,9 @@
 """One batch through the core: validate -> normalise -> de-duplicate -> match -> aggregate.
 
-The embedded runner, ``platestream replay`` and the Kafka workers all call ``Processor.process``; there is no
-second code path. Time comes in as ``now_ms`` (wall clock in workers, event time in replays).
+The embedded runner, ``platestream replay`` and the Kafka workers all call ``Processor.process``. It runs on the
+compiled core (``streams.core.kernel``) unless ``ProcessorConfig.engine`` is ``"reference"``: the numpy
+implementation the compiled one is tested against (identical results). Time comes in as ``now_ms`` (wall clock in
+workers, event time in replays).
 """
 
 from __future__ import annotations
