@@ -1,4 +1,4 @@
-"""The `platestream` command: run, replay, worker, topics, migrate, produce."""
+"""The `platestream` command: run, replay, worker, topics, migrate, produce, hold, search, retention, dlq, load."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from streams.cli_dlq import dlq_app
+from streams.cli_holds import hold_app, keys_app, search
 from streams.cli_load import load_app
 from streams.cli_retention import retention_app
 from streams.config import load_settings
@@ -24,6 +25,8 @@ app.add_typer(hotlist_app, name="hotlist")
 app.add_typer(retention_app, name="retention")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(load_app, name="load")
+app.add_typer(hold_app, name="hold")
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")]
@@ -251,6 +254,9 @@ def verify(
     event = verification_event(hit_id, operator, int(time.time() * 1000), reject)
     _publish(load_settings(config), "verifications", [(hit_id, event)])
     typer.echo(f"{event['decision']} {hit_id}")
+
+
+app.command("search")(search)  # registered last: after the pipeline's own commands in --help
 
 
 def main() -> None:

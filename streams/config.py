@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.core.confusables import canonical_lut
 from streams.core.pipeline import ProcessorConfig
 from streams.core.policy import BASIS_KINDS, AdmissionPolicy, ReasonRule
+from streams.core.pseudonym import PlateKeys
 from streams.core.validate import Limits
 from streams.errors import ConfigError, validation_message
 from streams.retention import RetentionPolicy, load_retention, processor_state_ms
@@ -53,6 +54,19 @@ class Settings(BaseSettings):
     # How long the group waits for a silent worker before handing its partitions to others: after a crash its
     # partitions stand still this long (Faust's default is 60 s). The broker allows 6 s at the least.
     session_timeout_s: float = Field(10, ge=6, le=300)
+    # The read store (ClickHouse ``reads``): keeps what the retention policy allows (hit reads, and non-hit reads
+    # when their limit is above 0), plates as keyed hashes. Off: no read is stored, whatever the policy allows.
+    read_store: bool = True
+    # Plate pseudonym keys, ``id:32-hex[,id:32-hex...]``, the first one current (from a secret store in
+    # deployments). Unset: read from ``plate_keys_file``, which is created with a fresh key if missing.
+    plate_keys: SecretStr | None = None
+    plate_keys_file: Path = Path(".local/plate_keys")
+    # The purge job: deletes what is past its limit from every ClickHouse table, on this interval (capped at a
+    # tenth of the shortest stored limit). Off only to show that the verifier catches what it leaves.
+    purge: bool = True  # off: no deletion in the store at all, TTL merges included (drills and tests only)
+    purge_interval_s: float = Field(60, gt=0, le=86_400)
+    # The worker's clock: processor-state expiry, hold events, and the purge job when it is due.
+    tick_s: float = Field(5, ge=0.2, le=5)
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -86,8 +100,47 @@ class Settings(BaseSettings):
             raise ValueError("replaced by `retention` (a preset name or a policy YAML), see docs/retention.md")
         return None
 
+    @field_validator("plate_keys")
+    @classmethod
+    def _plate_keys(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            PlateKeys.parse(v.get_secret_value())  # raises ValueError without echoing key material
+        return v
+
     def retention_policy(self) -> RetentionPolicy:
         return load_retention(self.retention)  # cached
+
+    def keep_reads(self) -> str:
+        """What the read store keeps under the policy: "all", "hits" or "none"."""
+        policy = self.retention_policy()
+        if not self.read_store or policy.hit_reads == 0:
+            return "none"
+        return "all" if policy.non_hit_reads > 0 else "hits"
+
+    def purge_every_s(self) -> float:
+        """The purge interval: the setting, but at most a tenth of the shortest limit of a stored class."""
+        policy = self.retention_policy()
+        limits = [s for s in (policy.non_hit_reads, policy.hit_reads, policy.verifications, policy.audit) if s > 0]
+        return min([self.purge_interval_s] + [max(0.5, s / 10) for s in limits])
+
+    def load_plate_keys(self) -> PlateKeys:
+        """The configured keys, else those in ``plate_keys_file`` (created with one fresh key, mode 0600)."""
+        if self.plate_keys is not None:
+            return PlateKeys.parse(self.plate_keys.get_secret_value())
+        path = self.plate_keys_file
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(PlateKeys.new_spec("k1") + "\n")
+            return PlateKeys.parse(path.read_text())
+        except FileExistsError:  # another process created it first
+            return PlateKeys.parse(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read or create plate keys file {path}: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"plate keys file {path}: {exc}") from None
 
     def processor_config(self, policy: AdmissionPolicy) -> ProcessorConfig:
         return ProcessorConfig(
@@ -98,6 +151,7 @@ class Settings(BaseSettings):
             limits=Limits(int(self.max_future_skew_s * 1000), int(self.max_age_s * 1000)),
             alert_kinds=policy.alert_kinds,
             low_confidence=policy.low_confidence,
+            keep_reads=self.keep_reads(),
         )
 
 

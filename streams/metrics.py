@@ -65,3 +65,9 @@ HOTLIST_SOURCE_STALE = Gauge(
 VERIFICATIONS = Counter(
     f"{_P}_verifications_total", "Operator decisions on hits", ["decision", "reason"], registry=REGISTRY
 )
+AUDIT_RECORDS = Gauge(
+    f"{_P}_audit_records",
+    "Length of this process's audit chain: scraped, it is an outside record of how far the chain had grown",
+    ["writer"],
+    registry=REGISTRY,
+)

@@ -132,14 +132,38 @@ def kafka_reads_limit_ms(policy: RetentionPolicy) -> int:
 
 
 def kafka_reads_configs(policy: RetentionPolicy) -> dict[str, str]:
-    """Topic configs of ``reads.batch`` and ``reads.json`` that keep a read no longer than the limit.
+    """Topic configs of ``reads.batch`` and ``reads.json`` that keep a read no longer than the limit."""
+    return kafka_limit_configs(kafka_reads_limit_ms(policy))
+
+
+# Topics that hold personal data, the data class whose limit applies, and why. A dead letter is a read that was
+# never matched (its original bytes carry the plate), so it lives no longer than a non-hit read.
+KAFKA_TOPIC_CLASSES = {
+    "reads.batch": "non_hit_reads",
+    "reads.json": "non_hit_reads",
+    "deadletter": "non_hit_reads",
+    "hits": "hits",
+    "verifications": "verifications",
+    "holds": "audit",
+}
+
+
+def kafka_topic_limits(policy: RetentionPolicy) -> dict[str, tuple[str, int]]:
+    """Each retention-bound topic (without prefix) -> (data class, limit in ms) under ``policy``."""
+    return {
+        topic: (cls, kafka_reads_limit_ms(policy) if cls == "non_hit_reads" else max(1000, policy.limit_ms(cls)))
+        for topic, cls in KAFKA_TOPIC_CLASSES.items()
+    }
+
+
+def kafka_limit_configs(limit: int) -> dict[str, str]:
+    """Topic configs that keep a record no longer than ``limit`` ms.
 
     Kafka deletes whole segments, once the newest record of a segment is older than ``retention.ms``, at its next
     retention check. With ``segment.ms + retention.ms`` equal to the limit, a record is unreadable at the latest
     ``limit + log.retention.check.interval.ms`` after it was appended (docs/retention.md). Timestamps are the
     broker's append time, so a producer's clock cannot keep a segment alive.
     """
-    limit = kafka_reads_limit_ms(policy)
     segment = max(1, min(limit // 4, MAX_SEGMENT_MS))
     return {
         "retention.ms": str(limit - segment),

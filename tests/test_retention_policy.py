@@ -238,7 +238,11 @@ def test_reads_topics_are_declared_from_the_policy(tmp_path: Path) -> None:
         assert (c["retention.ms"], c["segment.ms"], c["cleanup.policy"]) == ("135000", "45000", "delete")
         assert c["message.timestamp.type"] == "LogAppendTime"
     assert "max.message.bytes" in specs["reads.batch"].configs
-    assert specs["hits"].configs["retention.ms"] == str(30 * DAY * 1000)  # not from the policy yet
+    # every topic holding personal data follows its class; a segment never spans more than a day
+    hits = specs["hits"].configs
+    assert (hits["retention.ms"], hits["segment.ms"]) == (str(29 * DAY * 1000), str(DAY * 1000))
+    assert specs["deadletter"].configs["retention.ms"] == "135000"  # a dead letter is a read never matched
+    assert int(specs["holds"].configs["retention.ms"]) + DAY * 1000 == load_retention("new_hampshire").audit * 1000
 
 
 # -- processor state under hit_only --------------------------------------------------------------------------------
@@ -279,16 +283,18 @@ def test_hit_only_processor_state_holds_no_read_even_at_or_after_now() -> None:
 
 
 class _Health:
-    """A stand-in worker: serves a settable /health document on a free port."""
+    """A stand-in worker: serves a settable /health document and /retention findings on a free port."""
 
     def __init__(self) -> None:
         doc: dict[str, Any] = {}
         self.doc = doc
+        self.findings: list[dict[str, str]] = []
+        findings = self.findings
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                body = json.dumps(doc).encode()
-                self.send_response(200 if self.path == "/health" else 404)
+                body = json.dumps(doc if self.path == "/health" else {"findings": findings}).encode()
+                self.send_response(200 if self.path in ("/health", "/retention") else 404)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(body)
@@ -346,15 +352,22 @@ def test_verify_workers_cannot_pass_without_evidence(fake_worker: _Health) -> No
 def test_cli_verify_exit_codes_and_no_plate_text(fake_worker: _Health) -> None:
     runner = CliRunner()
     fake_worker.doc.update(oldest_state_read_ms=None)
+    fake_worker.findings.append({"level": "ok", "store": "clickhouse", "subject": "chdb/reads", "message": "fine"})
     ok = runner.invoke(app, ["retention", "verify", "--no-kafka", "--worker", fake_worker.url])
     assert ok.exit_code == 0, ok.output
     assert "OK   processor" in ok.output and "all checks passed (policy default)" in ok.output
+    assert f"OK   clickhouse {fake_worker.url} chdb/reads: fine" in ok.output
     fake_worker.doc.update(oldest_state_read_ms=0)
     bad = runner.invoke(
         app, ["retention", "verify", "--no-kafka", "--retention", "hit_only", "--worker", fake_worker.url]
     )
     assert bad.exit_code == 1, bad.output
     assert "FAIL processor" in bad.output and "FAIL: 1 check(s) failed (policy hit_only)" in bad.output
+    # a worker's store finding fails the run as well
+    fake_worker.doc.update(oldest_state_read_ms=None)
+    fake_worker.findings.append({"level": "fail", "store": "clickhouse", "subject": "chdb/reads", "message": "late"})
+    bad = runner.invoke(app, ["retention", "verify", "--no-kafka", "--worker", fake_worker.url])
+    assert bad.exit_code == 1 and "FAIL clickhouse" in bad.output, bad.output
 
 
 def test_cli_show() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,6 +108,9 @@ class ProcessorConfig:
     limits: Limits = field(default_factory=lambda: Limits(max_future_skew_ms=300_000, max_age_ms=7 * 86_400_000))
     alert_kinds: frozenset[str] = frozenset({"exact", "candidate", "confusable"})
     low_confidence: float = 80.0
+    # Which reads go to the read store (``BatchResult.stored_reads``): "none", "hits" (reads behind a hit) or
+    # "all". Set from the retention policy: a data class with a 0 s limit is not stored at all.
+    keep_reads: str = "none"
     # "kernel": the compiled core (streams/core/kernel.py); "reference": the numpy implementation it is tested
     # against. Both give identical results.
     engine: str = "kernel"
@@ -114,6 +118,22 @@ class ProcessorConfig:
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+
+
+# The first read of each passage as the read store takes it: the plate as its code only (pseudonymised by the
+# sink), whether it hit, never plate text.
+STORED_READ_SCHEMA = pa.schema(
+    [
+        ("read_id", pa.string()),
+        ("captured_at", pa.timestamp("ms", tz="UTC")),
+        ("camera_id", pa.string()),
+        ("site_id", pa.string()),
+        ("region", pa.string()),
+        ("plate_code", pa.uint64()),
+        ("confidence", pa.float32()),
+        ("hit", pa.bool_()),
+    ]
+)
 
 
 @dataclass
@@ -129,6 +149,7 @@ class BatchResult:
     duplicates: int = 0
     heartbeats: int = 0
     expired: int = 0  # reads dropped from state at the end of the batch (hit_only: state never outlives it)
+    stored_reads: pa.Table = field(default_factory=STORED_READ_SCHEMA.empty_table)  # see ProcessorConfig.keep_reads
 
     @property
     def alerts(self) -> int:
@@ -237,6 +258,7 @@ class Processor:
             duplicates=int(duplicate.sum()),
             heartbeats=decoded.heartbeats.num_rows,
             expired=expired_now,
+            stored_reads=self._stored_reads(reads, fresh, region.take, plate_code, hits),
         )
 
     def _process_kernel(self, decoded: Decoded, now_ms: int, source: str) -> BatchResult:
@@ -299,6 +321,9 @@ class Processor:
             duplicates=int(s.group_duplicates.sum()),
             heartbeats=decoded.heartbeats.num_rows,
             expired=expired_now,
+            stored_reads=self._stored_reads(
+                reads, s.fresh, lambda rows: s.region_text.take(pa.array(s.region_id).take(rows)), s.plate_code, hits
+            ),
         )
         if sw:
             sw.lap("aggregate tables")
@@ -321,6 +346,32 @@ class Processor:
         return expired
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def _stored_reads(
+        self, reads: pa.Table, fresh: np.ndarray, region: Callable[[pa.Array], pa.Array], plate_code: np.ndarray,
+        hits: pa.Table,
+    ) -> pa.Table:  # fmt: skip
+        """``fresh``: rows of ``reads``; ``region(rows)``: their normalised regions; ``plate_code``: per row."""
+        keep = self.config.keep_reads
+        if keep == "none" or len(fresh) == 0:
+            return STORED_READ_SCHEMA.empty_table()
+        rows = pa.array(fresh)
+        read_id = reads["read_id"].take(rows)
+        hit = pc.is_in(read_id, value_set=hits["read_id"]) if hits.num_rows else pa.array(np.zeros(len(fresh), bool))
+        table = pa.table(
+            {
+                "read_id": read_id,
+                "captured_at": reads["captured_at"].take(rows),
+                "camera_id": reads["camera_id"].take(rows),
+                "site_id": reads["site_id"].take(rows),
+                "region": region(rows),
+                "plate_code": pa.array(plate_code[fresh], pa.uint64()),
+                "confidence": pc.cast(reads["confidence"].take(rows), pa.float32()),
+                "hit": hit,
+            },
+            schema=STORED_READ_SCHEMA,
+        )
+        return table if keep == "all" else table.filter(table["hit"])
 
     def _read_keys(
         self,

@@ -83,3 +83,27 @@ def apply_configs(settings: Settings) -> list[str]:
                 if before[res.name].get(key) != want:
                     changed.append(f"{res.name}: {key} {before[res.name].get(key)!r} -> {want!r}")
     return changed
+
+
+def log_starts(settings: Settings, policy) -> list[tuple[str, str, int, int]]:  # noqa: ANN001 - RetentionPolicy
+    """(topic, data class, partition, log start offset) of every retention-bound topic: what Kafka has deleted.
+
+    Offsets start at 0 and only deletion moves a partition's log start, so it counts the records deleted so far.
+    """
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+
+    from streams.retention import kafka_topic_limits
+
+    admin = _admin(settings)
+    classes = {topic_name(settings, t): cls for t, (cls, _) in kafka_topic_limits(policy).items()}
+    md = admin.list_topics(timeout=10)
+    wanted = {
+        TopicPartition(t, p): OffsetSpec.earliest() for t in classes if t in md.topics for p in md.topics[t].partitions
+    }
+    if not wanted:
+        return []
+    out = []
+    for tp, fut in admin.list_offsets(wanted, request_timeout=10).items():
+        out.append((tp.topic, classes[tp.topic], tp.partition, int(fut.result(timeout=10).offset)))
+    return sorted(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from streams.config import Settings
-from streams.retention import kafka_reads_configs, load_retention
+from streams.retention import kafka_limit_configs, kafka_topic_limits, load_retention
 
 
 @dataclass(frozen=True)
@@ -21,29 +21,30 @@ class TopicSpec:
 
 
 def declared(settings: Settings) -> list[TopicSpec]:
-    """The topics of a deployment. Read retention follows the retention policy (streams/retention.py)."""
-    policy = load_retention(settings.retention)
-    reads = kafka_reads_configs(policy)
+    """The topics of a deployment. Every topic with personal data keeps it as long as the retention policy allows
+    (streams/retention.py): reads, dead letters, hits, verifications."""
+    limits = kafka_topic_limits(load_retention(settings.retention))
+    keep = {topic: kafka_limit_configs(limit) for topic, (_, limit) in limits.items()}
     return [
         TopicSpec(
             "reads.batch",
             "Arrow IPC record batches of reads (camera gateways, load generators)",
-            {**reads, "max.message.bytes": str(settings.max_message_bytes + 65536)},
+            {**keep["reads.batch"], "max.message.bytes": str(settings.max_message_bytes + 65536)},
         ),
         TopicSpec(
             "reads.json",
             "single JSON events: reads, alpr_group, heartbeat",
-            dict(reads),
+            keep["reads.json"],
         ),
         TopicSpec(
             "hits",
             "hot-list hits, one JSON per hit, keyed by hit_id; all start unverified",
-            {"retention.ms": str(policy.hits * 1000), "cleanup.policy": "delete"},
+            keep["hits"],
         ),
         TopicSpec(
             "deadletter",
             "rejected messages and rows with reason and original bytes",
-            {"retention.ms": str(7 * 86_400_000), "cleanup.policy": "delete"},
+            {**keep["deadletter"], "max.message.bytes": str(2 * settings.max_message_bytes + 65536)},
         ),
         TopicSpec(
             "hotlist.events",
@@ -52,9 +53,15 @@ def declared(settings: Settings) -> list[TopicSpec]:
             partitions=1,
         ),
         TopicSpec(
+            "holds",
+            "preservation holds placed and released, keyed by hold id; plates only as keyed hashes",
+            keep["holds"],
+            partitions=1,
+        ),
+        TopicSpec(
             "verifications",
             "operator confirm/reject events for hits",
-            {"retention.ms": str(policy.verifications * 1000), "cleanup.policy": "delete"},
+            keep["verifications"],
         ),
     ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import pyarrow as pa
+from faust.web import View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
@@ -29,12 +32,19 @@ from streams.core.pipeline import BatchResult, Processor
 from streams.ingest.deadletter import DeadLetter
 from streams.ingest.decode import Decoded, decode_arrow, decode_json
 from streams.ingest.hotlist_csv import read_hotlist_csv
+from streams.ingest.search import json_rows, search_request
 from streams.ingest.verifications import decode_verifications
+from streams.retention_verify import verify_store
+from streams.store import read_store
 from streams.store.clickhouse import migrate, open_store
 from streams.store.sink import write_aggregates, write_expiry
+from streams.transport.admin import log_starts
+from streams.transport.holds_follower import HoldsFollower
 from streams.transport.hotlist_follower import HotlistFollower
 from streams.transport.producer import make_producer
 from streams.transport.topics import topic_name
+
+log = logging.getLogger(__name__)
 
 
 def _now_ms() -> int:
@@ -69,6 +79,17 @@ class Worker:
         self.follower.catch_up()
         self.follower.start()
         metrics.HOTLIST_ENTRIES.set(len(self.live))
+        # The read store: what the retention policy keeps, plates as keyed hashes; purged on its own clock.
+        self.retention = settings.retention_policy()
+        self.keys = settings.load_plate_keys() if self.processor.config.keep_reads != "none" else None
+        self.holds = HoldsFollower(settings)
+        self.holds.start()
+        self.last_purge_ms = 0
+        self.last_purge: dict[str, int] = {}
+        if not settings.purge:
+            # Nothing deletes then, not even the engine's lazy TTL: what the verifier finds is what was left.
+            log.warning("purge is off: expired rows stay in the store until it is turned back on")
+            self.store.command("SYSTEM STOP TTL MERGES")
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -109,6 +130,8 @@ class Worker:
         self._flush()
         try:
             write_aggregates(self.store, result, token)
+            if self.keys is not None:
+                read_store.write_reads(self.store, result.stored_reads, self.keys, self.retention, token)
         except Exception:
             metrics.SINK_ERRORS.labels("clickhouse").inc()
             raise
@@ -139,6 +162,49 @@ class Worker:
             metrics.HOTLIST_SOURCE_AGE.labels(source).set(age)
             metrics.HOTLIST_SOURCE_STALE.labels(source).set(1 if source in stale else 0)
         write_expiry(self.store, expired, now, self.processor.config.bucket_ms, f"expire-{now}")
+        self.apply_holds(now)
+        if now - self.last_purge_ms >= self.settings.purge_every_s() * 1000:
+            self.last_purge_ms = now
+            self.sample_kafka_deletions(now)
+            if self.settings.purge:
+                done = read_store.purge(self.store, self.retention, now, self.processor.config.bucket_ms)
+                self.last_purge = {f"{t}/{c}": n for (t, c), n in done.deleted.items()}
+                metrics.EXPIRED.labels("clickhouse").inc(done.total)
+
+    def apply_holds(self, now: int) -> None:
+        """Place and release the holds that arrived since the last tick, then copy what they cover."""
+        events, dead = self.holds.drain()
+        if dead:
+            self._send_dead(dead, "holds")
+            self._flush()
+            for d in dead:
+                metrics.DEAD_LETTERS.labels(d.reason, "holds").inc()
+        for e in events:
+            ev = e.event
+            if ev.op == "place":
+                read_store.place_hold(self.store, ev.hold(), version=e.offset + 1)
+            else:
+                read_store.release_hold(self.store, ev.hold_id, ev.released_by, ev.reason, ev.at, version=e.offset + 1)
+        if events:
+            read_store.preserve(self.store, self.retention, now)
+
+    def sample_kafka_deletions(self, now: int) -> None:
+        """What Kafka deleted shows as the advance of log start offsets: sample them for the deletion counts."""
+        try:
+            samples = log_starts(self.settings, self.retention)
+        except Exception:  # noqa: BLE001 - a missed sample only delays the count; the next one catches up
+            metrics.SINK_ERRORS.labels("kafka_admin").inc()
+            return
+        read_store.write_log_starts(self.store, samples, now)
+
+    def search(self, req: read_store.SearchRequest) -> pa.Table:
+        if self.keys is None:
+            raise read_store.SearchRefused("this deployment keeps no reads (read store off or policy keeps none)")
+        return read_store.search(self.store, self.keys, self.retention, req)
+
+    def retention_findings(self) -> list[dict[str, str]]:
+        grace_ms = int(self.settings.purge_every_s() * 1000) + 2 * 5000  # one purge interval and two ticks
+        return [f.__dict__ for f in verify_store(self.store, self.retention, grace_ms=grace_ms)]
 
     def health(self) -> dict[str, Any]:
         now = _now_ms()
@@ -155,6 +221,10 @@ class Worker:
             "batches": self.batches,
             "last_batch_ms": self.last_batch_ms,
             "store": self.store.name,
+            "read_store": self.processor.config.keep_reads,
+            "holds_events": self.holds.received,
+            "last_purge_ms": self.last_purge_ms or None,
+            "last_purge_deleted": self.last_purge,
         }
 
 
@@ -226,7 +296,7 @@ def create_app(settings: Settings) -> faust.App:
                 w.handle_verifications, [e.value for e in evs], origins, f"{origins[0]}..{origins[-1]}"
             )
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=settings.tick_s)
     async def clocks() -> None:
         # State expires on the wall clock even when no reads arrive.
         await in_sink_thread(worker().tick)
@@ -238,6 +308,23 @@ def create_app(settings: Settings) -> faust.App:
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:
         return web.json(worker().health())
+
+    @app.page("/retention")
+    async def retention_view(web: Any, request: Any) -> Any:
+        # This worker's own store, checked in its process (an embedded store is open in one process only).
+        return web.json({"findings": await in_sink_thread(worker().retention_findings)})
+
+    @app.page("/search")
+    class SearchView(View):
+        """The gated search path: POST a JSON request with who asks and why; it is audited before it answers."""
+
+        async def post(self, request: Any) -> Any:
+            try:
+                req = search_request(await request.read())
+                rows = await in_sink_thread(worker().search, req)
+            except read_store.SearchRefused as exc:
+                return self.json({"error": str(exc)}, status=400)
+            return self.json({"rows": json_rows(rows)})
 
     @app.task
     async def warm_up() -> None:

@@ -136,7 +136,8 @@ def _dead(r: BatchResult) -> list[tuple[Any, ...]]:
 
 
 def assert_same(got: BatchResult, want: BatchResult) -> None:
-    for name in ("hits", "read_counts", "hit_counts", "dead_letter_counts", "camera_health", "expiry_counts"):
+    tables = ("hits", "read_counts", "hit_counts", "dead_letter_counts", "camera_health", "expiry_counts")
+    for name in (*tables, "stored_reads"):
         g, w = getattr(got, name), getattr(want, name)
         assert g.schema == w.schema, name
         assert g.to_pylist() == w.to_pylist(), name
@@ -148,9 +149,7 @@ def assert_same(got: BatchResult, want: BatchResult) -> None:
 def dedup_state(d: Deduplicator | HashDeduplicator) -> dict[tuple[int, int, int], int]:
     if isinstance(d, HashDeduplicator):
         return d.state_dict()
-    return {
-        (int(p), int(g), int(c)): int(t) for p, g, c, t in zip(d.plate, d.region, d.camera, d.last_ms, strict=True)
-    }
+    return {(int(p), int(g), int(c)): int(t) for p, g, c, t in zip(d.plate, d.region, d.camera, d.last_ms, strict=True)}
 
 
 def run_both(live: LiveHotList, batches: list[tuple[pa.Table, int]], **cfg: Any) -> None:
@@ -173,9 +172,11 @@ def run_both(live: LiveHotList, batches: list[tuple[pa.Table, int]], **cfg: Any)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(live=hotlists(), batches=batches(), hit_only=st.booleans())
-def test_kernel_and_reference_agree(live: LiveHotList, batches: list[tuple[pa.Table, int]], hit_only: bool) -> None:
-    run_both(live, batches, nonhit_state_ms=0 if hit_only else 300_000)
+@given(live=hotlists(), batches=batches(), hit_only=st.booleans(), keep=st.sampled_from(["none", "hits", "all"]))
+def test_kernel_and_reference_agree(
+    live: LiveHotList, batches: list[tuple[pa.Table, int]], hit_only: bool, keep: str
+) -> None:
+    run_both(live, batches, nonhit_state_ms=0 if hit_only else 300_000, keep_reads=keep)
 
 
 def test_kernel_and_reference_agree_on_synthetic_traffic() -> None:
@@ -189,7 +190,7 @@ def test_kernel_and_reference_agree_on_synthetic_traffic() -> None:
     adm = admit(synth.hotlist(), policy, int(synth.t_ms))
     lut = policy_lut(policy)
     hl = HotList.build(adm.admitted, lut)
-    cfg = ProcessorConfig(alert_kinds=policy.alert_kinds, low_confidence=policy.low_confidence)
+    cfg = ProcessorConfig(alert_kinds=policy.alert_kinds, low_confidence=policy.low_confidence, keep_reads="all")
     fast, ref = Processor(hl, cfg, lut), Processor(hl, dataclasses.replace(cfg, engine="reference"), lut)
     hits = 0
     for _ in range(4):
@@ -202,7 +203,8 @@ def test_kernel_and_reference_agree_on_synthetic_traffic() -> None:
         assert fast.expire(now) == ref.expire(now)
         assert dedup_state(fast.reads_dedup) == dedup_state(ref.reads_dedup)
         hits += want.hits.num_rows
-    assert hits > 100 and want.duplicates > 1000 and len(want.dead) > 0  # the comparison covered real work
+    # the comparison covered real work
+    assert hits > 100 and want.duplicates > 1000 and len(want.dead) > 0 and want.stored_reads.num_rows > 1000
 
 
 def test_hash_deduplicator_grows_and_expires_like_the_reference() -> None:

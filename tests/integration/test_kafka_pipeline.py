@@ -37,7 +37,7 @@ def test_reads_through_real_broker_give_hits_dead_letters_and_aggregates(worker_
     )
     created = cli(env, "topics", "create")
     assert created.returncode == 0, created.stderr
-    assert created.stdout.count(": created") == 6
+    assert created.stdout.count(": created") == 7
     check = cli(env, "topics", "check")
     assert check.returncode == 0, check.stdout + check.stderr
 

@@ -1,0 +1,127 @@
+"""Preservation-hold events, from the ``holds`` topic (JSON, key = hold id). No plate text: plates arrive as their
+keyed hashes under every configured key, computed by ``platestream hold place`` (the gated path that holds keys).
+
+    {"op": "place", "hold_id": "...", "requested_by": "...", "case_number": "...", "reason": "...",
+     "plate_keys": [["k1", "9f2c0a1b3d4e5f60"], ...], "read_ids": ["..."],
+     "captured_from": ms, "captured_to": ms, "expires_at": ms, "at": ms}
+    {"op": "release", "hold_id": "...", "released_by": "...", "reason": "...", "at": ms}
+
+A hold must name who asked, a case number, a reason, what it covers (plates or read ids), a capture-time range
+and its own expiry. Anything else is a dead letter with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from streams.core.holds import Hold
+from streams.errors import validation_message
+from streams.ingest import deadletter as dl
+from streams.ingest.deadletter import DeadLetter
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+Ms = Annotated[int, Field(ge=0, le=2**62, strict=True)]
+HexKey = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+KeyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+
+
+class PlaceHold(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: Literal["place"]
+    hold_id: Text
+    requested_by: Text
+    case_number: Text
+    reason: Text
+    plate_keys: list[tuple[KeyId, HexKey]] = Field(default_factory=list, max_length=10_000)
+    read_ids: list[Text] = Field(default_factory=list, max_length=100_000)
+    captured_from: Ms
+    captured_to: Ms
+    expires_at: Ms
+    at: Ms
+
+    @model_validator(mode="after")
+    def _coherent(self) -> PlaceHold:
+        if not self.plate_keys and not self.read_ids:
+            raise ValueError("a hold covers plates or read ids: a hold on everything is not a hold")
+        if self.captured_to < self.captured_from:
+            raise ValueError("captured_to is before captured_from")
+        if self.expires_at <= self.at:
+            raise ValueError("a hold must expire after it is placed")
+        return self
+
+    def hold(self) -> Hold:
+        return Hold(
+            hold_id=self.hold_id,
+            requested_by=self.requested_by,
+            case_number=self.case_number,
+            reason=self.reason,
+            plate_keys=tuple((k, int(h, 16)) for k, h in self.plate_keys),
+            read_ids=tuple(self.read_ids),
+            captured_from_ms=self.captured_from,
+            captured_to_ms=self.captured_to,
+            expires_at_ms=self.expires_at,
+            placed_at_ms=self.at,
+        )
+
+
+class ReleaseHold(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: Literal["release"]
+    hold_id: Text
+    released_by: Text
+    reason: Text
+    at: Ms
+
+
+class _Event(BaseModel):
+    event: PlaceHold | ReleaseHold = Field(discriminator="op")
+
+
+@dataclass(frozen=True)
+class HoldEvent:
+    event: PlaceHold | ReleaseHold
+    origin: str
+    offset: int  # order of events: a release after its placement gets the higher version
+
+
+def decode_hold_events(
+    payloads: Sequence[bytes], origins: Sequence[str], offsets: Sequence[int]
+) -> tuple[list[HoldEvent], list[DeadLetter]]:
+    events: list[HoldEvent] = []
+    dead: list[DeadLetter] = []
+    for raw, origin, offset in zip(payloads, origins, offsets, strict=True):
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            dead.append(DeadLetter(dl.UNDECODABLE, "not JSON", bytes(raw), origin))
+            continue
+        try:
+            events.append(HoldEvent(_Event.model_validate({"event": doc}).event, origin, offset))
+        except ValidationError as exc:
+            # The message lists fields and what is wrong with them, never their values.
+            detail = validation_message(exc, "invalid hold event").replace("event.", "")
+            dead.append(DeadLetter(dl.WRONG_SCHEMA, detail[:500], bytes(raw), origin))
+    return events, dead
+
+
+def place_event(hold: Hold) -> dict:
+    return {
+        "op": "place",
+        "hold_id": hold.hold_id,
+        "requested_by": hold.requested_by,
+        "case_number": hold.case_number,
+        "reason": hold.reason,
+        "plate_keys": [[k, f"{h:016x}"] for k, h in hold.plate_keys],
+        "read_ids": list(hold.read_ids),
+        "captured_from": hold.captured_from_ms,
+        "captured_to": hold.captured_to_ms,
+        "expires_at": hold.expires_at_ms,
+        "at": hold.placed_at_ms,
+    }
