@@ -33,7 +33,7 @@ from streams.core.match import (
     resolve_pairs,
 )
 from streams.core.normalise import (
-    decode_code,
+    decode_codes,
     encode_plates,
     encode_plates_sym,
     encode_regions,
@@ -294,7 +294,7 @@ class Processor:
                 lambda idx: kernel.symbols(s.plate_code[idx]),
             )
             rows = pa.array(m.read, pa.int64())
-            plate = pa.array([decode_code(c) for c in s.plate_code[m.read].tolist()], pa.string())
+            plate = decode_codes(s.plate_code[m.read])
             region = s.region_text.take(pa.array(s.region_id[m.read]))
             parts.append(self._hits(reads, rows, plate, region, m, seg, stale))
         hits = self._alert_once_per_passage(pa.concat_tables(parts) if parts else HIT_SCHEMA.empty_table())

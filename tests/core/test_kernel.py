@@ -19,7 +19,7 @@ from streams.core.dedup import Deduplicator
 from streams.core.hotlist import HotList
 from streams.core.kernel import HashDeduplicator, symbols
 from streams.core.live_hotlist import LiveHotList
-from streams.core.normalise import encode_plates_sym, normalise_plates
+from streams.core.normalise import decode_code, decode_codes, encode_plates_sym, normalise_plates
 from streams.core.pipeline import BatchResult, Processor, ProcessorConfig
 from streams.core.validate import Limits
 from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded
@@ -231,6 +231,15 @@ def test_symbols_invert_packing(text: str) -> None:
     code, ok, sym, _ = encode_plates_sym(normalise_plates(pa.array([text])))
     assert ok.all()
     assert symbols(code).tolist() == sym.tolist()
+    want = normalise_plates(pa.array([text])).to_pylist()
+    assert decode_codes(code).to_pylist() == [decode_code(int(code[0]))] == want
+
+
+def test_decode_codes_of_many_and_none() -> None:
+    plates = ["A", "", "7ABC123", "ABCDEFGHJKLM", "Z0"]
+    code, _, _, _ = encode_plates_sym(pa.array(plates))
+    assert decode_codes(code).to_pylist() == plates  # the empty plate packs to 0 and decodes to ''
+    assert decode_codes(np.zeros(0, np.uint64)).to_pylist() == []
 
 
 def test_engine_is_checked() -> None:
