@@ -1,4 +1,4 @@
-"""Micro-benchmark of the vectorised core against a plain per-read Python baseline. Not a pytest test.
+"""Micro-benchmark of the core, both engines side by side, against a plain per-read Python baseline. Not a test.
 
     .venv/bin/python load_tests/bench_core.py            # what `make bench` runs
     .venv/bin/python load_tests/bench_core.py --reads 2000000 --baseline-reads 200000 --big-hotlist 0
@@ -7,18 +7,22 @@ What it does, in one process:
 
 1. Pre-generates ``--reads`` synthetic reads (``streams.synth.Synth``, default ``SynthConfig``) in batches of
    ``--batch`` rows, and the synthetic hot list admitted with the packaged policy. Generation is not timed.
-2. Times ``Processor.process(...)`` + ``Processor.expire(now)`` per batch: validate, normalise, dedup, match
-   (exact, candidate, confusable, region mismatch), hit rows, aggregates. ``now`` is the batch's latest event
-   time, as in ``platestream run``.
-3. Times the same work again stage by stage, calling the core functions the way ``Processor.process`` does
-   (``--no-stages`` skips it).
+2. Times ``Processor.process(...)`` + ``Processor.expire(now)`` per batch, for each engine: ``kernel`` (the compiled
+   core, the default) and ``reference`` (the numpy implementation): validate, normalise, dedup, match (exact,
+   candidate, confusable, region mismatch), hit rows, aggregates. ``now`` is the batch's latest event time, as in
+   ``platestream run``. ``--repeat`` rounds, the engines taking turns within a round; the best round of each
+   engine is reported (the machine is shared). The first round's outputs of the two engines must be equal
+   (reads, duplicates, dead letters, hits by kind, exact and region-mismatch pairs, read counts per cell).
+3. Times the same work again stage by stage: the kernel through ``Processor.stopwatch``, the reference by calling
+   its core functions the way ``Processor.process`` does (``--no-stages`` skips both).
 4. Runs a plain per-read Python baseline on the first ``--baseline-reads`` reads (str methods, dicts; exact and
-   region-mismatch matching only) and checks it against the core run on the same reads with a fresh Processor:
+   region-mismatch matching only) and checks it against both engines on the same reads with fresh Processors:
    dead letters, duplicates, exact hits, region-mismatch hits and read counts per (hour bucket, camera) must be
    equal, or the script prints MISMATCH and exits 1.
 5. Unless ``--big-hotlist 0``: builds a hot list of N (default 1,000,000) random entries plus the synthetic
-   ones, times the core over all reads with it, and repeats the baseline and the check with that list.
-6. cProfile of ``process`` + ``expire`` over the baseline's reads (``--no-profile`` skips it).
+   ones, times both engines over all reads with it, and repeats the baseline and the checks with that list.
+6. cProfile of ``process`` + ``expire`` (kernel) over the baseline's reads (``--no-profile`` skips it); compiled
+   functions show as one frame each, which is why step 3 exists.
 
 Results go to stdout and, as JSON, to ``--out`` (default ``docs/bench/core.json``).
 """
@@ -37,7 +41,7 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +54,7 @@ from streams.config import load_policy, policy_lut
 from streams.core import aggregate
 from streams.core.dedup import Deduplicator
 from streams.core.hotlist import ENTRY_SCHEMA, HotList
+from streams.core.kernel import Stopwatch
 from streams.core.match import ReadKeys, match
 from streams.core.normalise import (
     MAX_PLATE_LEN,
@@ -556,11 +561,25 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(f"{r['stage']:<{w}}  {r['reads']:>11,}  {r['seconds']:>8.2f}  {r['reads_per_s']:>11,}  {ratio:>13}")
 
 
+ENGINES = ("kernel", "reference")
+ENGINE_LABEL = {"kernel": "kernel (compiled, default)", "reference": "reference (numpy)"}
+
+
+def compare_engines(a: CoreRun, b: CoreRun) -> list[str]:
+    """Everything both engines report on the same reads must be equal."""
+    problems = []
+    for name in ("reads_in", "reads", "duplicates", "dead", "hits_by_kind", "exact", "region_mismatch", "counts"):
+        x, y = getattr(a, name), getattr(b, name)
+        if x != y:
+            problems.append(f"{name}: kernel and reference differ")
+    return problems
+
+
 @dataclass
 class Check:
     label: str
     base: BaselineRun
-    core: CoreRun
+    cores: dict[str, CoreRun]
     problems: list[str]
 
     @property
@@ -568,12 +587,13 @@ class Check:
         return self.base.reads_in / self.base.seconds
 
     def summary(self) -> dict[str, Any]:
-        c = self.core
+        c = self.cores["kernel"]
         return {
             "hotlist": self.label,
             "reads": c.reads_in,
             "agree": not self.problems,
             "problems": self.problems,
+            "engines_compared": list(self.cores),
             "good_reads": c.reads,
             "dead": c.dead,
             "duplicates": c.duplicates,
@@ -588,28 +608,58 @@ class Check:
 
 
 def baseline_check(label: str, sub: list[Batch], admitted: pa.Table, make: Any, cfg: ProcessorConfig) -> Check:
-    """The baseline on ``sub``, then the core on the same reads with a fresh Processor, and the comparison."""
+    """The baseline on ``sub``, then each engine on the same reads with a fresh Processor, and the comparisons."""
     n = sum(b.table.num_rows for b in sub)
     print(f"baseline: plain Python on the first {n:,} reads, {label} hot list ...", flush=True)
     base = run_baseline(sub, admitted, cfg)
-    core = run_core(sub, make, keep_pairs=True)
-    chk = Check(label, base, core, compare(core, base))
+    cores = {eng: run_core(sub, lambda e=eng: make(e), keep_pairs=True) for eng in ENGINES}
+    problems = [f"{eng} vs baseline: {p}" for eng, core in cores.items() for p in compare(core, base)]
+    problems += compare_engines(cores["kernel"], cores["reference"])
+    chk = Check(label, base, cores, problems)
+    core = cores["kernel"]
     print(
         f"  {chk.base_rate:,.0f} reads/s (conversion to Python lists {base.convert_seconds:.2f} s and hot-list dict"
         f" {base.hotlist_seconds:.2f} s not included)"
     )
     print(
-        f"  check (fresh Processor): good reads {core.reads:,}, dead {core.dead:,}, duplicates {core.duplicates:,},"
+        f"  check (fresh Processors): good reads {core.reads:,}, dead {core.dead:,}, duplicates {core.duplicates:,},"
         f" exact hits {len(core.exact):,}, region_mismatch hits {len(core.region_mismatch):,},"
-        f" (bucket, camera) cells {len(core.counts):,}; core also found"
+        f" (bucket, camera) cells {len(core.counts):,}; the core also found"
         f" {core.hits_by_kind.get('candidate', 0):,} candidate and {core.hits_by_kind.get('confusable', 0):,}"
-        " confusable hits (not compared: the baseline does not look for them)"
+        " confusable hits (kernel = reference; not compared with the baseline, which does not look for them)"
     )
     for p in chk.problems:
         print(f"  MISMATCH: {p}")
     if not chk.problems:
-        print("  core and baseline agree")
+        print("  kernel, reference and baseline agree")
     return chk
+
+
+def timed_runs(batches: list[Batch], makers: dict[str, Any], repeat: int) -> dict[str, list[CoreRun]]:
+    """``repeat`` rounds, the engines taking turns inside each round, so machine load hits both alike."""
+    runs: dict[str, list[CoreRun]] = {eng: [] for eng in makers}
+    for i in range(repeat):
+        for eng, make in makers.items():
+            r = run_core(batches, make, keep_pairs=i == 0)
+            runs[eng].append(r)
+            print(f"  round {i + 1}, {ENGINE_LABEL[eng]}: {r.reads_in / r.seconds:,.0f} reads/s", flush=True)
+    return runs
+
+
+def best(runs: list[CoreRun]) -> CoreRun:
+    return min(runs, key=lambda r: r.seconds)
+
+
+def kernel_stages(batches: list[Batch], make: Any) -> dict[str, float]:
+    """The compiled path, stage by stage (``Processor.stopwatch``), over all batches."""
+    proc = make()
+    proc.stopwatch = Stopwatch()
+    empty = HEARTBEAT_SCHEMA.empty_table()
+    gc.collect()
+    for b in batches:
+        proc.process(Decoded(b.table, empty), b.now_ms, "bench")
+        proc.expire(b.now_ms)
+    return proc.stopwatch.seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -618,7 +668,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-reads", type=int, default=1_000_000, help="first N reads for baseline and check")
     ap.add_argument("--batch", type=int, default=500_000, help="rows per batch")
     ap.add_argument("--big-hotlist", type=int, default=1_000_000, help="random extra hot-list entries (0: skip)")
-    ap.add_argument("--no-stages", action="store_true", help="skip the per-stage pass")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs of each engine; the best run is reported")
+    ap.add_argument("--no-stages", action="store_true", help="skip the per-stage passes")
     ap.add_argument("--no-profile", action="store_true", help="skip the cProfile pass over the baseline subset")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
@@ -638,8 +689,8 @@ def main(argv: list[str] | None = None) -> int:
     admission = admit(synth.hotlist(start), policy, start)
     hl = HotList.build(admission.admitted, lut)
 
-    def make(h: HotList = hl) -> Processor:
-        return Processor(h, pcfg, lut)
+    def make(engine: str = "kernel", h: HotList = hl) -> Processor:
+        return Processor(h, replace(pcfg, engine=engine), lut)
 
     print(f"generating {args.reads:,} reads in batches of {args.batch:,} (not timed) ...", flush=True)
     t0 = time.perf_counter()
@@ -648,23 +699,35 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {len(batches)} batches, {sum(b.table.nbytes for b in batches) / 1e9:.2f} GB, {gen_s:.1f} s")
     print(f"hot list: {len(hl):,} admitted, refused {admission.refused_by_rule()}")
 
-    # warm-up (first calls into Arrow compute kernels and numpy), not timed
-    run_core(subset(batches, min(args.batch, 100_000)), make)
+    # warm-up (compiled kernels loaded or compiled, first calls into Arrow and numpy), not timed
+    t0 = time.perf_counter()
+    warm = subset(batches, min(args.batch, 100_000))
+    for eng in ENGINES:
+        run_core(warm, lambda e=eng: make(e))
+    warm_s = time.perf_counter() - t0
 
-    print("core: Processor.process + expire ...", flush=True)
-    core = run_core(batches, make)
-    print(f"  {core.reads_in / core.seconds:,.0f} reads/s; hits by kind {core.hits_by_kind}")
+    print(f"core: Processor.process + expire, {args.repeat} round(s) ...", flush=True)
+    runs = timed_runs(batches, {eng: (lambda e=eng: make(e)) for eng in ENGINES}, args.repeat)
+    core = {eng: best(rs) for eng, rs in runs.items()}
+    engine_problems = compare_engines(runs["kernel"][0], runs["reference"][0])
+    for p in engine_problems:
+        print(f"  MISMATCH: {p}")
+    print(f"  best: kernel {core['kernel'].reads_in / core['kernel'].seconds:,.0f} reads/s, reference"
+          f" {core['reference'].reads_in / core['reference'].seconds:,.0f} reads/s; hits by kind"
+          f" {core['kernel'].hits_by_kind}")  # fmt: skip
 
-    stages = None
+    stages = k_stages = None
     stage_warning = None
     if not args.no_stages:
-        print("core, stage by stage ...", flush=True)
+        print("core, stage by stage (kernel, then reference) ...", flush=True)
+        k_stages = kernel_stages(batches, make)
         stages = run_stages(batches, hl, lut, pcfg)
+        ref = core["reference"]
         same = (stages.reads, stages.duplicates, stages.dead, stages.hits_by_kind["all"]) == (
-            core.reads,
-            core.duplicates,
-            core.dead,
-            sum(core.hits_by_kind.values()),
+            ref.reads,
+            ref.duplicates,
+            ref.dead,
+            sum(ref.hits_by_kind.values()),
         )
         if not same:
             stage_warning = "the stage pass did not reproduce Processor.process counts: stage figures are suspect"
@@ -673,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = subset(batches, base_n)
     checks = [baseline_check("synthetic", sub, admission.admitted, make, pcfg)]
 
-    big = None
+    big: dict[str, CoreRun] = {}
     big_info: dict[str, Any] = {}
     if args.big_hotlist > 0:
         print(f"big hot list: {args.big_hotlist:,} random entries + the synthetic ones ...", flush=True)
@@ -690,50 +753,65 @@ def main(argv: list[str] | None = None) -> int:
             "build_seconds": round(t2 - t1, 3),
         }
         print(f"  admitted {len(big_hl):,} (admit {t1 - t0:.2f} s, HotList.build {t2 - t1:.2f} s)")
-        big = run_core(batches, lambda: make(big_hl))
-        print(f"  {big.reads_in / big.seconds:,.0f} reads/s; hits by kind {big.hits_by_kind}")
-        checks.append(baseline_check("big", sub, big_adm.admitted, lambda: make(big_hl), pcfg))
+        big_runs = timed_runs(
+            batches, {eng: (lambda e=eng: make(e, big_hl)) for eng in ENGINES}, max(1, min(args.repeat, 2))
+        )
+        big = {eng: best(rs) for eng, rs in big_runs.items()}
+        engine_problems += [
+            f"big hot list: {p}" for p in compare_engines(big_runs["kernel"][0], big_runs["reference"][0])
+        ]
+        checks.append(baseline_check("big", sub, big_adm.admitted, lambda e="kernel": make(e, big_hl), pcfg))
         del big_hl, entries, big_adm
 
     prof = None
     if not args.no_profile:
-        print(f"cProfile of process+expire over the first {base_n:,} reads, synthetic hot list ...", flush=True)
+        print(
+            f"cProfile of process+expire (kernel) over the first {base_n:,} reads, synthetic hot list ...", flush=True
+        )
         prof = profile_core(sub, make)
 
     base_rate = checks[0].base_rate
-    rows = [
-        row(
-            "core: process+expire (match+dedup+aggregate)",
-            core.reads_in,
-            core.seconds,
-            base_rate,
-            f"synthetic hot list, {len(hl):,} entries",
-        )
-    ]
-    if stages is not None:
-        for s in STAGES:
-            rows.append(row(f"  stage: {s}", stages.reads_in, stages.stage_seconds[s], None))
-        rows.append(row("  stages total (see note)", stages.reads_in, stages.seconds, base_rate))
-    if big is not None:
+    rows = []
+    for eng in ENGINES:
         rows.append(
             row(
-                "core: process+expire, big hot list",
-                big.reads_in,
-                big.seconds,
+                f"core, {ENGINE_LABEL[eng]}: process+expire",
+                core[eng].reads_in,
+                core[eng].seconds,
+                base_rate,
+                f"synthetic hot list, {len(hl):,} entries; best of {len(runs[eng])}",
+            )
+        )
+    if k_stages is not None:
+        total = sum(k_stages.values())
+        for s, sec in k_stages.items():
+            rows.append(row(f"  kernel stage: {s}", core["kernel"].reads_in, sec, None))
+        rows.append(row("  kernel stages total", core["kernel"].reads_in, total, base_rate))
+    if stages is not None:
+        for s in STAGES:
+            rows.append(row(f"  reference stage: {s}", stages.reads_in, stages.stage_seconds[s], None))
+        rows.append(row("  reference stages total (see note)", stages.reads_in, stages.seconds, base_rate))
+    for eng, r in big.items():
+        rows.append(
+            row(
+                f"core, {ENGINE_LABEL[eng]}, big hot list",
+                r.reads_in,
+                r.seconds,
                 checks[1].base_rate,
-                f"{big_info['admitted']:,} entries",
+                f"{big_info['admitted']:,} entries; best of {max(1, min(args.repeat, 2))}",
             )
         )
     for chk in checks:
-        rows.append(
-            row(
-                f"core on baseline subset, {chk.label} hot list",
-                chk.core.reads_in,
-                chk.core.seconds,
-                chk.base_rate,
-                "fresh Processor, same reads as the baseline",
+        for eng, c in chk.cores.items():
+            rows.append(
+                row(
+                    f"core, {eng}, on baseline subset, {chk.label} hot list",
+                    c.reads_in,
+                    c.seconds,
+                    chk.base_rate,
+                    "fresh Processor, same reads as the baseline; one run",
+                )
             )
-        )
         rows.append(
             row(
                 f"baseline: per-read Python, {chk.label} hot list",
@@ -753,8 +831,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if prof is not None:
         print_profile(prof)
-    agree = all(not c.problems for c in checks)
-    print("\ncore and baseline agree" if agree else "\nMISMATCH between core and baseline (see above)")
+    agree = all(not c.problems for c in checks) and not engine_problems
+    print("\nkernel, reference and baseline agree" if agree else "\nMISMATCH (see above)")
 
     result = {
         "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
@@ -764,14 +842,21 @@ def main(argv: list[str] | None = None) -> int:
         "git": git_at_start,
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "synth": {"config": repr(scfg), "generate_seconds": round(gen_s, 3), "batches": len(batches)},
+        "warm_up_seconds": round(warm_s, 3),
         "hotlist": {"admitted": len(hl), "refused": admission.refused_by_rule()},
         "big_hotlist": big_info,
         "rows": rows,
-        "stage_note": "stages time the core functions one by one (a separate pass over the same reads); they leave"
+        "rounds_reads_per_s": {eng: [round(r.reads_in / r.seconds) for r in rs] for eng, rs in runs.items()},
+        "stage_note": "kernel stages: Processor.stopwatch laps inside the compiled path (a separate pass). Reference"
+        " stages time the numpy core functions one by one (a separate pass over the same reads); they leave"
         " out dead-letter rows, hit rows, the alert-per-passage rule and the hit/dead-letter/camera aggregates",
         "stage_warning": stage_warning,
-        "core": {"good_reads": core.reads, "duplicates": core.duplicates, "dead": core.dead, "hits": core.hits_by_kind},
-        "big_core": {"hits": big.hits_by_kind} if big is not None else None,
+        "engine_problems": engine_problems,
+        "core": {
+            eng: {"good_reads": c.reads, "duplicates": c.duplicates, "dead": c.dead, "hits": c.hits_by_kind}
+            for eng, c in core.items()
+        },
+        "big_core": {eng: {"hits": c.hits_by_kind} for eng, c in big.items()} or None,
         "baseline_scope": "validate, normalise, dedup, exact + region_mismatch match, read counts per (hour, camera);"
         " no candidate/confusable matching, no hit rows, no hit/dead-letter aggregates",
         "checks": [c.summary() for c in checks],

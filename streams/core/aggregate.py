@@ -21,6 +21,9 @@ def bucket(t_ms: np.ndarray, bucket_ms: int) -> pa.Array:
     return pa.array(start_s, pa.int64()).cast(_TS)
 
 
+READ_COUNT_KEYS = ["window_start", "camera_id", "site_id"]
+
+
 def read_counts(window: pa.Array, camera: pa.Array, site: pa.Array, duplicate: np.ndarray) -> pa.Table:
     t = pa.table(
         {
@@ -30,9 +33,7 @@ def read_counts(window: pa.Array, camera: pa.Array, site: pa.Array, duplicate: n
             "duplicate": pa.array(duplicate.astype(np.uint64)),
         }
     )
-    g = t.group_by(["window_start", "camera_id", "site_id"], use_threads=False).aggregate(
-        [("duplicate", "count"), ("duplicate", "sum")]
-    )
+    g = t.group_by(READ_COUNT_KEYS, use_threads=False).aggregate([("duplicate", "count"), ("duplicate", "sum")])
     return pa.table(
         {
             "window_start": g["window_start"],
@@ -41,7 +42,22 @@ def read_counts(window: pa.Array, camera: pa.Array, site: pa.Array, duplicate: n
             "reads": g["duplicate_count"].cast(pa.uint64()),
             "duplicates": g["duplicate_sum"].cast(pa.uint64()),
         }
-    )
+    ).sort_by([(k, "ascending") for k in READ_COUNT_KEYS])  # Arrow's group order is not defined: fix one
+
+
+def read_count_rows(
+    window_s: np.ndarray, camera: pa.ChunkedArray, site: pa.ChunkedArray, reads: np.ndarray, duplicates: np.ndarray
+) -> pa.Table:
+    """``read_counts`` from groups already counted (the compiled core): one row per (window, camera, site)."""
+    return pa.table(
+        {
+            "window_start": pa.array(window_s, pa.int64()).cast(_TS),
+            "camera_id": camera,
+            "site_id": pc.fill_null(site, ""),
+            "reads": pa.array(reads, pa.uint64()),
+            "duplicates": pa.array(duplicates, pa.uint64()),
+        }
+    ).sort_by([(k, "ascending") for k in READ_COUNT_KEYS])
 
 
 def hit_counts(hits: pa.Table, bucket_ms: int) -> pa.Table:

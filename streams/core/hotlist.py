@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streams.core.confusables import DEFAULT_LUT
+from streams.core.kernel import build_bloom, build_slots
 from streams.core.normalise import encode_plates_sym, encode_regions, normalise_plates, normalise_regions, pack
 
 # The columns an admitted entry carries into matching and into the evidence of a hit.
@@ -89,6 +90,10 @@ class HotList:
     by_plate: SortedKeys
     by_canonical: SortedKeys
     active: np.ndarray  # bool per entry; a clear sets it False in place, effective for the next batch
+    plate_slots: np.ndarray  # int32 open-addressing table over by_plate.keys (the compiled core's look-up)
+    canonical_slots: np.ndarray  # int32, the same over by_canonical.keys
+    plate_bloom: np.ndarray  # uint64 bitmap: a Bloom filter of by_plate.keys, in front of the table
+    canonical_bloom: np.ndarray  # uint64, the same for by_canonical.keys
 
     @classmethod
     def build(cls, entries: pa.Table, lut: np.ndarray = DEFAULT_LUT) -> HotList:
@@ -100,6 +105,7 @@ class HotList:
         if not valid.all():
             raise ValueError("hot list contains plates that did not pass admission")
         rcode, _ = encode_regions(region)
+        by_plate, by_canonical = SortedKeys.build(code), SortedKeys.build(pack(lut[sym]))
         return cls(
             entries=entries,
             plate_code=code,
@@ -107,9 +113,13 @@ class HotList:
             plate_sym=sym,
             valid_from_ms=_ms(entries["valid_from"], np.iinfo(np.int64).min),
             expires_at_ms=_ms(entries["expires_at"], np.iinfo(np.int64).max),
-            by_plate=SortedKeys.build(code),
-            by_canonical=SortedKeys.build(pack(lut[sym])),
+            by_plate=by_plate,
+            by_canonical=by_canonical,
             active=np.ones(len(code), bool),
+            plate_slots=build_slots(by_plate.keys),
+            canonical_slots=build_slots(by_canonical.keys),
+            plate_bloom=build_bloom(by_plate.keys),
+            canonical_bloom=build_bloom(by_canonical.keys),
         )
 
     @classmethod

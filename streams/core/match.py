@@ -11,6 +11,7 @@ For each read the best plate, then its top-N candidates, then its confusable-fol
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,21 +78,39 @@ def match(hl: HotList, rk: ReadKeys, lut: np.ndarray = DEFAULT_LUT) -> Matches:
     entry = np.concatenate([p[1] for p in parts])
     kind = np.concatenate([p[2] for p in parts])
     cand = np.concatenate([p[3] for p in parts])
+    return resolve_pairs(
+        hl, read, entry, kind, cand, rk.time_ms, rk.region_code, rk.plate_code, lambda idx: rk.plate_sym[idx]
+    )
 
+
+def resolve_pairs(
+    hl: HotList,
+    read: np.ndarray,
+    entry: np.ndarray,
+    kind: np.ndarray,
+    cand: np.ndarray,
+    time_ms: np.ndarray,
+    region_code: np.ndarray,
+    plate_code: np.ndarray,
+    sym_of: Callable[[np.ndarray], np.ndarray],
+) -> Matches:
+    """Look-up hits (read, entry, kind, candidate rank) -> matches: current entries only, region rules, strongest
+    kind per (read, entry). ``time_ms``, ``region_code`` and ``plate_code`` are indexed by ``read``; ``sym_of``
+    gives the symbol rows of reads. Shared by the numpy and the compiled path."""
     # An entry counts only while it is current at the read's own time and not cleared: expired or cleared
     # entries never match, whether or not a clear event arrived.
-    t = rk.time_ms[read]
+    t = time_ms[read]
     current = (hl.valid_from_ms[entry] <= t) & (t < hl.expires_at_ms[entry]) & hl.active[entry]
     read, entry, kind, cand = read[current], entry[current], kind[current], cand[current]
 
     # Region: unknown on either side is compatible (the read is flagged); a known, different region is not.
-    r_read, r_entry = rk.region_code[read], hl.region_code[entry]
+    r_read, r_entry = region_code[read], hl.region_code[entry]
     same_region = (r_read == 0) | (r_entry == 0) | (r_read == r_entry)
     kind = np.where((kind == EXACT) & ~same_region, REGION_MISMATCH, kind).astype(np.uint8)
     # A candidate or confusable reading in another region is too weak to keep.
     keep = same_region | (kind == REGION_MISMATCH)
     # A confusable hit whose text is in fact identical is the exact hit already found.
-    keep &= ~((kind == CONFUSABLE) & (rk.plate_code[read] == hl.plate_code[entry]))
+    keep &= ~((kind == CONFUSABLE) & (plate_code[read] == hl.plate_code[entry]))
     read, entry, kind, cand = read[keep], entry[keep], kind[keep], cand[keep]
 
     # Strongest kind per (read, entry): sort by read, entry, kind and keep the first of each pair.
@@ -101,10 +120,10 @@ def match(hl: HotList, rk: ReadKeys, lut: np.ndarray = DEFAULT_LUT) -> Matches:
     first[1:] = (read[1:] != read[:-1]) | (entry[1:] != entry[:-1])
     read, entry, kind, cand = read[first], entry[first], kind[first], cand[first]
 
-    diff = rk.plate_sym[read] != hl.plate_sym[entry]
+    diff = sym_of(read) != hl.plate_sym[entry]
     differing = (diff * (1 << np.arange(diff.shape[1], dtype=np.uint16))).sum(axis=1).astype(np.uint16)
     differing = np.where(kind == CANDIDATE, 0, differing).astype(np.uint16)
-    region_unknown = rk.region_code[read] == 0
+    region_unknown = region_code[read] == 0
     return Matches(read, entry, kind, cand, differing, region_unknown)
 
 

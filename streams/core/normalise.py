@@ -146,6 +146,23 @@ def stable_codes(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return codes[enc.indices.to_numpy(zero_copy_only=False)] if len(uniq) else np.zeros(len(enc), np.uint64)
 
 
+_ASCII = np.frombuffer(b"\0" + ALPHABET.encode(), np.uint8)  # symbol -> ASCII byte
+
+
+def decode_codes(codes: np.ndarray) -> pa.Array:
+    """Packed plate codes -> their text (``decode_code`` for a whole array, without a Python loop)."""
+    sym = np.zeros((len(codes), MAX_PLATE_LEN), np.uint8)
+    c = np.asarray(codes, np.uint64).copy()
+    for j in range(MAX_PLATE_LEN - 1, -1, -1):
+        sym[:, j] = (c % np.uint64(37)).astype(np.uint8)
+        c //= np.uint64(37)
+    used = sym > 0
+    offsets = np.zeros(len(codes) + 1, np.int32)
+    np.cumsum(used.sum(axis=1), out=offsets[1:])
+    data = _ASCII[sym[used]]  # row by row, left to right
+    return pa.Array.from_buffers(pa.string(), len(codes), [None, pa.py_buffer(offsets), pa.py_buffer(data.tobytes())])
+
+
 def decode_code(code: int, width: int = MAX_PLATE_LEN) -> str:
     """Inverse of packing, for the few rows that leave the core as text (hits). Not for the hot path."""
     chars = []

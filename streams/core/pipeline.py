@@ -1,26 +1,39 @@
 """One batch through the core: validate -> normalise -> de-duplicate -> match -> aggregate.
 
-The embedded runner, ``platestream replay`` and the Kafka workers all call ``Processor.process``; there is no
-second code path. Time comes in as ``now_ms`` (wall clock in workers, event time in replays).
+The embedded runner, ``platestream replay`` and the Kafka workers all call ``Processor.process``. It runs on the
+compiled core (``streams.core.kernel``) unless ``ProcessorConfig.engine`` is ``"reference"``: the numpy
+implementation the compiled one is tested against (identical results). Time comes in as ``now_ms`` (wall clock in
+workers, event time in replays).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.core import aggregate
+from streams.core import aggregate, kernel
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.dedup import Deduplicator
 from streams.core.hotlist import HotList
 from streams.core.live_hotlist import LiveHotList
-from streams.core.match import CANDIDATE, EXACT, KINDS, Matches, ReadKeys, differing_positions, match
+from streams.core.match import (
+    CANDIDATE,
+    EXACT,
+    KINDS,
+    Matches,
+    ReadKeys,
+    differing_positions,
+    match,
+    resolve_pairs,
+)
 from streams.core.normalise import (
+    decode_codes,
     encode_plates,
     encode_plates_sym,
     encode_regions,
@@ -29,6 +42,7 @@ from streams.core.normalise import (
     stable_codes,
 )
 from streams.core.validate import REASON_CODES, Limits, row_reasons
+from streams.ingest import deadletter as dl
 from streams.ingest.deadletter import DeadLetter
 from streams.ingest.decode import Decoded
 
@@ -63,6 +77,28 @@ HIT_SCHEMA = pa.schema(
 )
 
 
+ENGINES = ("kernel", "reference")
+
+# row checks in the order ``validate.row_reasons`` applies them (the first failing check wins)
+_CHECK_ORDER = np.array(
+    [
+        REASON_CODES.index(r)
+        for r in (
+            dl.MISSING_READ_ID,
+            dl.MISSING_CAMERA,
+            dl.MISSING_TIME,
+            dl.TIME_IN_FUTURE,
+            dl.TIME_TOO_OLD,
+            dl.MISSING_PLATE,
+            dl.BAD_PLATE,
+            dl.BAD_REGION,
+            dl.BAD_CONFIDENCE,
+        )
+    ],
+    np.uint8,
+)
+
+
 @dataclass(frozen=True)
 class ProcessorConfig:
     dedup_window_ms: int = 60_000  # a gap this long ends a passage at one camera
@@ -75,6 +111,13 @@ class ProcessorConfig:
     # Which reads go to the read store (``BatchResult.stored_reads``): "none", "hits" (reads behind a hit) or
     # "all". Set from the retention policy: a data class with a 0 s limit is not stored at all.
     keep_reads: str = "none"
+    # "kernel": the compiled core (streams/core/kernel.py); "reference": the numpy implementation it is tested
+    # against. Both give identical results.
+    engine: str = "kernel"
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
 
 
 # The first read of each passage as the read store takes it: the plate as its code only (pseudonymised by the
@@ -153,10 +196,20 @@ class Processor:
         self.hotlist = hotlist if isinstance(hotlist, LiveHotList) else LiveHotList.of(hotlist, lut=lut)
         self.config = config or ProcessorConfig()
         self.lut = lut
-        self.reads_dedup = Deduplicator(self.config.dedup_window_ms)
-        self.hits_dedup = Deduplicator(self.config.alert_window_ms)
+        self.kernel = self.config.engine == "kernel"
+        if self.kernel:
+            kernel.warm_up()
+        self.reads_dedup: Deduplicator | kernel.HashDeduplicator = (
+            kernel.HashDeduplicator(self.config.dedup_window_ms)
+            if self.kernel
+            else Deduplicator(self.config.dedup_window_ms)
+        )
+        self.hits_dedup = Deduplicator(self.config.alert_window_ms)  # hits are few: numpy is fine
+        self.stopwatch: kernel.Stopwatch | None = None  # set to time the compiled path stage by stage
 
     def process(self, decoded: Decoded, now_ms: int, source: str = "batch") -> BatchResult:
+        if self.kernel:
+            return self._process_kernel(decoded, now_ms, source)
         cfg = self.config
         reads = decoded.reads
         plate = normalise_plates(reads["plate"])
@@ -182,10 +235,11 @@ class Processor:
         fresh = np.flatnonzero(~duplicate)
         rk = self._read_keys(reads, plate_sym, plate_code, region_code, t_ms, fresh)
         stale = self.hotlist.stale_sources(now_ms)
-        parts = [
-            self._hits(reads, plate, region, fresh, match(seg, rk, self.lut), seg, stale)
-            for seg in self.hotlist.segments
-        ]
+        parts = []
+        for seg in self.hotlist.segments:
+            m = match(seg, rk, self.lut)
+            rows = pa.array(fresh[m.read])
+            parts.append(self._hits(reads, rows, plate.take(rows), region.take(rows), m, seg, stale))
         hits = self._alert_once_per_passage(pa.concat_tables(parts) if parts else HIT_SCHEMA.empty_table())
 
         # hit_only: no read may stay in state past its batch; de-duplication then works within a batch only.
@@ -204,12 +258,82 @@ class Processor:
             duplicates=int(duplicate.sum()),
             heartbeats=decoded.heartbeats.num_rows,
             expired=expired_now,
-            stored_reads=self._stored_reads(reads, region, plate_code, fresh, hits),
+            stored_reads=self._stored_reads(reads, fresh, region.take, plate_code, hits),
         )
+
+    def _process_kernel(self, decoded: Decoded, now_ms: int, source: str) -> BatchResult:
+        """``process`` on the compiled core: the same results, with row indices into the unfiltered batch."""
+        cfg = self.config
+        reads = decoded.reads
+        sw = self.stopwatch
+        if sw:
+            sw.start()
+        s = kernel.scan(reads, now_ms, cfg.limits, _CHECK_ORDER, self.reads_dedup, cfg.bucket_ms, self.lut, sw)
+        dead = list(decoded.dead)
+        bad = np.flatnonzero(s.reason)
+        if len(bad):
+            dead.extend(self._row_dead_letters(decoded, bad, s.reason))
+        if sw:
+            sw.lap("dead-letter rows")
+
+        stale = self.hotlist.stale_sources(now_ms)
+        parts = []
+        for seg in self.hotlist.segments:
+            pairs = kernel.probe(reads, s, seg, self.lut)
+            if sw:
+                sw.lap("hot-list look-ups")
+            m = resolve_pairs(
+                seg,
+                pairs[:, 0],
+                pairs[:, 1],
+                pairs[:, 2].astype(np.uint8),
+                pairs[:, 3].astype(np.int16),
+                s.t_ms,
+                np.zeros(0, np.uint16) if not len(s.region_id) else s.region_code[s.region_id],
+                s.plate_code,
+                lambda idx: kernel.symbols(s.plate_code[idx]),
+            )
+            rows = pa.array(m.read, pa.int64())
+            plate = decode_codes(s.plate_code[m.read])
+            region = s.region_text.take(pa.array(s.region_id[m.read]))
+            parts.append(self._hits(reads, rows, plate, region, m, seg, stale))
+        hits = self._alert_once_per_passage(pa.concat_tables(parts) if parts else HIT_SCHEMA.empty_table())
+        if sw:
+            sw.lap("match rules + hit rows")
+
+        expired_now = self.reads_dedup.clear() if cfg.nonhit_state_ms <= 0 else 0
+        first = pa.array(s.group_first, pa.int64())
+        result = BatchResult(
+            hits=hits,
+            read_counts=aggregate.read_count_rows(
+                s.group_window_s,
+                reads["camera_id"].take(first),
+                reads["site_id"].take(first),
+                s.group_reads,
+                s.group_duplicates,
+            ),
+            hit_counts=aggregate.hit_counts(hits, cfg.bucket_ms),
+            dead_letter_counts=aggregate.dead_letter_counts([(now_ms, source, d.reason) for d in dead], cfg.bucket_ms),
+            camera_health=aggregate.camera_health(decoded.heartbeats, cfg.bucket_ms),
+            expiry_counts=aggregate.expiry_counts(expired_now, now_ms, cfg.bucket_ms),
+            dead=dead,
+            reads=len(s.good),
+            duplicates=int(s.group_duplicates.sum()),
+            heartbeats=decoded.heartbeats.num_rows,
+            expired=expired_now,
+            stored_reads=self._stored_reads(
+                reads, s.fresh, lambda rows: s.region_text.take(pa.array(s.region_id).take(rows)), s.plate_code, hits
+            ),
+        )
+        if sw:
+            sw.lap("aggregate tables")
+        return result
 
     def expire(self, now_ms: int) -> int:
         """Retention clock: drop state older than its limit. Returns how many held reads were dropped."""
         cfg = self.config
+        if self.stopwatch:
+            self.stopwatch.start()
         if cfg.nonhit_state_ms <= 0:
             expired = self.reads_dedup.clear()
         else:
@@ -217,13 +341,17 @@ class Processor:
             # much longer, so the bound is hold + max_future_skew.
             expired = self.reads_dedup.expire(now_ms - min(cfg.dedup_window_ms, cfg.nonhit_state_ms))
         self.hits_dedup.expire(now_ms - cfg.alert_window_ms)
+        if self.stopwatch:
+            self.stopwatch.lap("expire")
         return expired
 
     # -- helpers ------------------------------------------------------------------------------------------
 
     def _stored_reads(
-        self, reads: pa.Table, region: pa.Array, plate_code: np.ndarray, fresh: np.ndarray, hits: pa.Table
-    ) -> pa.Table:
+        self, reads: pa.Table, fresh: np.ndarray, region: Callable[[pa.Array], pa.Array], plate_code: np.ndarray,
+        hits: pa.Table,
+    ) -> pa.Table:  # fmt: skip
+        """``fresh``: rows of ``reads``; ``region(rows)``: their normalised regions; ``plate_code``: per row."""
         keep = self.config.keep_reads
         if keep == "none" or len(fresh) == 0:
             return STORED_READ_SCHEMA.empty_table()
@@ -236,7 +364,7 @@ class Processor:
                 "captured_at": reads["captured_at"].take(rows),
                 "camera_id": reads["camera_id"].take(rows),
                 "site_id": reads["site_id"].take(rows),
-                "region": region.take(rows),
+                "region": region(rows),
                 "plate_code": pa.array(plate_code[fresh], pa.uint64()),
                 "confidence": pc.cast(reads["confidence"].take(rows), pa.float32()),
                 "hit": hit,
@@ -275,18 +403,19 @@ class Processor:
     def _hits(
         self,
         reads: pa.Table,
-        plate: pa.Array,
-        region: pa.Array,
-        fresh: np.ndarray,
+        rows: pa.Array,
+        read_plate: pa.Array,
+        read_region: pa.Array,
         m: Matches,
         seg: HotList,
         stale_sources: set[str],
     ) -> pa.Table:
-        """Hit rows of one hot-list segment; ``alert`` here is what policy allows, before the passage rule."""
+        """Hit rows of one hot-list segment; ``alert`` here is what policy allows, before the passage rule.
+
+        ``rows``: the row in ``reads`` of each match; ``read_plate``/``read_region``: its normalised plate/region."""
         if len(m) == 0:
             return HIT_SCHEMA.empty_table()
         cfg = self.config
-        rows = pa.array(fresh[m.read])
         ents = pa.array(m.entry)
         e = seg.entries
         kinds = np.array(KINDS, dtype=object)[m.kind]
@@ -309,7 +438,7 @@ class Processor:
         ]
         cand_text = [None] * len(m)
         for i in np.flatnonzero(m.kind == CANDIDATE):  # candidate hits only: a handful per batch
-            item = reads["candidates"][int(fresh[m.read[i]])][int(m.candidate[i])]
+            item = reads["candidates"][rows[i].as_py()][int(m.candidate[i])]
             cand_text[i] = item["plate"].as_py()
         diffs = [differing_positions(int(d)) for d in m.differing]
 
@@ -320,8 +449,8 @@ class Processor:
                 "camera_id": reads["camera_id"].take(rows),
                 "site_id": reads["site_id"].take(rows),
                 "read_time": reads["captured_at"].take(rows),
-                "read_plate": plate.take(rows),
-                "read_region": region.take(rows),
+                "read_plate": read_plate,
+                "read_region": read_region,
                 "ocr_confidence": pa.array(conf, pa.float32()),
                 "entry_id": pa.array(entry_ids, pa.string()),
                 "entry_plate": e["plate"].take(ents),
