@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # tenth of the shortest stored limit). Off only to show that the verifier catches what it leaves.
     purge: bool = True  # off: no deletion in the store at all, TTL merges included (drills and tests only)
     purge_interval_s: float = Field(60, gt=0, le=86_400)
+    # The core: "kernel" (compiled, the default) or "reference" (the numpy path it is tested against).
+    engine: Literal["kernel", "reference"] = "kernel"
     # The worker's clock: processor-state expiry, hold events, and the purge job when it is due.
     tick_s: float = Field(5, ge=0.2, le=5)
     # Batches matched and published whose aggregates are not yet written; beyond it the agents wait.
@@ -178,6 +180,7 @@ class Settings(BaseSettings):
             alert_kinds=policy.alert_kinds,
             low_confidence=policy.low_confidence,
             keep_reads=self.keep_reads(),
+            engine=self.engine,
         )
 
 
