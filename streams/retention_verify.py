@@ -327,7 +327,7 @@ def verify(
     findings = verify_kafka(settings, policy, now_ms) if kafka else []
     findings += verify_workers(workers, policy, now_ms)
     if store is not None:
-        grace_ms = int(settings.purge_every_s() * 1000) + 10_000
+        grace_ms = int((settings.purge_every_s() + 2 * settings.tick_s) * 1000)  # a purge and two ticks
         findings += verify_store(store, policy, now_ms, grace_ms, subject="server")
     else:
         findings += verify_worker_stores(workers)

@@ -293,7 +293,7 @@ class Worker:
         return read_store.search(self.store, self.keys, self.retention, req)
 
     def retention_findings(self) -> list[dict[str, str]]:
-        grace_ms = int(self.settings.purge_every_s() * 1000) + 2 * 5000  # one purge interval and two ticks
+        grace_ms = int((self.settings.purge_every_s() + 2 * self.settings.tick_s) * 1000)  # a purge and two ticks
         return [f.__dict__ for f in verify_store(self.store, self.retention, grace_ms=grace_ms)]
 
     def health(self) -> dict[str, Any]:

@@ -24,13 +24,13 @@ from tests.integration.helpers import cli, health, metric, start_worker, stop_wo
 
 pytestmark = pytest.mark.integration
 
-# Non-hit reads 6 s, hit reads and hits 12 s; the rest a day. The worker ticks every second and purges on every
-# tick (a tenth of 6 s, at least 0.5 s); the local broker checks retention every 5 s.
+# Non-hit reads 5 s, hit reads and hits 8 s; the rest a day. The worker ticks every second and purges on every
+# tick (a tenth of 5 s, at least 0.5 s); the local broker checks retention every 5 s.
 SHORT = """source: integration test, not a real policy
-non_hit_reads: 6
-hit_reads: 12
-hits: 12
-verifications: 12
+non_hit_reads: 5
+hit_reads: 8
+hits: 8
+verifications: 8
 aggregates: 86400
 audit: 86400
 """
@@ -132,8 +132,8 @@ def test_every_store_keeps_the_limit_except_what_a_hold_covers(worker_env, tmp_p
             _search(env, HOT, reason="")
         assert refused.value.code == 400 and "reason" in refused.value.read().decode()
 
-        # past every limit (hits 12 s) and the broker's bound (+5 s check) and a purge
-        time.sleep(max(0.0, captured / 1000 + 12 + 5 + 3 - time.time()))
+        # past every limit (hits 8 s) and the broker's bound (+5 s check) and a purge
+        time.sleep(max(0.0, captured / 1000 + 8 + 5 + 2 - time.time()))
         wait_for(lambda: _verify(env)[0] == 0, 40, "the verifier to pass")
         code, out = _verify(env)
         assert code == 0, out
@@ -164,7 +164,7 @@ def test_every_store_keeps_the_limit_except_what_a_hold_covers(worker_env, tmp_p
     worker = start_worker(env_off)
     try:
         captured = _send(env_off, "b")
-        time.sleep(max(0.0, captured / 1000 + 12 + 12 - time.time()))  # past the limit and the grace
+        time.sleep(max(0.0, captured / 1000 + 8 + 2.5 + 2 - time.time()))  # past the limit and the grace
         code, out = _verify(env_off)
         assert code == 1, out
         assert "read(s) past their limit" in out and "FAIL clickhouse" in out
