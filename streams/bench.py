@@ -523,32 +523,36 @@ class ClearWatcher(threading.Thread):
 # ---------------------------------------------------------------- profile
 
 
-def start_profile(pid: int, raw: Path) -> subprocess.Popen | None:
+PROFILE_RATE = 20  # samples per second: light enough to leave on during the whole load
+
+
+def start_profile(pid: int, raw: Path) -> tuple[subprocess.Popen, float] | None:
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(pyspy).exists():
         return None
-    return subprocess.Popen(
-        [pyspy, "record", "--pid", str(pid), "--rate", "20", "--nonblocking", "--format", "raw"]
-        + ["--output", str(raw), "--duration", "3600"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cmd = [pyspy, "record", "--pid", str(pid), "--rate", str(PROFILE_RATE), "--nonblocking", "--threads"]
+    cmd += ["--format", "raw", "--output", str(raw), "--duration", "3600"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), time.monotonic()
 
 
-def stop_profile(spy: subprocess.Popen | None, raw: Path) -> dict:
+def stop_profile(spy: tuple[subprocess.Popen, float] | None, raw: Path) -> dict:
     if spy is None:
         return {"error": "py-spy not installed (pip install py-spy)"}
-    spy.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+    proc, t0 = spy
+    seconds = time.monotonic() - t0
+    proc.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
     try:
-        spy.wait(30)
+        proc.wait(30)
     except subprocess.TimeoutExpired:
-        spy.kill()
-        spy.wait()
-    return profile_summary(raw) if raw.exists() else {"error": "py-spy wrote nothing (ptrace not allowed?)"}
+        proc.kill()
+        proc.wait()
+    if not raw.exists():
+        return {"error": "py-spy wrote nothing (ptrace not allowed?)"}
+    return profile_summary(raw, seconds)
 
 
 # Stages of the worker as they show in its stacks; a name that changes only drops out of this table, the
-# self-time list below it stays.
+# per-thread and self-time lists stay.
 STAGE_MARKERS = {
     "decode (Arrow IPC read)": "decode_arrow",
     "core (Processor.process)": "process (streams/core/pipeline.py",
@@ -556,14 +560,16 @@ STAGE_MARKERS = {
     "sink: ClickHouse aggregates": "write_aggregates",
     "retention clock (tick)": "tick (streams/transport/worker.py",
     "Kafka consumer (aiokafka)": "aiokafka",
-    "hot-list follower": "hotlist_follower",
+    "event loop waiting (select)": "select (selectors.py",
 }
 
 
-def profile_summary(raw: Path, top: int = 12) -> dict:
-    """py-spy raw (collapsed) stacks: inclusive share per stage, self-time share per function, idle share."""
-    self_t: Counter[str] = Counter()
+def profile_summary(raw: Path, seconds: float, top: int = 12) -> dict:
+    """py-spy raw stacks (``--threads``) as shares of wall time: per thread (how busy each was), per stage
+    (inclusive), per function (self). py-spy leaves out threads it sees idle, so shares below 1.0 are idle time."""
+    by_thread: Counter[str] = Counter()
     stages: Counter[str] = Counter()
+    self_t: Counter[str] = Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
@@ -571,17 +577,25 @@ def profile_summary(raw: Path, top: int = 12) -> dict:
             continue
         k = int(n)
         total += k
-        self_t[stack.split(";")[-1]] += k
+        frames = stack.split(";")
+        thread = frames[0].split(": ", 1)[1] if ": " in frames[0] else "unnamed"
+        by_thread["".join(c for c in thread if not c.isdigit()).rstrip("_ -") or thread] += k
+        self_t[frames[-1]] += k
         for label, needle in STAGE_MARKERS.items():
             if needle in stack:
                 stages[label] += k
-    if not total:
-        return {"samples": 0}
+    possible = max(1.0, seconds * PROFILE_RATE)  # samples one always-busy thread would give
 
-    def pct(c: Counter[str], n: int | None = None) -> dict:
-        return {k: round(100 * v / total, 1) for k, v in c.most_common(n)}
+    def share(c: Counter[str], n: int | None = None) -> dict:
+        return {k: round(v / possible, 3) for k, v in c.most_common(n)}
 
-    return {"samples": total, "stage_inclusive_pct": pct(stages), "self_pct_top": pct(self_t, top)}
+    return {
+        "seconds": round(seconds, 1),
+        "samples": total,
+        "thread_busy_share": share(by_thread),
+        "stage_share": share(stages),
+        "self_share_top": share(self_t, top),
+    }
 
 
 # ---------------------------------------------------------------- the load
@@ -745,6 +759,10 @@ def judge_level(level: dict, samples: list[dict], opts: BenchOptions, partitions
         "sustained": growth is not None and growth <= tolerance,
         "cpu_seconds": cpu,
         "worker_cpu_s_per_million_reads": round(worker_cpu / processed * 1e6, 2) if processed else None,
+        # the whole machine's bill: generator (this process), broker and workers, per million reads processed
+        "cpu_s_per_million_reads_by_process": {k: round(v / processed * 1e6, 2) for k, v in cpu.items()}
+        if processed
+        else {},
         "worker_cpu_cores_busy": round(worker_cpu / dt, 2) if dt > 0 else None,
     }
 
