@@ -56,7 +56,7 @@ class BenchOptions:
     partitions: int | None = None  # default: 2 per worker
     bootstrap: str | None = None  # None: start deploy/local/kafka.sh
     batch: int = 50_000  # reads per generated table (as `platestream load run --batch`), split by partition
-    probes_per_batch: int = 10  # hot-list reads stamped at send time, one per camera of their own
+    probes_per_batch: int = 25  # hot-list reads stamped at send time, one per camera of their own
     lag_tolerance_s: float = 1.0
     clear_entries: int = 10_000
     clear_interval_s: float = 0.5
@@ -419,7 +419,8 @@ class HitWatcher(threading.Thread):
                 "group.id": f"{stack.prefix}bench-hits-{time.time_ns()}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
-                "fetch.wait.max.ms": 10,
+                # the broker answers a fetch as soon as data is there; a longer wait only spares it idle polls
+                "fetch.wait.max.ms": 100,
             }
         )
         self.consumer.subscribe([stack.topic("hits")])

@@ -30,7 +30,7 @@ def load_bench(
     ] = 50_000,
     probes: Annotated[
         int, typer.Option("--probes", min=0, help="hot-list reads per batch stamped at send (latency probes)")
-    ] = 10,
+    ] = 25,
     lag_tolerance: Annotated[
         float, typer.Option("--lag-tolerance", min=0, help="a level is sustained if lag grows < this many s of input")
     ] = 1.0,
