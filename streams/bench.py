@@ -582,7 +582,8 @@ def profile_summary(raw: Path, seconds: float, top: int = 12) -> dict:
         frames = stack.split(";")
         thread = frames[0].split(": ", 1)[1] if ": " in frames[0] else "unnamed"
         name = "".join(c for c in thread if not c.isdigit()).rstrip("_ -") or thread
-        by_thread["other threads (Faust, aiokafka)" if name in ("Thread", "unnamed") else name] += k
+        unnamed = name == "unnamed" or name.startswith("Thread")  # Python's default names: Thread-N (target)
+        by_thread["other threads (Faust, aiokafka)" if unnamed else name] += k
         self_t[frames[-1]] += k
         for label, needle in STAGE_MARKERS.items():
             if needle in stack:
