@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "bench"
+_CHECKOUT_DOCS = Path(__file__).resolve().parent.parent / "docs"
+# the checkout's docs/bench when run from a checkout (an editable install), else a folder here
+DEFAULT_OUT = _CHECKOUT_DOCS / "bench" if _CHECKOUT_DOCS.is_dir() else Path("bench-results")
 
 
 def load_bench(
