@@ -798,7 +798,7 @@ def json_reads(t: pa.Table) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def run_baseline(stack: Stack, opts: BenchOptions, tmp: Path, timeout: float = 300) -> dict:
+def run_baseline(stack: Stack, opts: BenchOptions, tmp: Path, timeout: float = 240) -> dict:
     """The plain-Faust agent, fed ``baseline_reads`` reads of the first level's network as one JSON read per
     message (all queued first): the rate at which it works through them is its capacity."""
     from confluent_kafka import Producer
@@ -857,7 +857,7 @@ def run_baseline(stack: Stack, opts: BenchOptions, tmp: Path, timeout: float = 3
             try:
                 n = count()
             except OSError:
-                n = 0
+                pass
             now = time.monotonic()
             if n and t_first is None:
                 t_first, n_first, cpu0 = now, n, cpu_seconds(proc.pid)
@@ -866,15 +866,16 @@ def run_baseline(stack: Stack, opts: BenchOptions, tmp: Path, timeout: float = 3
             time.sleep(0.2)
         t_last = time.monotonic()
         cpu = cpu_seconds(proc.pid) - cpu0
-        done = n >= len(msgs) and t_first is not None and t_last > t_first
+        # a backlog not worked through by the deadline still gives the agent's pace (``complete`` says which)
+        measured = t_first is not None and t_last > t_first and n > (n_first or 0)
         counted = n - (n_first or 0)
         return {
             "what": "plain Faust agent, one JSON read per message, per-read Python (streams/bench_baseline.py)",
             "reads": len(msgs),
-            "complete": done,
+            "complete": n >= len(msgs),
             "counted": n,
-            "reads_per_s": round(counted / (t_last - t_first)) if done else None,
-            "cpu_s_per_million_reads": round(cpu / counted * 1e6, 1) if done and counted else None,
+            "reads_per_s": round(counted / (t_last - t_first)) if measured else None,
+            "cpu_s_per_million_reads": round(cpu / counted * 1e6, 1) if measured else None,
             "peak_rss_mb": round(status_kb(proc.pid, "VmHWM") / 1024),
             "counters": json.loads(http_get(port, "/count")),
         }
