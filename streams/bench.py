@@ -357,7 +357,6 @@ class Sampler(threading.Thread):
         )
         self.tps = [TopicPartition(self.topic, p) for p in range(stack.partitions)]
         self.dedup_max = [0] * len(stack.workers)
-        self.rss_max_kb = [0] * len(stack.workers)
 
     def lag(self) -> int | None:
         try:
@@ -386,8 +385,6 @@ class Sampler(threading.Thread):
         processed = self.processed()
         pids = {f"worker{i}": p.pid for i, p in enumerate(self.stack.workers)} | self.extra_pids
         cpu = {k: cpu_seconds(p) for k, p in pids.items()}
-        for i, p in enumerate(self.stack.workers):
-            self.rss_max_kb[i] = max(self.rss_max_kb[i], status_kb(p.pid, "VmRSS"))
         return {"t": t, "sent": sent, "processed": processed, "lag_messages": self.lag(), "cpu": cpu}
 
     def run(self) -> None:
@@ -1076,6 +1073,7 @@ def run_bench(opts: BenchOptions) -> dict:
                 "counters_with_warm_up": counters,
                 "probes_sent": state.probes,
                 "probes_hit": len(hits.latency_us),
+                "hits_on_topic": hits.hits,
                 "drain_after_load": drain,
             },
             "capture_to_hit_ms": percentiles_ms(list(hits.latency_us.values())),
