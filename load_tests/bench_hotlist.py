@@ -1,19 +1,26 @@
-"""Hot-list benchmark: match throughput against a 10-million-entry list, and clear-propagation latency.
+"""Hot-list benchmark: match throughput against a 10-million-entry list, clear-propagation latency, memory.
 
     .venv/bin/python load_tests/bench_hotlist.py [--entries 10000000] [--clears 200] [--workers 2]
+    .venv/bin/python load_tests/bench_hotlist.py --parts memory     # only the memory budget (about a minute)
 
 Part 1 (in process): builds a list of ``--entries`` admitted entries and measures reads/s per core for
 ``match()`` alone and for the whole ``Processor.process`` (normalise + dedup + match + aggregate).
 Part 2 (local stack): a real broker (deploy/local/kafka.sh), ``--workers`` real workers loading a
 ``--clear-entries`` list from CSV; publishes ``--clears`` clear events one by one and measures, for each, the
 time from publishing to the moment every worker has applied it (its /health ``hotlist_offsets`` has passed the
-event), after which no worker can match the entry. Writes docs/bench/hotlist.json.
+event), after which no worker can match the entry.
+Part 3 (memory, each measurement in a fresh process): resident memory per hot-list entry (``LiveHotList.load``
+of ``--entries`` admitted entries, as a worker holds them) and per de-duplication state entry (``--dedup-reads``
+distinct passages fed to a ``Deduplicator`` in batches of 500,000, all inside its window).
+Writes docs/bench/hotlist.json (the parts run are replaced, the others kept).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import multiprocessing as mp
 import os
 import platform
 import resource
@@ -34,42 +41,97 @@ import pyarrow.csv as pacsv
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streams.core.hotlist import ENTRY_SCHEMA, HotList  # noqa: E402
+from streams.bench import random_entries  # noqa: E402
+from streams.core.hotlist import HotList  # noqa: E402
 from streams.core.match import match  # noqa: E402
 from streams.core.pipeline import Processor  # noqa: E402
 from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded  # noqa: E402
-from streams.synth import Synth, SynthConfig, _strings  # noqa: E402
-
-DAY = 86_400_000
+from streams.synth import Synth, SynthConfig  # noqa: E402
 
 
 def entries_table(n: int, now: int, seed: int = 1) -> pa.Table:
-    """``n`` distinct-ish CA-style plates with all policy fields filled."""
-    rng = np.random.default_rng(seed)
-    # two letters and five digits: a format the synthetic cameras never read, so only planted plates match
-    sym = np.zeros((n, 12), np.uint8)
-    sym[:, 0:2] = rng.integers(11, 37, (n, 2))
-    sym[:, 2:7] = rng.integers(1, 11, (n, 5))
-    ids = pa.array(np.char.add("HL", np.arange(n).astype(str)).astype(object), pa.string())
-    const = lambda v: pa.array([v], pa.string()).take(pa.array(np.zeros(n, np.int32)))  # noqa: E731
-    ts = lambda v: pa.array(np.full(n, v, np.int64)).cast(pa.timestamp("ms", tz="UTC"))  # noqa: E731
-    return pa.table(
-        {
-            "entry_id": ids,
-            "plate": _strings(sym),
-            "region": const("CA"),
-            "plate_type": const("PC"),
-            "reason": const("stolen_vehicle"),
-            "legal_basis_type": const("record_number"),
-            "legal_basis": const("NCIC0000001"),
-            "agency": const("CA0000000"),
-            "entered_by": const("bench"),
-            "source": const("ncic_extract"),
-            "valid_from": ts(now - DAY),
-            "expires_at": ts(now + 20 * DAY),
-        },
-        schema=ENTRY_SCHEMA,
-    )
+    """``n`` admitted entries; two letters and five digits, a format the synthetic cameras never read, so only
+    planted plates match."""
+    return random_entries(n, now, prefix="HL", seed=seed)
+
+
+def _rss_kb(key: str = "VmRSS") -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM := VmRSS
+
+
+def _hotlist_memory(n: int) -> dict:
+    """In a fresh process: RSS held by a worker's hot list of ``n`` entries (built from the entries table)."""
+    from streams.config import load_policy, policy_lut
+    from streams.core.live_hotlist import LiveHotList
+
+    now = int(time.time() * 1000)
+    policy = load_policy()
+    live = LiveHotList(policy, policy_lut(policy))
+    entries = entries_table(n, now)
+    gc.collect()
+    before = _rss_kb()
+    _reset_peak()
+    live.load(entries, now)
+    del entries  # the worker's own copy of the input table is gone after loading; the list keeps what it needs
+    gc.collect()
+    held, peak = _rss_kb() - before, _rss_kb("VmHWM") - before
+    return {
+        "entries": len(live),
+        "held_mb": round(held / 1024),
+        "peak_extra_while_loading_mb": round(peak / 1024),
+        "bytes_per_entry": round(held * 1024 / n),
+        "peak_bytes_per_entry": round(peak * 1024 / n),
+    }
+
+
+def _dedup_memory(n: int, window_s: float = 60.0) -> dict:
+    """In a fresh process: RSS held by ``n`` distinct passages in the de-duplication state (none expired)."""
+    from streams.core.dedup import Deduplicator
+
+    d = Deduplicator(int(window_s * 1000))
+    rng = np.random.default_rng(5)
+    gc.collect()
+    before = _rss_kb()
+    _reset_peak()
+    t0 = int(time.time() * 1000)
+    for start in range(0, n, 500_000):
+        k = min(500_000, n - start)
+        plate = rng.integers(1, 2**62, k, dtype=np.uint64)  # distinct plates: every read is a new passage
+        region = rng.integers(1, 60, k).astype(np.uint16)
+        camera = rng.integers(1, 2**62, k, dtype=np.uint64)
+        t = t0 + np.sort(rng.integers(0, int(window_s * 1000) // 2, k)).astype(np.int64)
+        d.observe(plate, region, camera, t)
+    gc.collect()
+    held, peak = _rss_kb() - before, _rss_kb("VmHWM") - before
+    arrays = sum(v.nbytes for v in vars(d).values() if isinstance(v, np.ndarray))
+    return {
+        "entries": len(d),
+        "window_s": window_s,
+        "array_bytes_per_entry": round(arrays / n, 1),  # the state's own arrays; RSS adds allocator slack
+        "held_mb": round(held / 1024),
+        "peak_extra_while_inserting_mb": round(peak / 1024),
+        "bytes_per_entry": round(held * 1024 / n),
+        "peak_bytes_per_entry": round(peak * 1024 / n),
+    }
+
+
+def _in_fresh_process(fn, *args):  # noqa: ANN001, ANN202
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def bench_memory(n_entries: int, n_dedup: int) -> dict:
+    return {
+        "hotlist": _in_fresh_process(_hotlist_memory, n_entries),
+        "dedup_state": _in_fresh_process(_dedup_memory, n_dedup),
+    }
 
 
 def bench_match(n_entries: int, n_reads: int) -> dict:
@@ -246,26 +308,38 @@ def main() -> None:
     ap.add_argument("--clear-entries", type=int, default=1_000_000)
     ap.add_argument("--clears", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--dedup-reads", type=int, default=10_000_000, help="distinct passages in the memory part")
+    ap.add_argument("--parts", default="match,clear,memory", help="comma-separated: match, clear, memory")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "hotlist.json")
     args = ap.parse_args()
-    result = {
-        "command": " ".join(["python", "load_tests/bench_hotlist.py", *sys.argv[1:]]),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "pyarrow": pa.__version__,
-            "date": time.strftime("%Y-%m-%d"),
-        },
-        "match": bench_match(args.entries, args.reads),
+    parts = set(args.parts.split(","))
+    result = json.loads(args.out.read_text()) if args.out.exists() else {}
+    result["command" if parts == {"match", "clear", "memory"} else f"command_{'_'.join(sorted(parts))}"] = " ".join(
+        ["python", "load_tests/bench_hotlist.py", *sys.argv[1:]]
+    )
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pyarrow": pa.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
-    print(json.dumps(result["match"], indent=2), flush=True)
-    result["clear_propagation"] = bench_clear(args.clear_entries, args.clears, args.workers)
-    print(json.dumps(result["clear_propagation"], indent=2))
-    c = result["clear_propagation"]
-    if any(n != c["expected_after"] for n in c["entries_after"]):
-        print("MISMATCH: a worker still holds cleared entries", file=sys.stderr)
-        sys.exit(1)
+    if parts & {"match", "clear"}:
+        result["machine"] = machine
+    if "match" in parts:
+        result["match"] = bench_match(args.entries, args.reads)
+        print(json.dumps(result["match"], indent=2), flush=True)
+    if "clear" in parts:
+        result["clear_propagation"] = bench_clear(args.clear_entries, args.clears, args.workers)
+        print(json.dumps(result["clear_propagation"], indent=2))
+        c = result["clear_propagation"]
+        if any(n != c["expected_after"] for n in c["entries_after"]):
+            print("MISMATCH: a worker still holds cleared entries", file=sys.stderr)
+            sys.exit(1)
+    if "memory" in parts:
+        result["memory"] = {**bench_memory(args.entries, args.dedup_reads), "machine": machine}
+        print(json.dumps(result["memory"], indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -302,3 +302,8 @@ class _Direct:
 
     def put(self, msg: tuple) -> None:
         self.handle(msg)
+
+
+from streams.cli_bench import load_bench  # noqa: E402 - `platestream load bench`, kept in its own module
+
+load_app.command("bench")(load_bench)

@@ -1,13 +1,13 @@
-"""Baseline for the end-to-end benchmark: a plain Faust app handling ONE JSON read per Kafka message.
+"""Baseline for ``platestream load bench``: a plain Faust app handling ONE JSON read per Kafka message.
 
     BASELINE_BOOTSTRAP=127.0.0.1:9092 BASELINE_TOPIC=bench.baseline.reads BASELINE_HOTLIST=hotlist.csv \\
-    BASELINE_WEB_PORT=6070 BASELINE_DATADIR=/tmp/baseline .venv/bin/python load_tests/baseline_worker.py
+    BASELINE_WEB_PORT=6070 BASELINE_DATADIR=/tmp/baseline .venv/bin/python -m streams.bench_baseline
 
 The naive way, per read in Python: ``json.loads``, normalise with str methods, de-duplicate with a dict keyed by
 (plate, region, camera) over the same 60 s window as the platestream worker, exact-match against a dict hot list
 (plate -> regions), and count reads and duplicates per (hour, camera) in a dict. No candidates, no confusables,
 no hit topic, no store: it does less than the platestream worker. ``GET /count`` returns its counters, which
-``load_tests/bench_e2e.py`` polls.
+the benchmark (``streams/bench.py``) polls.
 """
 
 from __future__ import annotations
