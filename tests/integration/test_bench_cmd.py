@@ -17,7 +17,7 @@ def test_bench_ramp_reports_every_figure(kafka_bootstrap, tmp_path):
     out = tmp_path / "bench"
     proc = cli(
         env, "load", "bench", "--bootstrap", kafka_bootstrap, "--ramp", "10000:20000:10000", "--step-seconds", "4",
-        "--batch", "5000", "--probes", "4", "--clear-entries", "100", "--baseline-reads", "300", "--no-profile",
+        "--batch", "5000", "--probes", "4", "--clear-entries", "100", "--baseline-reads", "3000", "--no-profile",
         "--out", str(out), "--name", "tiny",
         timeout=280,
     )  # fmt: skip
@@ -54,7 +54,7 @@ def test_bench_ramp_reports_every_figure(kafka_bootstrap, tmp_path):
     assert worker["cpu_s_per_million_reads"] > 0
     # the plain-Faust baseline saw every one of its reads
     base = res["baseline"]
-    assert base["complete"] and base["counters"]["messages"] == base["reads"] == 300
+    assert base["complete"] and base["counters"]["messages"] == base["reads"] == 3000
     assert base["reads_per_s"] > 0 and res["ratio"]["peak_processed_over_baseline"] > 0
     assert "platestream load bench" in res["command"]
     # the table on stdout has a row per level
