@@ -673,6 +673,7 @@ def drive_levels(stack: Stack, opts: BenchOptions, state: LoadState, hot: list[d
             rows,
             int(time.time() * 1000),
             passages_per_second=rate / SynthConfig.mean_frames,
+            realism=False,  # the classic mix: its hot list is the one loaded, and it costs the generator least
         )
         bucket = TokenBucket(rate, burst=rows, initial=0)
         first = next(source)  # builds the level's camera network before the clock starts
@@ -819,7 +820,15 @@ def run_baseline(stack: Stack, opts: BenchOptions, tmp: Path, timeout: float = 2
     )
     log = tmp / "baseline.log"
     table = next(
-        reads(opts.seed, 0, len(opts.levels), opts.baseline_reads, opts.baseline_reads, int(time.time() * 1000))
+        reads(
+            opts.seed,
+            0,
+            len(opts.levels),
+            opts.baseline_reads,
+            opts.baseline_reads,
+            int(time.time() * 1000),
+            realism=False,
+        )
     )
     msgs = json_reads(table)
     proc = subprocess.Popen(
@@ -908,7 +917,7 @@ def warm_up(stack: Stack, opts: BenchOptions, sampler: Sampler) -> dict:
     producer = make_producer(settings)
     sent = 0
     t0 = time.monotonic()
-    for table in reads(opts.seed + 1, 0, 1, 2 * opts.batch, opts.batch, int(time.time() * 1000)):
+    for table in reads(opts.seed + 1, 0, 1, 2 * opts.batch, opts.batch, int(time.time() * 1000), realism=False):
         send_reads(producer, settings, table, stack.partitions, max_rows=table.num_rows)
         sent += table.num_rows
     producer.flush(60)
