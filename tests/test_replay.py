@@ -273,3 +273,19 @@ def test_several_inputs_accumulate(tmp_path: Path, inputs: tuple[Path, Path]) ->
     assert two["reads"] == 2 * one["reads"]
     assert two["dead_letters"]["total"] == 2 * one["dead_letters"]["total"]
     assert two["duplicates"] == one["duplicates"] + one["reads"]
+
+
+def test_replay_applies_the_workers_input_limits(tmp_path: Path) -> None:
+    cams = tmp_path / "cameras.csv"
+    cams.write_text("camera_id,site\ncam-1,s1\n")
+    src = tmp_path / "reads.jsonl"
+    docs = [
+        {"read_id": "ok", "camera_id": "cam-1", "captured_at": T0, "plate": "7ABC123"},
+        {"read_id": "long", "camera_id": "cam-1", "captured_at": T0, "plate": "7" * 40},
+        {"read_id": "stranger", "camera_id": "cam-9", "captured_at": T0, "plate": "7ABC124"},
+    ]
+    src.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    replay([src], Settings(camera_registry_path=cams), tmp_path / "o")
+    _, dead, summary = read_out(tmp_path / "o")
+    assert sorted(d["reason"] for d in dead) == ["plate_too_long", "unknown_camera"]
+    assert summary["reads"] == 1

@@ -26,6 +26,7 @@ from streams.ingest import deadletter as dl
 from streams.ingest.deadletter import DeadLetter
 from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded, SchemaMismatch, conform, decode_json, empty_reads
 from streams.ingest.hotlist_csv import read_hotlist_csv
+from streams.ingest.limits import apply_limits
 
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 ARROW_SUFFIXES = {".arrow", ".arrows", ".ipc"}
@@ -120,9 +121,11 @@ def replay(
         refused["bad_date"] = pre_refused.num_rows
     processor: Processor | None = None
     watermark: int | None = None
+    limits = settings.input_limits()  # the same input limits as the workers (plate length, camera registry)
     with (out / "hits.jsonl").open("w") as hits_f, (out / "dead_letters.jsonl").open("w") as dead_f:
         for path in inputs:
             for d in _chunks(Path(path), settings.max_message_bytes):
+                d = apply_limits(d, limits)
                 now = _clock(d, watermark)
                 if processor is None:
                     # The hot list is admitted as of the replay's first event time.
