@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from streams.config import load_settings
 from streams.transport.producer import make_producer, send_reads
@@ -31,6 +32,17 @@ from tests.integration.helpers import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+def members_holding(bootstrap: str, group: str, topic: str) -> int:
+    """How many members of the consumer group hold at least one partition of ``topic`` (the group's own view)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        (desc,) = [f.result(timeout=10) for f in admin.describe_consumer_groups([group]).values()]
+    except Exception:  # noqa: BLE001 - mid-rebalance the description may fail: not yet
+        return 0
+    return sum(any(tp.topic == topic for tp in m.assignment.topic_partitions) for m in desc.members)
+
 
 BATCHES = 15
 BATCH_READS = 2_000
@@ -80,7 +92,10 @@ def test_worker_joins_and_leaves_under_load(worker_env, tmp_path):
         wait_for(lambda: reads_metric(env_a) > 0, 90, "worker A under way")
         b = start_worker(env_b)  # joins: the group rebalances while reads flow
         joined.set()
-        wait_for(lambda: reads_metric(env_b) > 0, 90, "worker B to get partitions")
+        # B holds partitions once the group's assignment says so (reads may all have gone to A by then: the
+        # last third is sent only after A leaves, so B is not waited on to count any before that)
+        group = f"{prefix}worker"
+        wait_for(lambda: members_holding(bootstrap, group, f"{prefix}reads.batch") == 2, 120, "B to get partitions")
         counted["a"] = metric(env_a, "platestream_reads_total")
         stop_worker(a)  # leaves: its partitions move to B
         left.set()
@@ -88,6 +103,7 @@ def test_worker_joins_and_leaves_under_load(worker_env, tmp_path):
         assert producer.flush(60) == 0
         wait_for(lambda: lag(bootstrap, f"{prefix}worker", f"{prefix}reads.batch") == 0, 120, "all acknowledged")
         counted["b"] = metric(env_b, "platestream_reads_total")
+        assert counted["b"] > 0, counted  # B took over A's partitions and worked through the rest
     finally:
         stop_worker(a)
         if b is not None:
