@@ -301,3 +301,23 @@ def assert_outputs(
             store.close()
     assert reads == total_reads, f"read_counts.reads = {reads}, expected {total_reads} good reads {note}"
     assert dict(by_kind) == {(reason, "exact"): n for reason, n in expected_by_reason.items()}
+
+
+def fault_env(worker_env: dict[str, str], tmp_path: Path, entries: list[dict], **extra: str) -> dict[str, str]:
+    """A worker environment for the fault tests: the test's hot list, and the broker's shortest session timeout
+    (6 s: after a SIGKILL the group waits this long for the dead member), plus ``extra`` settings."""
+    return dict(
+        worker_env,
+        PLATESTREAM_HOTLIST_PATH=str(hotlist_csv(tmp_path / "hotlist.csv", entries)),
+        PLATESTREAM_SESSION_TIMEOUT_S="6",
+        **extra,
+    )
+
+
+def settings_for(env: dict[str, str]):  # noqa: ANN201 - streams.config.Settings
+    """The settings a test's own producer uses: the worker's broker, topic prefix and 3 partitions."""
+    from streams.config import load_settings
+
+    return load_settings(
+        kafka_bootstrap=env["PLATESTREAM_KAFKA_BOOTSTRAP"], topic_prefix=env["PLATESTREAM_TOPIC_PREFIX"], partitions=3
+    )

@@ -10,19 +10,19 @@ import time
 
 import pytest
 
-from streams.config import load_settings
 from streams.transport.producer import make_producer, send_reads
 from tests.integration.helpers import (
     arrow_load,
     assert_all_good,
     assert_outputs,
     cli,
+    fault_env,
     health,
     hot_entries,
-    hotlist_csv,
     lag,
     metric,
     reads_metric,
+    settings_for,
     start_worker,
     stop_worker,
     wait_for,
@@ -38,16 +38,8 @@ SIGHTINGS = 3  # hot reads per entry, each at a camera of its own
 
 def test_sigkill_mid_stream_loses_no_hit_and_counts_reads_once(worker_env, tmp_path):
     entries = hot_entries(ENTRIES)
-    env = dict(
-        worker_env,
-        PLATESTREAM_HOTLIST_PATH=str(hotlist_csv(tmp_path / "hotlist.csv", entries)),
-        # After each SIGKILL the group waits this long for the dead member before a restarted worker gets its
-        # partitions; 6 s is the broker's minimum and keeps the test short.
-        PLATESTREAM_SESSION_TIMEOUT_S="6",
-    )
-    settings = load_settings(
-        kafka_bootstrap=env["PLATESTREAM_KAFKA_BOOTSTRAP"], topic_prefix=env["PLATESTREAM_TOPIC_PREFIX"], partitions=3
-    )
+    env = fault_env(worker_env, tmp_path, entries)
+    settings = settings_for(env)
     prefix, bootstrap = settings.topic_prefix, settings.kafka_bootstrap
     created = cli(env, "topics", "create")
     assert created.returncode == 0, created.stderr

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import load_settings
 from streams.transport.producer import make_producer, send_reads
 from tests.integration.helpers import (
     arrow_load,
     assert_outputs,
     cli,
+    fault_env,
     health,
     hot_entries,
-    hotlist_csv,
     lag,
     reads_metric,
+    settings_for,
     start_worker,
     stop_worker,
     wait_for,
@@ -86,14 +86,8 @@ def _restart_broker(bootstrap: str, down_s: float) -> None:
 
 def test_broker_restart_under_load(worker_env, tmp_path):
     entries = hot_entries(ENTRIES)
-    env = dict(
-        worker_env,
-        PLATESTREAM_HOTLIST_PATH=str(hotlist_csv(tmp_path / "hotlist.csv", entries)),
-        PLATESTREAM_SESSION_TIMEOUT_S="6",
-    )
-    settings = load_settings(
-        kafka_bootstrap=env["PLATESTREAM_KAFKA_BOOTSTRAP"], topic_prefix=env["PLATESTREAM_TOPIC_PREFIX"], partitions=3
-    )
+    env = fault_env(worker_env, tmp_path, entries)
+    settings = settings_for(env)
     prefix, bootstrap = settings.topic_prefix, settings.kafka_bootstrap
     assert cli(env, "topics", "create").returncode == 0
     tables, expected = arrow_load(int(time.time() * 1000) - 600_000, entries, BATCHES, BATCH_READS, SIGHTINGS)

@@ -15,18 +15,18 @@ from collections import Counter
 
 import pytest
 
-from streams.config import load_settings
 from streams.store.clickhouse import ChdbStore
 from streams.transport.producer import make_producer, send_json
 from tests.integration.helpers import (
     cli,
+    fault_env,
     health,
     hot_entries,
-    hotlist_csv,
     lag,
     metric,
     read_to_end,
     reads_metric,
+    settings_for,
     start_worker,
     stop_worker,
     wait_for,
@@ -78,15 +78,13 @@ def _events(now_ms: int, entries: list[dict]) -> tuple[list, dict, set[tuple[str
 
 def test_sigkill_on_json_events_counts_every_aggregate_once(worker_env, tmp_path):
     entries = hot_entries(ENTRIES)
-    env = dict(
+    env = fault_env(
         worker_env,
-        PLATESTREAM_HOTLIST_PATH=str(hotlist_csv(tmp_path / "hotlist.csv", entries)),
-        PLATESTREAM_SESSION_TIMEOUT_S="6",
+        tmp_path,
+        entries,
         PLATESTREAM_WORKER_BATCH="100",  # many small takes: a redelivery is regrouped,
     )
-    settings = load_settings(
-        kafka_bootstrap=env["PLATESTREAM_KAFKA_BOOTSTRAP"], topic_prefix=env["PLATESTREAM_TOPIC_PREFIX"], partitions=3
-    )
+    settings = settings_for(env)
     prefix, bootstrap = settings.topic_prefix, settings.kafka_bootstrap
     assert cli(env, "topics", "create").returncode == 0
 

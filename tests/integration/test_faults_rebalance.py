@@ -14,18 +14,18 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from streams.config import load_settings
 from streams.transport.producer import make_producer, send_reads
 from tests.conftest import free_port
 from tests.integration.helpers import (
     arrow_load,
     assert_outputs,
     cli,
+    fault_env,
     hot_entries,
-    hotlist_csv,
     lag,
     metric,
     reads_metric,
+    settings_for,
     start_worker,
     stop_worker,
     wait_for,
@@ -52,17 +52,9 @@ SIGHTINGS = 3
 
 def test_worker_joins_and_leaves_under_load(worker_env, tmp_path):
     entries = hot_entries(ENTRIES)
-    env_a = dict(
-        worker_env,
-        PLATESTREAM_HOTLIST_PATH=str(hotlist_csv(tmp_path / "hotlist.csv", entries)),
-        PLATESTREAM_SESSION_TIMEOUT_S="6",
-    )
+    env_a = fault_env(worker_env, tmp_path, entries)
     env_b = dict(env_a, PLATESTREAM_CHDB_PATH=str(tmp_path / "chdb-b"), PLATESTREAM_WEB_PORT=str(free_port()))
-    settings = load_settings(
-        kafka_bootstrap=env_a["PLATESTREAM_KAFKA_BOOTSTRAP"],
-        topic_prefix=env_a["PLATESTREAM_TOPIC_PREFIX"],
-        partitions=3,
-    )
+    settings = settings_for(env_a)
     prefix, bootstrap = settings.topic_prefix, settings.kafka_bootstrap
     assert cli(env_a, "topics", "create").returncode == 0
     tables, expected = arrow_load(int(time.time() * 1000) - 600_000, entries, BATCHES, BATCH_READS, SIGHTINGS)

@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import load_settings
 from streams.transport.producer import make_producer, send_reads
 from tests.integration.helpers import (
     TopicReader,
     arrow_load,
     assert_outputs,
     cli,
+    fault_env,
     health,
     hot_entries,
-    hotlist_csv,
     lag,
     metric,
     reads_metric,
+    settings_for,
     start_worker,
     stop_worker,
     wait_for,
@@ -50,18 +50,16 @@ def _rss_mb(pid: int) -> float:
 def test_store_outage_keeps_alerting_within_a_bound_then_catches_up(worker_env, tmp_path):
     entries = hot_entries(ENTRIES)
     fault = tmp_path / "store-down"
-    env = dict(
+    env = fault_env(
         worker_env,
-        PLATESTREAM_HOTLIST_PATH=str(hotlist_csv(tmp_path / "hotlist.csv", entries)),
-        PLATESTREAM_SESSION_TIMEOUT_S="6",
+        tmp_path,
+        entries,
         PLATESTREAM_STORE_FAULT_FILE=str(fault),
         PLATESTREAM_SINK_QUEUE_BATCHES=str(SINK_BOUND),
         PLATESTREAM_SINK_RETRY_MAX_S="0.5",
         PLATESTREAM_STREAM_BUFFER_MESSAGES="16",
     )
-    settings = load_settings(
-        kafka_bootstrap=env["PLATESTREAM_KAFKA_BOOTSTRAP"], topic_prefix=env["PLATESTREAM_TOPIC_PREFIX"], partitions=3
-    )
+    settings = settings_for(env)
     prefix, bootstrap = settings.topic_prefix, settings.kafka_bootstrap
     assert cli(env, "topics", "create").returncode == 0
     tables, expected = arrow_load(int(time.time() * 1000) - 600_000, entries, BATCHES, BATCH_READS, SIGHTINGS)
