@@ -5,7 +5,7 @@
 
 What it does, in one process:
 
-1. Pre-generates ``--reads`` synthetic reads (``streams.synth.Synth``, default ``SynthConfig``) in batches of
+1. Pre-generates ``--reads`` synthetic reads (``streams.loadtest.synth.Synth``, default ``SynthConfig``) in batches of
    ``--batch`` rows, and the synthetic hot list admitted with the packaged policy. Generation is not timed.
 2. Times ``Processor.process(...)`` + ``Processor.expire(now)`` per batch, for each engine: ``kernel`` (the compiled
    core, the default) and ``reference`` (the numpy implementation): validate, normalise, dedup, match (exact,
@@ -50,10 +50,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.config import load_policy, policy_lut
+from streams.config.settings import load_policy, policy_lut
 from streams.core import aggregate
 from streams.core.dedup import Deduplicator
-from streams.core.hotlist import ENTRY_SCHEMA, HotList
+from streams.core.hotlist import HotList
 from streams.core.kernel import Stopwatch
 from streams.core.match import ReadKeys, match
 from streams.core.normalise import (
@@ -68,8 +68,10 @@ from streams.core.normalise import (
 from streams.core.pipeline import Processor, ProcessorConfig
 from streams.core.policy import admit
 from streams.core.validate import row_reasons
-from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded
-from streams.synth import REGIONS, Synth, SynthConfig
+from streams.loadtest.synth import REGIONS, Synth, SynthConfig
+from streams.model.decoded import Decoded
+from streams.model.hotlist import ENTRY_SCHEMA
+from streams.model.read import HEARTBEAT_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "docs" / "bench" / "core.json"

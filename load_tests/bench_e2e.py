@@ -3,7 +3,7 @@
     .venv/bin/python load_tests/bench_e2e.py                 # the published run (see docs/performance.md)
     .venv/bin/python load_tests/bench_e2e.py --rate 100000   # any `platestream load bench` options instead
 
-The logic lives in ``streams/bench.py`` (the command works from any installed checkout); this file keeps the
+The logic lives in ``streams/loadtest/bench.py`` (the command works from any installed checkout); this file keeps the
 benchmark next to the other load tests and pins the options of the run published in docs/performance.md.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.cli import app  # noqa: E402
+from streams.cli.app import app  # noqa: E402
 
 # The run in docs/performance.md: a ramp until the lag grows, 20 s per level, the baseline on 200,000 reads.
 PUBLISHED = ["--ramp", "50000:1000000:50000", "--step-seconds", "20", "--baseline-reads", "200000"]

@@ -41,12 +41,13 @@ import pyarrow.csv as pacsv
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streams.bench import random_entries  # noqa: E402
 from streams.core.hotlist import HotList  # noqa: E402
 from streams.core.match import match  # noqa: E402
 from streams.core.pipeline import Processor  # noqa: E402
-from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded  # noqa: E402
-from streams.synth import Synth, SynthConfig  # noqa: E402
+from streams.loadtest.bench import random_entries  # noqa: E402
+from streams.loadtest.synth import Synth, SynthConfig  # noqa: E402
+from streams.model.decoded import Decoded  # noqa: E402
+from streams.model.read import HEARTBEAT_SCHEMA  # noqa: E402
 
 
 def entries_table(n: int, now: int, seed: int = 1) -> pa.Table:
@@ -68,7 +69,7 @@ def _reset_peak() -> None:
 
 def _hotlist_memory(n: int) -> dict:
     """In a fresh process: RSS held by a worker's hot list of ``n`` entries (built from the entries table)."""
-    from streams.config import load_policy, policy_lut
+    from streams.config.settings import load_policy, policy_lut
     from streams.core.live_hotlist import LiveHotList
 
     now = int(time.time() * 1000)
@@ -217,7 +218,7 @@ def bench_clear(n_entries: int, clears: int, workers: int) -> dict:
             PLATESTREAM_PARTITIONS="2",
             PLATESTREAM_HOTLIST_PATH=str(csv),
         )
-        cli = [sys.executable, "-m", "streams.cli"]
+        cli = [sys.executable, "-m", "streams.cli.app"]
         subprocess.run([*cli, "topics", "create"], env=env, check=True, capture_output=True)
         ports = []
         for i in range(workers):

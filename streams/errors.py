@@ -8,7 +8,7 @@
      └── KafkaSetupError      topics missing or configured unlike their declaration
 
 Bad *input* (a malformed message, a read without a plate) never raises: it becomes a dead letter with a reason
-code, see ``streams.ingest.deadletter``.
+code, see ``streams.model.deadletter``.
 """
 
 

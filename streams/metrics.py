@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from streams import __version__
-from streams.core.pipeline import BatchResult
+from streams.model.batch import BatchResult
 
 REGISTRY = CollectorRegistry()
 _P = "platestream"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.bench import BenchOptions, judge_level, parse_ramp, percentiles_ms, profile_summary
 from streams.errors import PlatestreamError
+from streams.loadtest.bench import BenchOptions, judge_level, parse_ramp, percentiles_ms, profile_summary
 
 
 def test_parse_ramp_includes_stop_and_refuses_nonsense():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.config import DEFAULT_POLICY, Settings, load_policy, load_settings, policy_lut
+from streams.config.settings import Settings, load_policy, load_settings, policy_lut
 from streams.core.confusables import DEFAULT_LUT, canonical_lut
 from streams.core.policy import ReasonRule
 from streams.errors import ConfigError
@@ -24,7 +24,8 @@ def write(tmp_path: Path, text: str, name: str = "settings.yaml") -> Path:
 def test_defaults() -> None:
     s = load_settings()
     assert s.partitions == 6 and s.kafka_bootstrap == "127.0.0.1:9092" and s.clickhouse_url is None
-    assert s.policy_path == DEFAULT_POLICY
+    assert s.policy_path is None  # the packaged default policy
+    assert load_policy(s.policy_path).reasons
 
 
 def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from streams.loadgen import (
+from streams.loadtest.generator import (
     HOUR_MS,
     RAW_SCHEMA,
     ReplayError,
@@ -25,8 +25,8 @@ from streams.loadgen import (
     replay_inputs,
     run,
 )
-from streams.schema import READ_SCHEMA
-from streams.synth import HOURLY_TRAFFIC, Synth, SynthConfig, _strings
+from streams.loadtest.synth import HOURLY_TRAFFIC, Synth, SynthConfig, _strings
+from streams.model.read import READ_SCHEMA
 
 START = 1_790_000_000_000
 

@@ -1,7 +1,7 @@
 """Cutting reads.json offsets into recorded pieces: a crash anywhere, a redelivery taken in any other grouping,
 and every offset is still counted exactly once (a de-duplication token counts only the first time it is written).
 
-The model of the store and of Kafka's redelivery here is plain Python, independent of ``streams.transport.pieces``.
+The model of the store and of Kafka's redelivery here is plain Python, independent of ``streams.worker.pieces``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.transport.pieces import Plans, cut
+from streams.worker.pieces import Plans, cut
 
 
 def _run(offsets: list[int], takes: list[int], plans: Plans, recorded: dict, written: dict, stop_after: int | None):

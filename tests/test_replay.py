@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from streams.config import Settings
+from streams.config.settings import Settings
+from streams.loadtest.synth import Synth, SynthConfig
 from streams.run.replay import replay
-from streams.synth import Synth, SynthConfig
 
 T0 = 1_790_000_000_000  # 2026-09-21T14:13:20Z
 HIT_FIELDS = {

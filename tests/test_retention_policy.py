@@ -3,6 +3,7 @@ processor-state check (against a stand-in /health; the Kafka side is in tests/in
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import threading
 from collections.abc import Iterator
@@ -13,22 +14,21 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli import app
-from streams.config import Settings, load_policy, load_settings
-from streams.errors import ConfigError
-from streams.retention import (
+from streams.cli.app import app
+from streams.config.retention import (
     DATA_CLASSES,
     KAFKA_TRANSIT_MS,
     PRESETS,
-    PRESETS_DIR,
     kafka_bound_ms,
     kafka_reads_configs,
     kafka_reads_limit_ms,
     load_retention,
     processor_state_ms,
 )
-from streams.retention_verify import WORKER_TICK_MS, verify_workers
-from streams.transport.topics import declared
+from streams.config.settings import Settings, load_policy, load_settings
+from streams.errors import ConfigError
+from streams.kafka.topics import declared
+from streams.run.retention_verify import WORKER_TICK_MS, verify_workers
 from tests.core.test_pipeline import T0, as_json, processor, read
 
 DAY = 86_400
@@ -56,7 +56,8 @@ def write(tmp_path: Path, text: str, name: str = "retention.yaml") -> Path:
 
 
 def test_every_preset_file_is_listed_and_loads() -> None:
-    assert sorted(p.stem for p in PRESETS_DIR.glob("*.yaml")) == sorted(PRESETS)
+    folder = importlib.resources.files("streams.resources") / "policies" / "retention"
+    assert sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")) == sorted(PRESETS)
     for name in PRESETS:
         pol = load_retention(name)
         assert pol.name == name and pol.source

@@ -14,24 +14,7 @@ import pyarrow.compute as pc
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.kernel import build_bloom, build_slots
 from streams.core.normalise import encode_plates_sym, encode_regions, normalise_plates, normalise_regions, pack
-
-# The columns an admitted entry carries into matching and into the evidence of a hit.
-ENTRY_SCHEMA = pa.schema(
-    [
-        ("entry_id", pa.string()),
-        ("plate", pa.string()),
-        ("region", pa.string()),
-        ("plate_type", pa.string()),
-        ("reason", pa.string()),
-        ("legal_basis_type", pa.string()),
-        ("legal_basis", pa.string()),
-        ("agency", pa.string()),
-        ("entered_by", pa.string()),
-        ("source", pa.string()),
-        ("valid_from", pa.timestamp("ms", tz="UTC")),
-        ("expires_at", pa.timestamp("ms", tz="UTC")),
-    ]
-)
+from streams.model.hotlist import ENTRY_SCHEMA
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streams.core.confusables import DEFAULT_LUT
-from streams.core.hotlist import ENTRY_SCHEMA, HotList
+from streams.core.hotlist import HotList
 from streams.core.policy import Admission, AdmissionPolicy, admit
+from streams.model.hotlist import ENTRY_SCHEMA
 
 FOLD_AT = 50_000  # delta size at which it is merged into the main segment
 

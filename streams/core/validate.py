@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.ingest import deadletter as dl
+from streams.model import deadletter as dl
 
 
 @dataclass(frozen=True)

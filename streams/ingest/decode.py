@@ -1,4 +1,4 @@
-"""Decoders from wire bytes to Arrow tables of reads (``streams.schema.READ_SCHEMA``).
+"""Decoders from wire bytes to Arrow tables of reads (``streams.model.read.READ_SCHEMA``).
 
 Three inputs: Arrow IPC streams (the high-volume path, many reads per Kafka message), single JSON events (the
 project's own read JSON, OpenALPR / Rekor Scout ``alpr_group``), and ``heartbeat`` events, which are camera
@@ -10,18 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
-from streams.ingest import deadletter as dl
-from streams.ingest.deadletter import DeadLetter
-from streams.schema import READ_SCHEMA
-
-HEARTBEAT_SCHEMA = pa.schema(
-    [("camera_id", pa.string()), ("site_id", pa.string()), ("seen_at", pa.timestamp("ms", tz="UTC"))]
-)
+from streams.model import deadletter as dl
+from streams.model.deadletter import DeadLetter
+from streams.model.decoded import Decoded, empty_reads
+from streams.model.read import HEARTBEAT_SCHEMA, READ_SCHEMA
 
 # The longest plate field a JSON event may carry at all; shorter ones over the configured limit become
 # `plate_too_long` dead letters (streams.ingest.limits).
@@ -29,21 +25,6 @@ PLATE_FIELD_LIMIT = 1024
 
 # Fields of READ_SCHEMA that a batch must carry (the rest may be absent and become null).
 REQUIRED = [f.name for f in READ_SCHEMA if not f.nullable]
-
-
-@dataclass
-class Decoded:
-    """What one or more messages decoded into."""
-
-    reads: pa.Table
-    heartbeats: pa.Table
-    dead: list[DeadLetter] = field(default_factory=list)
-    # for each read row: the origin of its message (to point a row-level dead letter at its source)
-    origins: list[str] = field(default_factory=list)
-
-
-def empty_reads() -> pa.Table:
-    return READ_SCHEMA.empty_table()
 
 
 def decode_arrow(payload: bytes, origin: str, max_bytes: int, max_rows: int | None = None) -> Decoded:

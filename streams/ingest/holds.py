@@ -19,10 +19,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from streams.core.holds import Hold
 from streams.errors import validation_message
-from streams.ingest import deadletter as dl
-from streams.ingest.deadletter import DeadLetter
+from streams.model import deadletter as dl
+from streams.model.deadletter import DeadLetter
+from streams.model.hold import Hold
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Ms = Annotated[int, Field(ge=0, le=2**62, strict=True)]

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from streams.core.hotlist import ENTRY_SCHEMA
 from streams.errors import HotlistError
+from streams.model.hotlist import ENTRY_SCHEMA
 
 _ALIASES = {"state": "region", "type": "plate_type", "offense_code": "reason", "entry_date": "valid_from"}
 _FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%m/%d/%Y")

@@ -18,9 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from streams.core.hotlist import ENTRY_SCHEMA
-from streams.ingest import deadletter as dl
-from streams.ingest.deadletter import DeadLetter
+from streams.model import deadletter as dl
+from streams.model.deadletter import DeadLetter
+from streams.model.hotlist import ENTRY_SCHEMA
 
 CLEAR_REASONS = ("recovered", "warrant_served", "cancelled", "expired", "entered_in_error", "other")
 _TEXT_FIELDS = (

@@ -16,9 +16,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from streams.errors import ConfigError
-from streams.ingest import deadletter as dl
-from streams.ingest.deadletter import DeadLetter
-from streams.ingest.decode import Decoded
+from streams.model import deadletter as dl
+from streams.model.deadletter import DeadLetter
+from streams.model.decoded import Decoded
 
 
 @dataclass(frozen=True)

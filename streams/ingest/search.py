@@ -13,7 +13,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from streams.errors import validation_message
-from streams.store.read_store import SearchRefused, SearchRequest
+from streams.model.search import SearchRefused, SearchRequest
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Ms = Annotated[int, Field(ge=0, le=2**62, strict=True)]

@@ -15,8 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from streams.ingest import deadletter as dl
-from streams.ingest.deadletter import DeadLetter
+from streams.model import deadletter as dl
+from streams.model.deadletter import DeadLetter
 
 REJECT_REASONS = ("misread", "wrong_state", "entry_cleared", "entry_expired", "plate_not_visible", "other")
 CONFIRM_CHECKS = ("plate_matches_image", "region_matches_image", "entry_active")

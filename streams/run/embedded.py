@@ -12,14 +12,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from streams import metrics
-from streams.config import Settings, load_policy, policy_lut
+from streams.config.settings import Settings, load_policy, policy_lut
 from streams.core.hotlist import HotList
-from streams.core.pipeline import Processor, Totals
+from streams.core.pipeline import Processor
 from streams.core.policy import admit
-from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded
+from streams.loadtest.synth import Synth, SynthConfig
+from streams.model.batch import Totals
+from streams.model.decoded import Decoded
+from streams.model.read import HEARTBEAT_SCHEMA
 from streams.store.clickhouse import migrate, open_store
 from streams.store.sink import write_aggregates, write_expiry
-from streams.synth import Synth, SynthConfig
 
 
 @dataclass

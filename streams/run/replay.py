@@ -17,16 +17,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from streams.config import Settings, load_policy, policy_lut
+from streams.config.settings import Settings, load_policy, policy_lut
 from streams.core.alerts import hit_payloads
 from streams.core.hotlist import HotList
-from streams.core.pipeline import Processor, Totals
+from streams.core.pipeline import Processor
 from streams.core.policy import admit
-from streams.ingest import deadletter as dl
-from streams.ingest.deadletter import DeadLetter
-from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded, SchemaMismatch, conform, decode_json, empty_reads
+from streams.ingest.decode import SchemaMismatch, conform, decode_json
 from streams.ingest.hotlist_csv import read_hotlist_csv
 from streams.ingest.limits import apply_limits
+from streams.model import deadletter as dl
+from streams.model.batch import Totals
+from streams.model.deadletter import DeadLetter
+from streams.model.decoded import Decoded, empty_reads
+from streams.model.read import HEARTBEAT_SCHEMA
 
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 ARROW_SUFFIXES = {".arrow", ".arrows", ".ipc"}

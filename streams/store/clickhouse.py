@@ -27,12 +27,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 
+from streams import resources
 from streams.errors import ConfigError, SchemaError, StoreError
 
 if TYPE_CHECKING:  # chdb is imported lazily: loading the engine is heavy and server-only setups skip it
     from chdb.session import Session
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TABLE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*")
@@ -67,9 +67,9 @@ def migrate(store: Store, aggregate_ttl_days: int = 400) -> list[str]:
     """
     if type(aggregate_ttl_days) is not int or aggregate_ttl_days < 1:
         raise ConfigError(f"aggregate_ttl_days must be a positive integer, got {aggregate_ttl_days!r}")
-    files = sorted(SCHEMA_DIR.glob("*.sql"))
+    files = resources.migrations()
     if not files:
-        raise SchemaError(f"no migration files in {SCHEMA_DIR}")
+        raise SchemaError("no migration files in the package (streams/resources/schemas/clickhouse)")
     done = _applied(store)
     applied: list[str] = []
     for file in files:

@@ -19,13 +19,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streams.config.retention import RetentionPolicy
 from streams.core.audit_chain import broken_links, record_hash
-from streams.core.holds import Hold
 from streams.core.normalise import encode_plates, normalise_plates, normalise_regions
 from streams.core.pseudonym import PlateKeys
 from streams.errors import StoreError
 from streams.metrics import AUDIT_RECORDS
-from streams.retention import RetentionPolicy
+from streams.model.hold import Hold
+from streams.model.search import SearchRefused, SearchRequest
 from streams.store.clickhouse import Store, _literal
 
 # Personal-data tables and aggregate tables the purge job keeps within their limits: table -> (time column,
@@ -42,11 +43,7 @@ TIMED_TABLES = {
 }
 
 
-class SearchRefused(ValueError):
-    """A search without what the gate asks for (actor, reason, a valid plate or read id)."""
-
-
-def _t(ms: int) -> str:
+def ts_sql(ms: int) -> str:
     return f"fromUnixTimestamp64Milli(toInt64({int(ms)}), 'UTC')"
 
 
@@ -54,24 +51,24 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _due(policy: RetentionPolicy, now_ms: int) -> str:
+def due_sql(policy: RetentionPolicy, now_ms: int) -> str:
     """Rows of ``reads`` past their limit: by the expiry written with them, or by the policy in force now."""
     return (
-        f"(expires_at <= {_t(now_ms)}"
-        f" OR (data_class = 'non_hit_reads' AND captured_at <= {_t(now_ms - policy.limit_ms('non_hit_reads'))})"
-        f" OR (data_class = 'hit_reads' AND captured_at <= {_t(now_ms - policy.limit_ms('hit_reads'))}))"
+        f"(expires_at <= {ts_sql(now_ms)}"
+        f" OR (data_class = 'non_hit_reads' AND captured_at <= {ts_sql(now_ms - policy.limit_ms('non_hit_reads'))})"
+        f" OR (data_class = 'hit_reads' AND captured_at <= {ts_sql(now_ms - policy.limit_ms('hit_reads'))}))"
     )
 
 
 def _live(policy: RetentionPolicy, now_ms: int) -> str:
     """The retention bound every query on ``reads`` adds."""
-    return f"NOT {_due(policy, now_ms)}"
+    return f"NOT {due_sql(policy, now_ms)}"
 
 
-def _active_holds(now_ms: int) -> str:
+def active_holds_sql(now_ms: int) -> str:
     return (
         "SELECT hold_id, plate_keys, read_ids, captured_from, captured_to FROM holds FINAL "
-        f"WHERE released_at IS NULL AND expires_at > {_t(now_ms)}"
+        f"WHERE released_at IS NULL AND expires_at > {ts_sql(now_ms)}"
     )
 
 
@@ -153,7 +150,8 @@ def place_hold(store: Store, hold: Hold, version: int) -> bool:
         f"INSERT INTO holds ({HOLD_COLUMNS}) SELECT {_literal(hold.hold_id)}, {int(version)}, "
         f"{_literal(hold.requested_by)}, {_literal(hold.case_number)}, {_literal(hold.reason)}, "
         f"CAST([{keys}], 'Array(Tuple(key_id String, plate_key UInt64))'), CAST([{ids}], 'Array(String)'), "
-        f"{_t(hold.captured_from_ms)}, {_t(hold.captured_to_ms)}, {_t(hold.expires_at_ms)}, {_t(hold.placed_at_ms)}, "
+        f"{ts_sql(hold.captured_from_ms)}, {ts_sql(hold.captured_to_ms)}, "
+        f"{ts_sql(hold.expires_at_ms)}, {ts_sql(hold.placed_at_ms)}, "
         "NULL, '', ''"
     )
     detail = {
@@ -178,7 +176,7 @@ def release_hold(store: Store, hold_id: str, released_by: str, reason: str, at_m
         return False
     store.command(
         f"INSERT INTO holds ({HOLD_COLUMNS}) SELECT hold_id, {int(version)}, requested_by, case_number, reason, "
-        f"plate_keys, read_ids, captured_from, captured_to, expires_at, placed_at, {_t(at_ms)}, "
+        f"plate_keys, read_ids, captured_from, captured_to, expires_at, placed_at, {ts_sql(at_ms)}, "
         f"{_literal(released_by)}, {_literal(reason)} FROM holds FINAL WHERE hold_id = {_literal(hold_id)}"
     )
     case = store.query_arrow(f"SELECT case_number FROM holds FINAL WHERE hold_id = {_literal(hold_id)}")
@@ -205,8 +203,8 @@ def preserve(store: Store, policy: RetentionPolicy, now_ms: int) -> int:
         "INSERT INTO held_reads (hold_id, read_id, captured_at, data_class, camera_id, site_id, region, plate_key, "
         "key_id, confidence, hit, held_at) "
         "SELECT h.hold_id, r.read_id, r.captured_at, r.data_class, r.camera_id, r.site_id, r.region, r.plate_key, "
-        f"r.key_id, r.confidence, r.hit, {_t(now_ms)} "
-        f"FROM (SELECT * FROM reads WHERE {_live(policy, now_ms)}) AS r CROSS JOIN ({_active_holds(now_ms)}) AS h "
+        f"r.key_id, r.confidence, r.hit, {ts_sql(now_ms)} "
+        f"FROM (SELECT * FROM reads WHERE {_live(policy, now_ms)}) AS r CROSS JOIN ({active_holds_sql(now_ms)}) AS h "
         "WHERE r.captured_at >= h.captured_from AND r.captured_at <= h.captured_to "
         "AND (has(h.read_ids, r.read_id) OR has(h.plate_keys, tuple(r.key_id, r.plate_key))) "
         "AND (h.hold_id, r.read_id) NOT IN (SELECT hold_id, read_id FROM held_reads)"
@@ -246,7 +244,7 @@ def purge(store: Store, policy: RetentionPolicy, now_ms: int | None = None, buck
     held = preserve(store, policy, now)
     deleted: dict[tuple[str, str], int] = {}
 
-    due = _due(policy, now)
+    due = due_sql(policy, now)
     by_class = store.query_arrow(
         f"SELECT data_class, uniqExact(read_id) AS n FROM reads WHERE {due} GROUP BY data_class"
     )
@@ -263,7 +261,7 @@ def purge(store: Store, policy: RetentionPolicy, now_ms: int | None = None, buck
         for cls, n in zip(by_class["data_class"].to_pylist(), by_class["n"].to_pylist(), strict=True):
             deleted[("reads", cls)] = int(n)
 
-    released = f"hold_id NOT IN (SELECT hold_id FROM ({_active_holds(now)}))"
+    released = f"hold_id NOT IN (SELECT hold_id FROM ({active_holds_sql(now)}))"
     by_class = store.query_arrow(
         f"SELECT data_class, count() AS n FROM held_reads FINAL WHERE {released} GROUP BY data_class"
     )
@@ -273,14 +271,14 @@ def purge(store: Store, policy: RetentionPolicy, now_ms: int | None = None, buck
             deleted[("held_reads", cls)] = int(n)
 
     # A hold's own record is an audit record: kept for the audit limit after it ended.
-    ended = f"coalesce(released_at, expires_at) <= {_t(now - policy.limit_ms('audit'))}"
+    ended = f"coalesce(released_at, expires_at) <= {ts_sql(now - policy.limit_ms('audit'))}"
     n = _count(store, f"SELECT count() AS n FROM holds FINAL WHERE {ended}")
     if n:
         _delete(store, "holds", ended)
         deleted[("holds", "audit")] = n
 
     for table, (column, cls) in TIMED_TABLES.items():
-        old = f"{column} <= {_t(now - policy.limit_ms(cls))}"
+        old = f"{column} <= {ts_sql(now - policy.limit_ms(cls))}"
         n = _count(store, f"SELECT count() AS n FROM {table} WHERE {old}")
         if n:
             _delete(store, table, old)
@@ -336,7 +334,7 @@ def audit(
     digest = record_hash(prev, AUDIT_WRITER, seq, record)
     store.command(
         "INSERT INTO audit_log (at, action, actor, reason, case_number, detail, rows, writer, seq, prev_hash, hash) "
-        f"SELECT {_t(at_ms)}, {_literal(action)}, {_literal(actor)}, {_literal(reason)}, {_literal(case_number)}, "
+        f"SELECT {ts_sql(at_ms)}, {_literal(action)}, {_literal(actor)}, {_literal(reason)}, {_literal(case_number)}, "
         f"{_literal(detail)}, {int(rows)}, {_literal(AUDIT_WRITER)}, {seq}, {_literal(prev)}, {_literal(digest)}"
     )
     AUDIT_RECORDS.labels(AUDIT_WRITER).set(seq)
@@ -349,18 +347,6 @@ def audit_chain_problems(store: Store) -> list[str]:
         "case_number, detail, rows FROM audit_log ORDER BY writer, seq"
     ).to_pylist()
     return broken_links(rows)
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    actor: str
-    reason: str
-    case_number: str = ""
-    plates: tuple[str, ...] = ()
-    region: str | None = None
-    read_ids: tuple[str, ...] = ()
-    captured_from_ms: int = 0
-    captured_to_ms: int = 2**62
 
 
 SEARCH_COLUMNS = "read_id, captured_at, camera_id, site_id, region, confidence, hit, data_class"
@@ -385,12 +371,12 @@ def search(
         match.append("tuple(key_id, plate_key) IN (" + ", ".join(f"({_literal(k)}, {h})" for k, h in pseudonyms) + ")")
     if req.read_ids:
         match.append("read_id IN (" + ", ".join(_literal(r) for r in req.read_ids) + ")")
-    span = f"captured_at >= {_t(req.captured_from_ms)} AND captured_at <= {_t(req.captured_to_ms)}"
+    span = f"captured_at >= {ts_sql(req.captured_from_ms)} AND captured_at <= {ts_sql(req.captured_to_ms)}"
     where = f"({' OR '.join(match)}) AND {span}"
     if req.region:
         region = normalise_regions(pa.array([req.region]))[0].as_py()
         where += f" AND region = {_literal(region or '')}"
-    active = f"hold_id IN (SELECT hold_id FROM ({_active_holds(now)}))"
+    active = f"hold_id IN (SELECT hold_id FROM ({active_holds_sql(now)}))"
     sql = (
         f"SELECT {SEARCH_COLUMNS}, max(held) AS held FROM ("
         f"SELECT {SEARCH_COLUMNS}, 0 AS held FROM reads FINAL WHERE {where} AND {_live(policy, now)} "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from streams.core import aggregate
-from streams.core.pipeline import BatchResult
+from streams.model.batch import BatchResult
 
 AGGREGATE_TABLES = ("read_counts", "hit_counts", "dead_letter_counts", "camera_health", "expiry_counts")
 

@@ -8,11 +8,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from streams.config import load_policy
-from streams.core.hotlist import ENTRY_SCHEMA
+from streams.config.settings import load_policy
 from streams.core.policy import AdmissionPolicy
-from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded
-from streams.schema import READ_SCHEMA
+from streams.model.decoded import Decoded
+from streams.model.hotlist import ENTRY_SCHEMA
+from streams.model.read import HEARTBEAT_SCHEMA, READ_SCHEMA
 
 T0 = 1_790_000_000_000  # event time used across the core tests (2026-09-21)
 DAY = 86_400_000

@@ -20,9 +20,11 @@ from streams.core.hotlist import HotList
 from streams.core.kernel import HashDeduplicator, symbols
 from streams.core.live_hotlist import LiveHotList
 from streams.core.normalise import decode_code, decode_codes, encode_plates_sym, normalise_plates
-from streams.core.pipeline import BatchResult, Processor, ProcessorConfig
+from streams.core.pipeline import Processor, ProcessorConfig
 from streams.core.validate import Limits
-from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded
+from streams.model.batch import BatchResult
+from streams.model.decoded import Decoded
+from streams.model.read import HEARTBEAT_SCHEMA
 from tests.core.conftest import DAY, T0, entries_table, reads_table
 
 # Plates chosen so that exact, candidate, confusable (0/O, 2/7/Z, 8/B) and region-mismatch hits all happen.
@@ -181,9 +183,9 @@ def test_kernel_and_reference_agree(
 
 def test_kernel_and_reference_agree_on_synthetic_traffic() -> None:
     """Larger batches from the synthetic network (unsorted times, 2 candidates per read, bad rows)."""
-    from streams.config import load_policy, policy_lut
+    from streams.config.settings import load_policy, policy_lut
     from streams.core.policy import admit
-    from streams.synth import Synth, SynthConfig
+    from streams.loadtest.synth import Synth, SynthConfig
 
     policy = load_policy()
     synth = Synth(SynthConfig(seed=3, hot_traffic=0.05, vehicles=5_000, cameras=40))

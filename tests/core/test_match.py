@@ -16,7 +16,7 @@ from streams.core.hotlist import HotList
 from streams.core.match import KINDS, match
 from streams.core.normalise import ALPHABET
 from streams.core.pipeline import Processor, ProcessorConfig
-from streams.ingest.decode import Decoded
+from streams.model.decoded import Decoded
 
 T0 = 1_790_000_000_000
 DAY = 86_400_000

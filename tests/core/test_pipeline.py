@@ -11,15 +11,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from streams.config import load_policy
+from streams.config.settings import load_policy
 from streams.core.alerts import hit_payloads
-from streams.core.hotlist import ENTRY_SCHEMA, HotList
+from streams.core.hotlist import HotList
 from streams.core.normalise import stable_codes
-from streams.core.pipeline import HIT_SCHEMA, Processor, ProcessorConfig, Totals
+from streams.core.pipeline import Processor, ProcessorConfig
 from streams.core.policy import DAY_MS, admit
 from streams.core.validate import Limits
-from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded, decode_arrow, decode_json, encode_arrow, merge
-from streams.synth import Synth, SynthConfig
+from streams.ingest.decode import decode_arrow, decode_json, encode_arrow, merge
+from streams.loadtest.synth import Synth, SynthConfig
+from streams.model.batch import HIT_SCHEMA, Totals
+from streams.model.decoded import Decoded
+from streams.model.hotlist import ENTRY_SCHEMA
+from streams.model.read import HEARTBEAT_SCHEMA
 
 T0 = 1_790_000_000_000
 MIN = 60_000

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.config import load_policy
-from streams.core.hotlist import ENTRY_SCHEMA, HotList
+from streams.config.settings import load_policy
+from streams.core.hotlist import HotList
 from streams.core.normalise import ALPHABET
 from streams.core.policy import DAY_MS, RULES, AdmissionPolicy, ReasonRule, admit
+from streams.model.hotlist import ENTRY_SCHEMA
 
 NOW = 1_790_000_000_000
 POLICY = load_policy()

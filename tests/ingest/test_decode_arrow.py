@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from streams.core.hotlist import HotList
 from streams.core.pipeline import Processor
 from streams.ingest.decode import REQUIRED, conform, decode_arrow, encode_arrow
-from streams.schema import CANDIDATE_TYPE, READ_SCHEMA
-from streams.synth import Synth, SynthConfig
+from streams.loadtest.synth import Synth, SynthConfig
+from streams.model.read import CANDIDATE_TYPE, READ_SCHEMA
 
 T0 = 1_790_000_000_000
 BIG = 1 << 24

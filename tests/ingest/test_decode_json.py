@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.core.hotlist import ENTRY_SCHEMA, HotList
+from streams.core.hotlist import HotList
 from streams.core.pipeline import Processor
 from streams.ingest.decode import decode_json, merge
-from streams.schema import READ_SCHEMA
+from streams.model.hotlist import ENTRY_SCHEMA
+from streams.model.read import READ_SCHEMA
 
 T0 = 1_790_000_000_000
 BIG = 1 << 20

@@ -15,13 +15,13 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.config import load_policy
+from streams.config.retention import load_retention
+from streams.config.settings import load_policy
 from streams.errors import ConfigError, HotlistError
-from streams.ingest.deadletter import REASONS
 from streams.ingest.hotlist_csv import read_hotlist_csv
 from streams.ingest.hotlist_events import decode_hotlist_events
 from streams.ingest.verifications import decode_verifications
-from streams.retention import load_retention
+from streams.model.deadletter import REASONS
 
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30))
 JSON_VALUES = st.recursive(

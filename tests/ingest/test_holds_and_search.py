@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from streams.ingest.holds import PlaceHold, ReleaseHold, decode_hold_events
 from streams.ingest.search import search_request
-from streams.store.read_store import SearchRefused
+from streams.model.search import SearchRefused
 
 PLACE = {
     "op": "place",

@@ -7,11 +7,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from streams.config import load_policy
-from streams.core.hotlist import ENTRY_SCHEMA, HotList
+from streams.config.settings import load_policy
+from streams.core.hotlist import HotList
 from streams.core.policy import admit
 from streams.errors import HotlistError
 from streams.ingest.hotlist_csv import read_hotlist_csv
+from streams.model.hotlist import ENTRY_SCHEMA
 
 HEADER = "plate,state,type,reason,record_number,warrant_number,entry_date,expires_at\n"
 

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.config import load_settings
+from streams.config.settings import load_settings
 from streams.errors import ConfigError
-from streams.ingest.decode import HEARTBEAT_SCHEMA, Decoded, decode_arrow, decode_json, encode_arrow
+from streams.ingest.decode import decode_arrow, decode_json, encode_arrow
 from streams.ingest.limits import InputLimits, apply_limits, load_camera_registry
-from streams.schema import READ_SCHEMA
+from streams.model.decoded import Decoded
+from streams.model.read import HEARTBEAT_SCHEMA, READ_SCHEMA
 
 
 def _reads(plates: list[str | None], cameras: list[str | None]) -> pa.Table:

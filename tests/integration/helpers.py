@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.schema import READ_SCHEMA
-from streams.synth import Synth, SynthConfig
+from streams.loadtest.synth import Synth, SynthConfig
+from streams.model.read import READ_SCHEMA
 
-CLI = [sys.executable, "-m", "streams.cli"]
+CLI = [sys.executable, "-m", "streams.cli.app"]
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -314,9 +314,9 @@ def fault_env(worker_env: dict[str, str], tmp_path: Path, entries: list[dict], *
     )
 
 
-def settings_for(env: dict[str, str]):  # noqa: ANN201 - streams.config.Settings
+def settings_for(env: dict[str, str]):  # noqa: ANN201 - streams.config.settings.Settings
     """The settings a test's own producer uses: the worker's broker, topic prefix and 3 partitions."""
-    from streams.config import load_settings
+    from streams.config.settings import load_settings
 
     return load_settings(
         kafka_bootstrap=env["PLATESTREAM_KAFKA_BOOTSTRAP"], topic_prefix=env["PLATESTREAM_TOPIC_PREFIX"], partitions=3

@@ -9,8 +9,8 @@ import time
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.config import load_settings
-from streams.transport.producer import make_producer, send_json
+from streams.config.settings import load_settings
+from streams.kafka.producer import make_producer, send_json
 from tests.integration.helpers import cli, metric, start_worker, stop_worker, wait_for
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from streams.transport.producer import make_producer, send_reads
+from streams.kafka.producer import make_producer, send_reads
 from tests.integration.helpers import (
     arrow_load,
     assert_all_good,

@@ -15,8 +15,8 @@ from collections import Counter
 
 import pytest
 
+from streams.kafka.producer import make_producer, send_json
 from streams.store.clickhouse import ChdbStore
-from streams.transport.producer import make_producer, send_json
 from tests.integration.helpers import (
     cli,
     fault_env,

@@ -14,7 +14,7 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from streams.transport.producer import make_producer, send_reads
+from streams.kafka.producer import make_producer, send_reads
 from tests.conftest import free_port
 from tests.integration.helpers import (
     arrow_load,

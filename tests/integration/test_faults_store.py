@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.transport.producer import make_producer, send_reads
+from streams.kafka.producer import make_producer, send_reads
 from tests.integration.helpers import (
     TopicReader,
     arrow_load,

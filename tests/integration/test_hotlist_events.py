@@ -9,11 +9,11 @@ import time
 import pyarrow as pa
 import pytest
 
-from streams.config import load_settings
+from streams.config.settings import load_settings
 from streams.ingest.hotlist_events import add_event, clear_event, sync_event
 from streams.ingest.verifications import verification_event
-from streams.schema import READ_SCHEMA
-from streams.transport.producer import make_producer, send_reads
+from streams.kafka.producer import make_producer, send_reads
+from streams.model.read import READ_SCHEMA
 from tests.integration.helpers import TopicReader, cli, health, start_worker, stop_worker, wait_for
 
 pytestmark = pytest.mark.integration

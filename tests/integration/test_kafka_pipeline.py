@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from streams.config import load_settings
+from streams.config.settings import load_settings
 from streams.ingest.decode import encode_arrow
-from streams.schema import READ_SCHEMA
-from streams.transport.producer import make_producer, send_json, send_reads
+from streams.kafka.producer import make_producer, send_json, send_reads
+from streams.model.read import READ_SCHEMA
 from tests.integration.helpers import TopicReader, cli, health, metric, start_worker, stop_worker
 
 pytestmark = pytest.mark.integration

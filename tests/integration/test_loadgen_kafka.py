@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from streams.ingest.decode import decode_arrow
-from streams.loadgen import parquet_sink, reads
+from streams.loadtest.generator import parquet_sink, reads
 from tests.integration.helpers import cli
 
 pytestmark = pytest.mark.integration

@@ -13,10 +13,10 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from streams.config import load_settings
-from streams.retention import kafka_bound_ms, kafka_reads_configs, load_retention
-from streams.schema import READ_SCHEMA
-from streams.transport.producer import make_producer, send_json, send_reads
+from streams.config.retention import kafka_bound_ms, kafka_reads_configs, load_retention
+from streams.config.settings import load_settings
+from streams.kafka.producer import make_producer, send_json, send_reads
+from streams.model.read import READ_SCHEMA
 from tests.integration.helpers import cli, wait_for
 
 pytestmark = pytest.mark.integration

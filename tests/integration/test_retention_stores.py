@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from streams.config import load_settings
-from streams.schema import READ_SCHEMA
-from streams.transport.producer import make_producer, send_reads
+from streams.config.settings import load_settings
+from streams.kafka.producer import make_producer, send_reads
+from streams.model.read import READ_SCHEMA
 from tests.integration.helpers import cli, health, metric, start_worker, stop_worker, wait_for
 
 pytestmark = pytest.mark.integration

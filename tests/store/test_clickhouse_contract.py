@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.resources
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from streams.errors import ConfigError, SchemaError, StoreError
-from streams.store.clickhouse import SCHEMA_DIR, ChdbStore, Store, migrate, open_store, statements
+from streams.store.clickhouse import ChdbStore, Store, migrate, open_store, statements
 
 AGGREGATES = {"read_counts", "hit_counts", "dead_letter_counts", "camera_health", "expiry_counts"}
 UTC_S = pa.timestamp("s", tz="UTC")
@@ -46,7 +47,8 @@ def _tables(store: Store) -> set[str]:
 
 
 def test_migrate_creates_every_table_once(store: Store) -> None:
-    files = sorted(p.name for p in SCHEMA_DIR.glob("*.sql"))
+    folder = importlib.resources.files("streams.resources") / "schemas" / "clickhouse"
+    files = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
 
     assert migrate(store, aggregate_ttl_days=1) == files
     assert _tables(store) >= AGGREGATES | {"schema_migrations"}

@@ -14,14 +14,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from streams.core.holds import Hold
+from streams.config.retention import RetentionPolicy
 from streams.core.normalise import encode_plates, normalise_plates
-from streams.core.pipeline import STORED_READ_SCHEMA
 from streams.core.pseudonym import PlateKeys, siphash64
-from streams.retention import RetentionPolicy
-from streams.retention_verify import verify_store
+from streams.model.batch import STORED_READ_SCHEMA
+from streams.model.hold import Hold
 from streams.store import read_store as rs
 from streams.store.clickhouse import Store, migrate
+from streams.store.retention_check import verify_store
 
 # An hour ahead of the wall clock: the engine drops rows whose TTL has passed as they are inserted, and the
 # tests move "now" forward by hand, past limits of seconds, while the rows' TTL stays ahead of the real clock.

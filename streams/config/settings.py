@@ -1,0 +1,266 @@
+"""Settings from environment variables (``PLATESTREAM_*``, plus ``CLICKHOUSE_URL``) and an optional YAML file.
+
+Validated at start-up: every bad value is reported at once, each with its name and what is wrong.
+Precedence: environment over the YAML file (``PLATESTREAM_CONFIG``) over defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams import resources
+from streams.config.retention import RetentionPolicy, load_retention, processor_state_ms
+from streams.core.confusables import canonical_lut
+from streams.core.pipeline import ProcessorConfig
+from streams.core.policy import BASIS_KINDS, AdmissionPolicy, ReasonRule
+from streams.core.pseudonym import PlateKeys
+from streams.core.validate import Limits
+from streams.errors import ConfigError, validation_message
+
+MATCH_KINDS = {"exact", "candidate", "confusable", "region_mismatch"}
+
+
+class Settings(BaseSettings):
+    """Every knob of a worker or run. Durations are in seconds."""
+
+    model_config = SettingsConfigDict(env_prefix="PLATESTREAM_", extra="forbid", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "platestream."
+    partitions: int = Field(6, ge=1, le=1024)
+    clickhouse_url: str | None = Field(None, validation_alias=AliasChoices("CLICKHOUSE_URL", "clickhouse_url"))
+    chdb_path: Path = Path(".local/chdb")
+    policy_path: Path | None = None  # None: the packaged default (resources/policies/default.yaml)
+    hotlist_path: Path | None = None
+    dedup_window_s: float = Field(60, gt=0, le=86_400)
+    alert_window_s: float = Field(600, ge=0, le=86_400)
+    retention: str = "default"  # retention policy: a preset (see streams/config/retention.py) or a YAML path
+    nonhit_state_s: float = Field(300, ge=0, le=30 * 86_400)  # can only shorten the policy's non_hit_reads
+    reads_retention_s: float | None = None  # replaced by `retention`: refused when set
+    bucket_s: int = Field(3600, ge=60, le=86_400)
+    aggregate_ttl_days: int = Field(400, ge=1, le=3650)
+    max_future_skew_s: float = Field(300, ge=0)
+    max_age_s: float = Field(7 * 86_400, gt=0)
+    max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_message_rows: int = Field(500_000, ge=1, le=10_000_000)  # reads per Arrow message: `too_many_rows` beyond
+    max_plate_chars: int = Field(32, ge=12, le=1024)  # plate text as received: `plate_too_long` beyond
+    camera_registry_path: Path | None = None  # CSV with a camera_id column: reads from other cameras are refused
+    web_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape /metrics
+    web_port: int = Field(6066, ge=0, le=65535)
+    worker_batch: int = Field(500, ge=1, le=100_000)
+    # How long the group waits for a silent worker before handing its partitions to others: after a crash its
+    # partitions stand still this long (Faust's default is 60 s). The broker allows 6 s at the least.
+    session_timeout_s: float = Field(10, ge=6, le=300)
+    # The read store (ClickHouse ``reads``): keeps what the retention policy allows (hit reads, and non-hit reads
+    # when their limit is above 0), plates as keyed hashes. Off: no read is stored, whatever the policy allows.
+    read_store: bool = True
+    # Plate pseudonym keys, ``id:32-hex[,id:32-hex...]``, the first one current (from a secret store in
+    # deployments). Unset: read from ``plate_keys_file``, which is created with a fresh key if missing.
+    plate_keys: SecretStr | None = None
+    plate_keys_file: Path = Path(".local/plate_keys")
+    # The purge job: deletes what is past its limit from every ClickHouse table, on this interval (capped at a
+    # tenth of the shortest stored limit). Off only to show that the verifier catches what it leaves.
+    purge: bool = True  # off: no deletion in the store at all, TTL merges included (drills and tests only)
+    purge_interval_s: float = Field(60, gt=0, le=86_400)
+    # The core: "kernel" (compiled, the default) or "reference" (the numpy path it is tested against).
+    engine: Literal["kernel", "reference"] = "kernel"
+    # The worker's clock: processor-state expiry, hold events, and the purge job when it is due.
+    tick_s: float = Field(5, ge=0.2, le=5)
+    # Batches matched and published whose aggregates are not yet written; beyond it the agents wait.
+    sink_queue_batches: int = Field(16, ge=1, le=1024)
+    sink_retry_max_s: float = Field(5, gt=0, le=300)  # longest pause between retries of a failed store write
+    stream_buffer_messages: int = Field(1024, ge=16, le=100_000)  # fetched messages waiting per partition
+    store_fault_file: Path | None = None  # test hook: while this file exists every store call fails
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, v: str) -> str:
+        for hp in v.split(","):
+            host, _, port = hp.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{hp!r} is not host:port")
+        return v
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _ch_url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://", "clickhouse://")):
+            raise ValueError("must start with http://, https:// or clickhouse://")
+        return v or None
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, v: str) -> str:
+        try:
+            load_retention(v)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("camera_registry_path")
+    @classmethod
+    def _camera_registry(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            from streams.ingest.limits import load_camera_registry
+
+            try:
+                load_camera_registry(v)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    def input_limits(self):  # noqa: ANN201 - streams.ingest.limits.InputLimits
+        from streams.ingest.limits import InputLimits, load_camera_registry
+
+        cameras = load_camera_registry(self.camera_registry_path) if self.camera_registry_path else None
+        return InputLimits(self.max_plate_chars, cameras)
+
+    @field_validator("reads_retention_s")
+    @classmethod
+    def _reads_retention(cls, v: float | None) -> None:
+        if v is not None:
+            raise ValueError("replaced by `retention` (a preset name or a policy YAML), see docs/retention.md")
+        return None
+
+    @field_validator("plate_keys")
+    @classmethod
+    def _plate_keys(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            PlateKeys.parse(v.get_secret_value())  # raises ValueError without echoing key material
+        return v
+
+    def retention_policy(self) -> RetentionPolicy:
+        return load_retention(self.retention)  # cached
+
+    def keep_reads(self) -> str:
+        """What the read store keeps under the policy: "all", "hits" or "none"."""
+        policy = self.retention_policy()
+        if not self.read_store or policy.hit_reads == 0:
+            return "none"
+        return "all" if policy.non_hit_reads > 0 else "hits"
+
+    def purge_every_s(self) -> float:
+        """The purge interval: the setting, but at most a tenth of the shortest limit of a stored class."""
+        policy = self.retention_policy()
+        limits = [s for s in (policy.non_hit_reads, policy.hit_reads, policy.verifications, policy.audit) if s > 0]
+        return min([self.purge_interval_s] + [max(0.5, s / 10) for s in limits])
+
+    def load_plate_keys(self) -> PlateKeys:
+        """The configured keys, else those in ``plate_keys_file`` (created with one fresh key, mode 0600)."""
+        if self.plate_keys is not None:
+            return PlateKeys.parse(self.plate_keys.get_secret_value())
+        path = self.plate_keys_file
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(PlateKeys.new_spec("k1") + "\n")
+            return PlateKeys.parse(path.read_text())
+        except FileExistsError:  # another process created it first
+            return PlateKeys.parse(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read or create plate keys file {path}: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"plate keys file {path}: {exc}") from None
+
+    def processor_config(self, policy: AdmissionPolicy) -> ProcessorConfig:
+        return ProcessorConfig(
+            dedup_window_ms=int(self.dedup_window_s * 1000),
+            alert_window_ms=int(self.alert_window_s * 1000),
+            nonhit_state_ms=min(int(self.nonhit_state_s * 1000), processor_state_ms(self.retention_policy())),
+            bucket_ms=self.bucket_s * 1000,
+            limits=Limits(int(self.max_future_skew_s * 1000), int(self.max_age_s * 1000)),
+            alert_kinds=policy.alert_kinds,
+            low_confidence=policy.low_confidence,
+            keep_reads=self.keep_reads(),
+            engine=self.engine,
+        )
+
+
+def _errors(exc: ValidationError, where: str) -> str:
+    return validation_message(exc, f"invalid configuration ({where})")
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from YAML (``config_file`` or ``$PLATESTREAM_CONFIG``), then environment, then ``overrides``."""
+    path = config_file or os.environ.get("PLATESTREAM_CONFIG")
+    file_values: dict[str, Any] = {}
+    if path:
+        try:
+            file_values = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of setting: value")
+    try:
+        # environment wins over the file: pass file values only where no variable is set
+        env_set = {k for k in Settings.model_fields if f"PLATESTREAM_{k.upper()}" in os.environ}
+        if "CLICKHOUSE_URL" in os.environ:
+            env_set.add("clickhouse_url")
+        init = {k: v for k, v in file_values.items() if k not in env_set}
+        init.update({k: v for k, v in overrides.items() if v is not None})
+        return Settings(**init)
+    except ValidationError as exc:
+        raise ConfigError(_errors(exc, str(path or "environment"))) from None
+
+
+class _ReasonModel(BaseModel):
+    model_config = {"extra": "forbid"}
+    alert: bool = True
+    requires: str | None = None
+    max_days: int | None = Field(None, ge=1, le=3650)
+
+    @field_validator("requires")
+    @classmethod
+    def _requires(cls, v: str | None) -> str | None:
+        if v is not None and v not in BASIS_KINDS:
+            raise ValueError(f"must be one of {', '.join(BASIS_KINDS)}")
+        return v
+
+
+class _PolicyModel(BaseModel):
+    model_config = {"extra": "forbid"}
+    reasons: dict[str, _ReasonModel]
+    alert_kinds: list[str] = ["exact", "candidate", "confusable"]
+    source_max_age_hours: float = Field(24, gt=0)
+    low_confidence: float = Field(80, ge=0, le=100)
+    confusable_groups: list[str] = []
+
+    @field_validator("alert_kinds")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        bad = sorted(set(v) - MATCH_KINDS)
+        if bad:
+            raise ValueError(f"unknown match kind(s) {bad}; known: {sorted(MATCH_KINDS)}")
+        return v
+
+
+def load_policy(path: str | Path | None = None) -> AdmissionPolicy:
+    """The admission policy from YAML, validated; the packaged default when ``path`` is None."""
+    p = Path(path) if path else resources.policy_file("default.yaml")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read policy file {p}: {exc}") from None
+    try:
+        m = _PolicyModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_errors(exc, str(p))) from None
+    return AdmissionPolicy(
+        reasons={k: ReasonRule(v.alert, v.requires, v.max_days) for k, v in m.reasons.items()},
+        alert_kinds=frozenset(m.alert_kinds),
+        source_max_age_hours=m.source_max_age_hours,
+        low_confidence=m.low_confidence,
+        confusable_groups=tuple(m.confusable_groups),
+    )
+
+
+def policy_lut(policy: AdmissionPolicy):  # noqa: ANN201 - numpy array
+    return canonical_lut(policy.confusable_groups) if policy.confusable_groups else canonical_lut()

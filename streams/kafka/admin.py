@@ -1,0 +1,109 @@
+"""Topic admin through confluent-kafka: create the declared topics, and check a broker against them."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+
+from streams.config.settings import Settings
+from streams.errors import KafkaSetupError
+from streams.kafka.topics import declared, topic_name
+
+
+def _admin(settings: Settings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 10000})
+
+
+def create_topics(settings: Settings) -> dict[str, str]:
+    """Create missing topics; returns name -> 'created' | 'exists'."""
+    admin = _admin(settings)
+    new = [
+        NewTopic(topic_name(settings, t.name), t.partitions or settings.partitions, 1, config=t.configs)
+        for t in declared(settings)
+    ]
+    result: dict[str, str] = {}
+    for name, fut in admin.create_topics(new, request_timeout=30).items():
+        try:
+            fut.result()
+            result[name] = "created"
+        except KafkaException as exc:
+            if exc.args and exc.args[0].name() == "TOPIC_ALREADY_EXISTS":
+                result[name] = "exists"
+            else:
+                raise KafkaSetupError(f"cannot create topic {name}: {exc}") from None
+    return result
+
+
+def check_topics(settings: Settings) -> list[str]:
+    """Differences between the broker and the declarations; empty when they agree."""
+    admin = _admin(settings)
+    problems: list[str] = []
+    try:
+        existing = admin.list_topics(timeout=15).topics
+    except KafkaException as exc:
+        raise KafkaSetupError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    specs = {topic_name(settings, t.name): t for t in declared(settings)}
+    present = [n for n in specs if n in existing]
+    problems += [f"{n}: missing (run `platestream topics create`)" for n in specs if n not in existing]
+    if present:
+        futures = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, n) for n in present])
+        for res, fut in futures.items():
+            actual = {k: v.value for k, v in fut.result().items()}
+            for key, want in specs[res.name].configs.items():
+                if actual.get(key) != want:
+                    problems.append(f"{res.name}: {key} is {actual.get(key)!r}, declared {want!r}")
+    return problems
+
+
+def apply_configs(settings: Settings) -> list[str]:
+    """Set every declared per-topic config on existing topics (after a policy change); returns what changed."""
+    admin = _admin(settings)
+    specs = {topic_name(settings, t.name): t for t in declared(settings)}
+    existing = admin.list_topics(timeout=15).topics
+    changed: list[str] = []
+    resources = []
+    for name, spec in specs.items():
+        if name not in existing:
+            continue
+        entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in spec.configs.items()]
+        resources.append(ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries))
+    if resources:
+        before = {
+            r.name: {k: v.value for k, v in f.result().items()}
+            for r, f in admin.describe_configs(
+                [ConfigResource(ConfigResource.Type.TOPIC, r.name) for r in resources]
+            ).items()
+        }
+        for res, fut in admin.incremental_alter_configs(resources).items():
+            try:
+                fut.result()
+            except KafkaException as exc:
+                raise KafkaSetupError(f"cannot alter {res.name}: {exc}") from None
+            for key, want in specs[res.name].configs.items():
+                if before[res.name].get(key) != want:
+                    changed.append(f"{res.name}: {key} {before[res.name].get(key)!r} -> {want!r}")
+    return changed
+
+
+def log_starts(settings: Settings, policy) -> list[tuple[str, str, int, int]]:  # noqa: ANN001 - RetentionPolicy
+    """(topic, data class, partition, log start offset) of every retention-bound topic: what Kafka has deleted.
+
+    Offsets start at 0 and only deletion moves a partition's log start, so it counts the records deleted so far.
+    """
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+
+    from streams.config.retention import kafka_topic_limits
+
+    admin = _admin(settings)
+    classes = {topic_name(settings, t): cls for t, (cls, _) in kafka_topic_limits(policy).items()}
+    md = admin.list_topics(timeout=10)
+    wanted = {
+        TopicPartition(t, p): OffsetSpec.earliest() for t in classes if t in md.topics for p in md.topics[t].partitions
+    }
+    if not wanted:
+        return []
+    out = []
+    for tp, fut in admin.list_offsets(wanted, request_timeout=10).items():
+        out.append((tp.topic, classes[tp.topic], tp.partition, int(fut.result(timeout=10).offset)))
+    return sorted(out)

@@ -1,0 +1,70 @@
+"""Every topic, its partitions and its per-topic configs, declared in one place.
+
+Topics are created by ``platestream topics create``, never by auto-creation; workers check at start-up that the
+broker's configs match these declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from streams.config.retention import kafka_limit_configs, kafka_topic_limits, load_retention
+from streams.config.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str  # without the deployment prefix
+    purpose: str
+    configs: dict[str, str] = field(default_factory=dict)
+    partitions: int | None = None  # None: the deployment's default
+
+
+def declared(settings: Settings) -> list[TopicSpec]:
+    """The topics of a deployment. Every topic with personal data keeps it as long as the retention policy allows
+    (streams/config/retention.py): reads, dead letters, hits, verifications."""
+    limits = kafka_topic_limits(load_retention(settings.retention))
+    keep = {topic: kafka_limit_configs(limit) for topic, (_, limit) in limits.items()}
+    return [
+        TopicSpec(
+            "reads.batch",
+            "Arrow IPC record batches of reads (camera gateways, load generators)",
+            {**keep["reads.batch"], "max.message.bytes": str(settings.max_message_bytes + 65536)},
+        ),
+        TopicSpec(
+            "reads.json",
+            "single JSON events: reads, alpr_group, heartbeat",
+            keep["reads.json"],
+        ),
+        TopicSpec(
+            "hits",
+            "hot-list hits, one JSON per hit, keyed by hit_id; all start unverified",
+            keep["hits"],
+        ),
+        TopicSpec(
+            "deadletter",
+            "rejected messages and rows with reason and original bytes",
+            {**keep["deadletter"], "max.message.bytes": str(2 * settings.max_message_bytes + 65536)},
+        ),
+        TopicSpec(
+            "hotlist.events",
+            "hot-list add/clear events keyed by entry id (compacted)",
+            {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+            partitions=1,
+        ),
+        TopicSpec(
+            "holds",
+            "preservation holds placed and released, keyed by hold id; plates only as keyed hashes",
+            keep["holds"],
+            partitions=1,
+        ),
+        TopicSpec(
+            "verifications",
+            "operator confirm/reject events for hits",
+            keep["verifications"],
+        ),
+    ]
+
+
+def topic_name(settings: Settings, name: str) -> str:
+    return f"{settings.topic_prefix}{name}"

@@ -1,0 +1,95 @@
+"""``platestream retention verify``: check that the stores hold no read longer than the retention policy allows.
+
+Every store a read or a record about one lives in (docs/retention.md):
+
+- Kafka: every retention-bound topic's configs match the policy, and the oldest record still readable on each
+  partition is no older than its bound, ``retention.ms + segment.ms + log.retention.check.interval.ms``.
+- processor state: each worker's ``/health`` reports the capture time of the oldest read it holds; that read is
+  no older than ``processor_state_ms`` plus one retention tick.
+- ClickHouse: no row of any table is past its limit (plus one purge interval) unless an active hold keeps a copy
+  of it; under a hit-only policy no non-hit read is stored at all. An embedded store is open in its worker's
+  process only, so each worker checks its own and answers on ``/retention``; a server is checked directly.
+
+Findings name topics, partitions, offsets, ages and URLs; never a plate.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from streams import clock
+from streams.config.retention import RetentionPolicy, processor_state_ms
+from streams.config.settings import Settings
+from streams.kafka.retention_check import verify_kafka
+from streams.model.finding import Finding, seconds
+from streams.store.retention_check import verify_store
+
+__all__ = ["WORKER_TICK_MS", "verify", "verify_worker_stores", "verify_workers"]
+
+WORKER_TICK_MS = 5_000  # the worker's retention clock (the `clocks` timer in streams/worker/app.py)
+
+
+def verify_workers(
+    urls: list[str], policy: RetentionPolicy, now_ms: int | None = None, timeout_s: float = 5
+) -> list[Finding]:
+    """The oldest read each worker holds in its processor state, from its /health."""
+    limit = processor_state_ms(policy)
+    bound = limit + WORKER_TICK_MS
+    out: list[Finding] = []
+    for url in urls:
+        health_url = url if url.rstrip("/").endswith("/health") else url.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(health_url, timeout=timeout_s) as r:
+                health = json.loads(r.read())
+        except (OSError, ValueError) as exc:
+            out.append(Finding("fail", "processor", url, f"cannot read {health_url}: {type(exc).__name__}: {exc}"))
+            continue
+        if not isinstance(health, dict) or "oldest_state_read_ms" not in health:
+            out.append(Finding("fail", "processor", url, "/health does not report oldest_state_read_ms"))
+            continue
+        oldest = health["oldest_state_read_ms"]
+        held = health.get("dedup_state_reads")
+        if oldest is None:
+            out.append(Finding("ok", "processor", url, "holds no read"))
+            continue
+        age = (clock.now_ms() if now_ms is None else now_ms) - int(oldest)
+        what = f"oldest of {held} read(s) held was captured {seconds(age)} ago"
+        rule = f"bound {seconds(bound)} = limit {seconds(limit)} + one {seconds(WORKER_TICK_MS)} tick"
+        if age > bound:
+            out.append(Finding("fail", "processor", url, f"{what}: older than the {rule}"))
+        else:
+            out.append(Finding("ok", "processor", url, f"{what}; {rule}"))
+    return out
+
+
+def verify_worker_stores(urls: list[str], timeout_s: float = 30) -> list[Finding]:
+    """Each worker's own embedded store, as its ``/retention`` reports it."""
+    out: list[Finding] = []
+    for url in urls:
+        target = url.rstrip("/").removesuffix("/health") + "/retention"
+        try:
+            with urllib.request.urlopen(target, timeout=timeout_s) as r:
+                found = json.loads(r.read())["findings"]
+            out += [Finding(**{**f, "subject": f"{url} {f['subject']}"}) for f in found]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            out.append(Finding("fail", "clickhouse", url, f"cannot read {target}: {type(exc).__name__}: {exc}"))
+    return out
+
+
+def verify(
+    settings: Settings,
+    policy: RetentionPolicy,
+    workers: list[str],
+    kafka: bool = True,
+    now_ms: int | None = None,
+    store=None,  # noqa: ANN001 - a ClickHouse server store, checked directly
+) -> list[Finding]:
+    findings = verify_kafka(settings, policy, now_ms) if kafka else []
+    findings += verify_workers(workers, policy, now_ms)
+    if store is not None:
+        grace_ms = int((settings.purge_everyseconds() + 2 * settings.tick_s) * 1000)  # a purge and two ticks
+        findings += verify_store(store, policy, now_ms, grace_ms, subject="server")
+    else:
+        findings += verify_worker_stores(workers)
+    return findings
