@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/platestream run
 
-test: $(STAMP)
+test: lint
 	$(BIN)/pytest -q
 
 unit: $(STAMP)
@@ -24,8 +24,10 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python load_tests/bench_core.py
 
+# Style (ruff) and which way imports run (import-linter contracts in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check streams tests load_tests
+	$(BIN)/lint-imports
 
 # Full local stack: a real Kafka broker, topics, one worker on embedded ClickHouse. `make down` stops it.
 up: $(STAMP)

@@ -1,1 +1,3 @@
-""""""
+"""Settings (environment, YAML), the admission policy file and the retention policy: validated at start-up."""
+
+__all__ = ["retention", "settings"]

@@ -3,3 +3,20 @@
 normalise -> dedup -> match -> retain -> aggregate, wired together by ``pipeline.Processor``. Time is always a
 parameter (milliseconds since the epoch), never read from a clock here.
 """
+
+__all__ = [
+    "aggregate",
+    "alerts",
+    "audit_chain",
+    "confusables",
+    "dedup",
+    "hotlist",
+    "kernel",
+    "live_hotlist",
+    "match",
+    "normalise",
+    "pipeline",
+    "policy",
+    "pseudonym",
+    "validate",
+]
