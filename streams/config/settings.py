@@ -22,6 +22,7 @@ from streams.core.policy import BASIS_KINDS, AdmissionPolicy, ReasonRule
 from streams.core.pseudonym import PlateKeys
 from streams.core.validate import Limits
 from streams.errors import ConfigError, validation_message
+from streams.ingest.limits import InputLimits, load_camera_registry
 
 MATCH_KINDS = {"exact", "candidate", "confusable", "region_mismatch"}
 
@@ -107,17 +108,13 @@ class Settings(BaseSettings):
     @classmethod
     def _camera_registry(cls, v: Path | None) -> Path | None:
         if v is not None:
-            from streams.ingest.limits import load_camera_registry
-
             try:
                 load_camera_registry(v)
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None
         return v
 
-    def input_limits(self):  # noqa: ANN201 - streams.ingest.limits.InputLimits
-        from streams.ingest.limits import InputLimits, load_camera_registry
-
+    def input_limits(self) -> InputLimits:
         cameras = load_camera_registry(self.camera_registry_path) if self.camera_registry_path else None
         return InputLimits(self.max_plate_chars, cameras)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, OffsetSpec
 
+from streams.config.retention import RetentionPolicy, kafka_topic_limits
 from streams.config.settings import Settings
 from streams.errors import KafkaSetupError
 from streams.kafka.topics import declared, topic_name
@@ -85,16 +86,11 @@ def apply_configs(settings: Settings) -> list[str]:
     return changed
 
 
-def log_starts(settings: Settings, policy) -> list[tuple[str, str, int, int]]:  # noqa: ANN001 - RetentionPolicy
+def log_starts(settings: Settings, policy: RetentionPolicy) -> list[tuple[str, str, int, int]]:
     """(topic, data class, partition, log start offset) of every retention-bound topic: what Kafka has deleted.
 
     Offsets start at 0 and only deletion moves a partition's log start, so it counts the records deleted so far.
     """
-    from confluent_kafka import TopicPartition
-    from confluent_kafka.admin import OffsetSpec
-
-    from streams.config.retention import kafka_topic_limits
-
     admin = _admin(settings)
     classes = {topic_name(settings, t): cls for t, (cls, _) in kafka_topic_limits(policy).items()}
     md = admin.list_topics(timeout=10)

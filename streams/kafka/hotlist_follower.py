@@ -16,6 +16,7 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streams import metrics
+from streams.clock import SYSTEM, Clock
 from streams.config.settings import Settings
 from streams.core.live_hotlist import LiveHotList, apply_ops
 from streams.ingest.hotlist_events import decode_hotlist_events
@@ -25,8 +26,14 @@ from streams.model.deadletter import DeadLetter
 
 class HotlistFollower:
     def __init__(
-        self, settings: Settings, live: LiveHotList, lock: threading.Lock, on_dead: Callable[[list[DeadLetter]], None]
+        self,
+        settings: Settings,
+        live: LiveHotList,
+        lock: threading.Lock,
+        on_dead: Callable[[list[DeadLetter]], None],
+        clock: Clock = SYSTEM,
     ):
+        self.clock = clock  # when an event is applied: source freshness and the entries' validity
         self.topic = topic_name(settings, "hotlist.events")
         self.live = live
         self.lock = lock
@@ -54,7 +61,7 @@ class HotlistFollower:
         decoded = decode_hotlist_events(
             [m.value() or b"" for m in msgs], [f"{m.topic()}/{m.partition()}/{m.offset()}" for m in msgs]
         )
-        now = int(time.time() * 1000)
+        now = self.clock.now_ms()
         with self.lock:
             counts = apply_ops(self.live, decoded.ops, now)
             for m in msgs:

@@ -1,3 +1,14 @@
-"""The Faust stream worker: the app and its agents, the sink stage, exactly-once JSON pieces, the retention clock."""
+"""The Faust stream worker: the app and its agents, the Worker's logic, delivery, the sink stage, exactly-once JSON
+pieces, the alert window across restarts, the Kafka feeds it follows, the web views and a faust-streaming fix."""
 
-__all__ = ["app", "pieces", "sink_stage"]
+__all__ = [
+    "alert_window",
+    "app",
+    "delivery",
+    "faust_patch",
+    "feeds",
+    "http",
+    "pieces",
+    "sink_stage",
+    "worker",
+]
