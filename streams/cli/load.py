@@ -41,7 +41,8 @@ def _share(total: int | None, workers: int, i: int) -> int | None:
 def _work(job: dict[str, Any], q: Any, start: Any = None) -> None:
     """One worker process (or the only one, in-process). ``start``, a barrier shared by the workers, makes them all
     begin sending together, once each has built its generator: the run's rate is then over a common span."""
-    from streams.loadtest.generator import kafka_sink, parquet_sink, run
+    from streams.loadtest.generator import run
+    from streams.loadtest.sinks import kafka_sink, parquet_sink
 
     i = job["worker"]
     try:
@@ -249,15 +250,8 @@ def load_replay(
     import pyarrow as pa
 
     from streams.config.settings import load_settings
-    from streams.loadtest.generator import (
-        ReplayError,
-        count_rows,
-        json_chunks,
-        kafka_sink,
-        parquet_chunks,
-        replay,
-        replay_inputs,
-    )
+    from streams.loadtest.replay import ReplayError, count_rows, json_chunks, parquet_chunks, replay, replay_inputs
+    from streams.loadtest.sinks import kafka_sink
 
     if sum([speedup is not None, recorded, asap]) > 1:
         raise PlatestreamError("give one of --speedup X, --recorded, --asap")

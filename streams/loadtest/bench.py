@@ -153,7 +153,7 @@ def percentiles_ms(values_us: list[int]) -> dict[str, Any]:
 
 def random_entries(n: int, now_ms: int, prefix: str = CLEAR_PREFIX, seed: int = 1) -> pa.Table:
     """``n`` admitted entries of a plate format the synthetic cameras never read (2 letters, 5 digits)."""
-    from streams.loadtest.synth import _strings
+    from streams.loadtest.arrow_strings import symbol_strings
     from streams.model.hotlist import ENTRY_SCHEMA
 
     rng = np.random.default_rng(seed)
@@ -165,7 +165,7 @@ def random_entries(n: int, now_ms: int, prefix: str = CLEAR_PREFIX, seed: int = 
     return pa.table(
         {
             "entry_id": pa.array(np.char.add(prefix, np.arange(n).astype(str)).astype(object), pa.string()),
-            "plate": _strings(sym),
+            "plate": symbol_strings(sym),
             "region": const("CA"),
             "plate_type": const("PC"),
             "reason": const("stolen_vehicle"),
@@ -652,8 +652,9 @@ def network_hotlist(opts: BenchOptions, now_ms: int) -> pa.Table:
 def drive_levels(stack: Stack, opts: BenchOptions, state: LoadState, hot: list[dict], sampler: Sampler) -> None:
     """Each level: reads at its rate for ``step_seconds``, ``probes_per_batch`` probe reads in every batch."""
     from streams.kafka.producer import make_producer, send_reads
-    from streams.loadtest.generator import TokenBucket, reads
+    from streams.loadtest.generator import reads
     from streams.loadtest.synth import SynthConfig
+    from streams.loadtest.token_bucket import TokenBucket
 
     settings = stack.settings()
 
