@@ -3,7 +3,7 @@
     .venv/bin/python load_tests/bench_e2e.py                 # the published run (see docs/performance.md)
     .venv/bin/python load_tests/bench_e2e.py --rate 100000   # any `platestream load bench` options instead
 
-The logic lives in ``streams/loadtest/bench.py`` (the command works from any installed checkout); this file keeps the
+The logic lives in ``streams/loadtest/bench/`` (the command works from any installed checkout); this file keeps the
 benchmark next to the other load tests and pins the options of the run published in docs/performance.md.
 """
 

@@ -12,20 +12,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from streams.loadtest.generator import (
-    HOUR_MS,
-    RAW_SCHEMA,
-    ReplayError,
-    TokenBucket,
-    json_chunks,
-    parquet_chunks,
-    parquet_sink,
-    reads,
-    replay,
-    replay_inputs,
-    run,
-)
-from streams.loadtest.synth import HOURLY_TRAFFIC, Synth, SynthConfig, _strings
+from streams.loadtest.arrow_strings import symbol_strings
+from streams.loadtest.daily_curve import HOURLY_TRAFFIC
+from streams.loadtest.generator import reads, run
+from streams.loadtest.replay import RAW_SCHEMA, ReplayError, json_chunks, parquet_chunks, replay, replay_inputs
+from streams.loadtest.sinks import HOUR_MS, parquet_sink
+from streams.loadtest.synth import Synth, SynthConfig
+from streams.loadtest.token_bucket import TokenBucket
 from streams.model.read import READ_SCHEMA
 
 START = 1_790_000_000_000
@@ -356,7 +349,7 @@ def test_camera_noise_shares_match_the_config():
     s = Synth(cfg)
     table, lab = s.labelled(200_000)
     read = table["plate"].to_pylist()
-    truth = _strings(s.plate_sym[lab["vehicle"]]).to_pylist()
+    truth = symbol_strings(s.plate_sym[lab["vehicle"]]).to_pylist()
     n = len(read)
     dropped = misread = 0
     for r, t in zip(read, truth, strict=True):

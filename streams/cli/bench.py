@@ -1,4 +1,6 @@
-"""`platestream load bench`: the end-to-end benchmark on the local stack (the logic is in `streams.loadtest.bench`)."""
+"""`platestream load bench`: the end-to-end benchmark on the local stack (the logic is in `streams.loadtest.bench`).
+
+Registered on the ``load`` group by ``streams.cli.load``."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ from typing import Annotated
 
 import typer
 
-_CHECKOUT_DOCS = Path(__file__).resolve().parent.parent / "docs"
+from streams.errors import PlatestreamError
+from streams.loadtest.bench import BenchOptions, parse_ramp, run_bench, summary_lines, table_rows
+
+_CHECKOUT_DOCS = Path(__file__).resolve().parents[2] / "docs"  # streams/cli/bench.py -> the checkout
 # the checkout's docs/bench when run from a checkout (an editable install), else a folder here
 DEFAULT_OUT = _CHECKOUT_DOCS / "bench" if _CHECKOUT_DOCS.is_dir() else Path("bench-results")
 
@@ -52,9 +57,6 @@ def load_bench(
     keep_logs: Annotated[bool, typer.Option("--keep-logs", help="keep the workers' logs and state")] = False,
 ) -> None:
     """Run the local stack (broker, workers, embedded ClickHouse) under --rate or --ramp; write JSON and a plot."""
-    from streams.errors import PlatestreamError
-    from streams.loadtest.bench import BenchOptions, parse_ramp, run_bench, summary_lines, table_rows
-
     if (rate is None) == (ramp is None):
         raise PlatestreamError("give exactly one of --rate R and --ramp START:STOP:STEP")
     opts = BenchOptions(

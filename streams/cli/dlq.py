@@ -6,16 +6,17 @@ Neither command prints original bytes or anything decoded from them: they may ho
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from streams.cli.options import ConfigOpt
 from streams.config.settings import load_settings
+from streams.kafka.dlq import list_dead_letters
+from streams.kafka.dlq import replay as replay_dead_letters
 
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: list them (no original bytes shown), replay them.")
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")]
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="only this reason code (e.g. missing_plate)")]
 SourceOpt = Annotated[
     str | None, typer.Option("--source", help="only this source: reads.batch, reads.json, verifications, ...")
@@ -31,8 +32,6 @@ def dlq_list(
     config: ConfigOpt = None,
 ) -> None:
     """Dead letters from the beginning of the topic to its current end, with reason, origin and size."""
-    from streams.kafka.dlq import list_dead_letters
-
     letters = list_dead_letters(load_settings(config), reason=reason, source=source, limit=limit)
     if as_json:
         for d in letters:
@@ -60,7 +59,5 @@ def dlq_replay(
 
     A single bad row of a batch goes to reads.json as its JSON. Prints the counts as JSON.
     """
-    from streams.kafka.dlq import replay
-
-    result = replay(load_settings(config), reason=reason, source=source, dry_run=dry_run)
+    result = replay_dead_letters(load_settings(config), reason=reason, source=source, dry_run=dry_run)
     typer.echo(json.dumps(result.as_dict(), sort_keys=True))

@@ -12,14 +12,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import pyarrow as pa
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from streams.cli.bench import load_bench
+from streams.cli.options import ConfigOpt, err
+from streams.clock import now_ms
+from streams.config.settings import load_settings
 from streams.errors import PlatestreamError
+from streams.loadtest.generator import run
+from streams.loadtest.replay import ReplayError, count_rows, json_chunks, parquet_chunks, replay, replay_inputs
+from streams.loadtest.sinks import kafka_sink, parquet_sink
 
 load_app = typer.Typer(no_args_is_help=True, help="Load generator: synthetic reads at a target rate, and replays.")
-err = Console(stderr=True)
 
 
 class Target(StrEnum):
@@ -41,13 +47,9 @@ def _share(total: int | None, workers: int, i: int) -> int | None:
 def _work(job: dict[str, Any], q: Any, start: Any = None) -> None:
     """One worker process (or the only one, in-process). ``start``, a barrier shared by the workers, makes them all
     begin sending together, once each has built its generator: the run's rate is then over a common span."""
-    from streams.loadtest.generator import kafka_sink, parquet_sink, run
-
     i = job["worker"]
     try:
         if job["to"] == "kafka":
-            from streams.config.settings import load_settings
-
             sink = kafka_sink(load_settings(job["config"]))
         else:
             sink = parquet_sink(job["out"], worker=i)
@@ -97,9 +99,7 @@ def load_run(
     realism: Annotated[
         bool, typer.Option("--realism/--classic", help="camera map, routes and camera noise, or the classic mix")
     ] = True,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")
-    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Send --count reads and/or for --duration seconds, at --rate reads/s (else as fast as possible)."""
     if count is None and duration is None:
@@ -108,7 +108,7 @@ def load_run(
         raise PlatestreamError("--to parquet needs --out DIR")
     if count is not None and count < workers:
         workers = count
-    start_ms = int(time.time() * 1000)
+    start_ms = now_ms()
     jobs = [
         {
             "worker": i,
@@ -240,25 +240,10 @@ def load_replay(
     ] = 600.0,
     batch: Annotated[int, typer.Option("--batch", min=1, help="rows read per file at a time, and per send")] = 50_000,
     result: Annotated[Path | None, typer.Option("--result", help="write the result as JSON here")] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")
-    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Replay recorded reads to Kafka, paced by captured_at: Parquet as Arrow batches to reads.batch, JSON lines
     (alpr_group, heartbeats, reads) byte for byte to reads.json."""
-    import pyarrow as pa
-
-    from streams.config.settings import load_settings
-    from streams.loadtest.generator import (
-        ReplayError,
-        count_rows,
-        json_chunks,
-        kafka_sink,
-        parquet_chunks,
-        replay,
-        replay_inputs,
-    )
-
     if sum([speedup is not None, recorded, asap]) > 1:
         raise PlatestreamError("give one of --speedup X, --recorded, --asap")
     pace = None if asap else (speedup or 1.0)
@@ -312,6 +297,4 @@ class _Direct:
         self.handle(msg)
 
 
-from streams.cli.bench import load_bench  # noqa: E402 - `platestream load bench`, kept in its own module
-
-load_app.command("bench")(load_bench)
+load_app.command("bench")(load_bench)  # `platestream load bench`, in its own module

@@ -7,17 +7,22 @@ from typing import Annotated
 
 import typer
 
+from streams.cli.options import ConfigOpt
+from streams.config.retention import DATA_CLASSES, RetentionPolicy, kafka_limit_configs, kafka_topic_limits
+from streams.config.settings import Settings, load_policy, load_settings
+from streams.run.retention_verify import verify as verify_stores
+from streams.store.clickhouse import ServerStore, migrate, open_store
+from streams.store.read_store import deletions_per_day
+from streams.store.read_store import purge as purge_store
+
 retention_app = typer.Typer(no_args_is_help=True, help="Retention policy: show it, verify the stores against it.")
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")]
 RetentionOpt = Annotated[
     str | None, typer.Option("--retention", help="preset name or policy YAML (else the `retention` setting)")
 ]
 
 
-def _settings_and_policy(config: Path | None, retention: str | None):  # noqa: ANN202
-    from streams.config.settings import load_settings
-
+def _settings_and_policy(config: Path | None, retention: str | None) -> tuple[Settings, RetentionPolicy]:
     settings = load_settings(config, retention=retention)
     return settings, settings.retention_policy()
 
@@ -25,9 +30,6 @@ def _settings_and_policy(config: Path | None, retention: str | None):  # noqa: A
 @retention_app.command("show")
 def show(retention: RetentionOpt = None, config: ConfigOpt = None) -> None:
     """The limits of the policy in force, and what each store is set to."""
-    from streams.config.retention import DATA_CLASSES, kafka_limit_configs, kafka_topic_limits
-    from streams.config.settings import load_policy
-
     settings, policy = _settings_and_policy(config, retention)
     typer.echo(f"policy: {policy.name}")
     typer.echo(f"source: {policy.source}")
@@ -56,13 +58,10 @@ def verify(
     Kafka topics, each worker's processor state and embedded store (through --worker), and a ClickHouse server
     (CLICKHOUSE_URL) when one is configured.
     """
-    from streams.run.retention_verify import verify as do_verify
-    from streams.store.clickhouse import ServerStore
-
     settings, policy = _settings_and_policy(config, retention)
     store = ServerStore(settings.clickhouse_url) if settings.clickhouse_url else None
     try:
-        findings = do_verify(settings, policy, list(worker or []), kafka=kafka, store=store)
+        findings = verify_stores(settings, policy, list(worker or []), kafka=kafka, store=store)
     finally:
         if store is not None:
             store.close()
@@ -78,14 +77,11 @@ def verify(
 def purge(config: ConfigOpt = None, retention: RetentionOpt = None) -> None:
     """Run the purge job once on the configured store (a scheduled job for a ClickHouse server; workers purge
     their embedded stores themselves)."""
-    from streams.store.clickhouse import migrate, open_store
-    from streams.store.read_store import purge as do_purge
-
     settings, policy = _settings_and_policy(config, retention)
     store = open_store(settings.clickhouse_url, settings.chdb_path)
     try:
         migrate(store, settings.aggregate_ttl_days)
-        done = do_purge(store, policy, bucket_ms=settings.bucket_s * 1000)
+        done = purge_store(store, policy, bucket_ms=settings.bucket_s * 1000)
     finally:
         store.close()
     for (table, cls), n in sorted(done.deleted.items()):
@@ -96,9 +92,6 @@ def purge(config: ConfigOpt = None, retention: RetentionOpt = None) -> None:
 @retention_app.command("deletions")
 def deletions(config: ConfigOpt = None) -> None:
     """Records deleted per day, store and data class (processor state, ClickHouse, Kafka), from the store."""
-    from streams.store.clickhouse import open_store
-    from streams.store.read_store import deletions_per_day
-
     settings, _ = _settings_and_policy(config, None)
     store = open_store(settings.clickhouse_url, settings.chdb_path)
     try:

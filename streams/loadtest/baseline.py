@@ -7,7 +7,7 @@ The naive way, per read in Python: ``json.loads``, normalise with str methods, d
 (plate, region, camera) over the same 60 s window as the platestream worker, exact-match against a dict hot list
 (plate -> regions), and count reads and duplicates per (hour, camera) in a dict. No candidates, no confusables,
 no hit topic, no store: it does less than the platestream worker. ``GET /count`` returns its counters, which
-the benchmark (``streams/loadtest/bench.py``) polls.
+the benchmark (``streams/loadtest/bench/``) polls.
 """
 
 from __future__ import annotations

@@ -24,51 +24,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from streams.core.confusables import DEFAULT_GROUPS
-from streams.core.normalise import ALPHABET
+from streams.loadtest.arrow_strings import hex_ids, symbol_strings
+from streams.loadtest.daily_curve import DailyCurve
+from streams.loadtest.ocr_noise import (
+    SORTED_STATES,
+    camera_candidates,
+    camera_noise,
+    classic_candidates,
+    classic_noise,
+)
+from streams.loadtest.road_network import Network, Trips
 from streams.model.hotlist import ENTRY_SCHEMA
-from streams.model.read import CANDIDATE_TYPE, READ_SCHEMA
+from streams.model.read import READ_SCHEMA
 
-_ASCII = np.frombuffer(b"\0" + ALPHABET.encode(), np.uint8)  # symbol -> byte
-_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 REGIONS = np.array(["CA", "CA", "CA", "CA", "NV", "AZ", "OR", "MT", "CO"])
-STATES = np.array(["CA", "NV", "AZ", "OR", "MT", "CO"])  # the distinct regions, for wrong-state misreads
-# Confusions the synthetic OCR makes (symbol of the true char -> symbol it is misread as).
-_SORTED_STATES = np.sort(STATES)
-_MISREAD = {a: b for a, b in ("O0", "0O", "27", "72", "8B", "B8", "5S", "S5", "1I", "I1", "HM", "MH", "Z2")}
-DAY_MS = 86_400_000
-# Relative traffic by local hour (0..23), an urban weekday: night trough, morning and evening peaks.
-HOURLY_TRAFFIC = (
-    0.25, 0.15, 0.10, 0.08, 0.12, 0.35, 0.90, 1.70, 1.90, 1.40, 1.10, 1.15,
-    1.25, 1.20, 1.20, 1.45, 1.80, 1.95, 1.50, 1.00, 0.75, 0.60, 0.45, 0.35,
-)  # fmt: skip
-_CURVE_BIN_MS = 300_000  # the curve is linear between hourly points, tabulated in 5-minute steps
-
-
-def _look_alikes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per symbol: up to 3 look-alike symbols, how many, and whether the matcher's confusable groups hold it.
-
-    The groups come from the matcher (``streams.core.confusables``), so most misreads of a hot plate are ones it
-    can catch; characters outside the groups get a plausible look-alike the matcher does not know.
-    """
-    alt = np.zeros((37, 3), np.uint8)
-    n = np.zeros(37, np.uint8)
-    grouped = np.zeros(37, bool)
-    sym = {c: ALPHABET.index(c) + 1 for c in ALPHABET}
-    extra = {"3": "8", "9": "8", "C": "G", "E": "F", "F": "E", "J": "I", "K": "X", "P": "R", "R": "P", "T": "7",
-             "W": "V", "X": "K", "Y": "V"}  # fmt: skip
-    for c, s in sym.items():
-        group = next((g for g in DEFAULT_GROUPS if c in g), None)
-        others = [o for o in group if o != c][:3] if group else [extra[c]]
-        grouped[s] = group is not None
-        n[s] = len(others)
-        alt[s, : len(others)] = [sym[o] for o in others]
-    return alt, n, grouped
-
-
-_ALT, _N_ALT, _GROUPED = _look_alikes()
 
 
 @dataclass(frozen=True)
@@ -102,155 +72,6 @@ class SynthConfig:
     drop_rate: float = 0.005  # a character dropped (camera_noise only)
     wrong_region_rate: float = 0.01  # another state than the plate's (camera_noise only)
     candidates: int = 4  # alternatives per read (camera_noise only)
-
-
-def _strings(sym: np.ndarray) -> pa.Array:
-    """Symbol rows (0-padded) -> Arrow strings, built from buffers, no per-row Python."""
-    lengths = (sym > 0).sum(axis=1).astype(np.int32)
-    offsets = np.zeros(len(sym) + 1, np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    data = _ASCII[sym[sym > 0]]
-    return pa.Array.from_buffers(pa.string(), len(sym), [None, pa.py_buffer(offsets), pa.py_buffer(data.tobytes())])
-
-
-def _hex_ids(prefix: int, seq: np.ndarray) -> pa.Array:
-    """16-hex-digit ids from a 64-bit value per row (stable for a seed)."""
-    v = (np.uint64(prefix) << np.uint64(40)) ^ seq.astype(np.uint64)
-    nib = (v[:, None] >> (np.arange(15, -1, -1, dtype=np.uint64) * np.uint64(4))[None, :]) & np.uint64(15)
-    data = _HEX[nib.astype(np.uint8)].reshape(-1)
-    offsets = np.arange(0, 16 * len(v) + 1, 16, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), len(v), [None, pa.py_buffer(offsets), pa.py_buffer(data.tobytes())])
-
-
-class DailyCurve:
-    """Traffic by time of day as a time warp: a Poisson process with a constant rate in *flat* time, mapped back
-    to event time, has the curve's rate. Flat time advances one day per day, so the day's mean rate is kept."""
-
-    def __init__(self, utc_offset_h: float, hourly: tuple[float, ...] = HOURLY_TRAFFIC):
-        self.offset_ms = int(round(utc_offset_h * 3_600_000))
-        self.edges = np.arange(0, DAY_MS + 1, _CURVE_BIN_MS, dtype=np.float64)
-        centres = (self.edges[:-1] + _CURVE_BIN_MS / 2) / 3_600_000
-        hours = np.arange(25, dtype=np.float64)
-        rate = np.interp(centres, hours, np.append(hourly, hourly[0]))
-        self.rate = rate / rate.mean()  # mean 1 over a day
-        self.cum = np.concatenate([[0.0], np.cumsum(self.rate * _CURVE_BIN_MS)])
-
-    def factor(self, t_ms: np.ndarray | float) -> np.ndarray:
-        """The rate at event time ``t_ms`` relative to the day's mean."""
-        local = np.asarray(t_ms, np.float64) + self.offset_ms
-        frac = local - np.floor(local / DAY_MS) * DAY_MS
-        return self.rate[np.minimum((frac // _CURVE_BIN_MS).astype(np.int64), len(self.rate) - 1)]
-
-    def to_flat(self, t_ms: np.ndarray | float) -> np.ndarray:
-        local = np.asarray(t_ms, np.float64) + self.offset_ms
-        day = np.floor(local / DAY_MS)
-        return day * DAY_MS + np.interp(local - day * DAY_MS, self.edges, self.cum)
-
-    def from_flat(self, u: np.ndarray | float) -> np.ndarray:
-        u = np.asarray(u, np.float64)
-        day = np.floor(u / DAY_MS)
-        return day * DAY_MS + np.interp(u - day * DAY_MS, self.cum, self.edges) - self.offset_ms
-
-
-class Network:
-    """Camera sites on a square map, each joined to its nearest sites. Camera ``i`` is at site ``i % sites``.
-
-    ``next_hop[a, b]`` is where a driver at site ``a`` heading for ``b`` goes next: the neighbour nearest to
-    ``b``, if it is nearer than ``a`` (else -1: the trip ends there). ``next_hop[b, b] == b``.
-    """
-
-    def __init__(self, cameras: int, sites: int, seed: int, area_km: float, neighbours: int):
-        rng = np.random.default_rng([seed, 0x6E6574])  # its own stream: the fleet's draws do not move the map
-        s = max(1, min(sites, cameras))
-        self.sites = s
-        self.xy_km = rng.uniform(0.0, area_km, (s, 2))
-        diff = self.xy_km[:, None, :] - self.xy_km[None, :, :]
-        self.dist_km = np.hypot(diff[..., 0], diff[..., 1])
-        k = min(neighbours, s - 1)
-        adjacent = np.zeros((s, s), bool)
-        if k > 0:
-            near = np.argsort(self.dist_km, axis=1, kind="stable")[:, 1 : k + 1]
-            adjacent[np.repeat(np.arange(s), k), near.ravel()] = True
-        self.adjacent = adjacent | adjacent.T
-        self.next_hop = np.full((s, s), -1, np.int32)
-        cols = np.arange(s)
-        for a in range(s):  # once per site, at start-up
-            nb = np.flatnonzero(self.adjacent[a])
-            if len(nb):
-                dd = self.dist_km[nb]
-                j = dd.argmin(axis=0)
-                self.next_hop[a] = np.where(dd[j, cols] < self.dist_km[a], nb[j], -1)
-            self.next_hop[a, a] = a
-        self.cams_at = np.bincount(np.arange(cameras) % s, minlength=s).astype(np.uint64)
-        # Coordinates for maps and people: the square placed at a reference point (Los Angeles).
-        self.lat = 34.05 + self.xy_km[:, 1] / 111.32
-        self.lon = -118.25 + self.xy_km[:, 0] / (111.32 * math.cos(math.radians(34.05)))
-
-    def camera(self, site: np.ndarray, came_from: np.ndarray, vehicle: np.ndarray) -> np.ndarray:
-        """The camera a vehicle passes at a site: fixed by where it came from (its direction) and the vehicle
-        (its lane), so a commuter passes the same cameras every day."""
-        key = vehicle.astype(np.uint64) * np.uint64(2_654_435_761) + came_from.astype(np.uint64) * np.uint64(40_503)
-        return site.astype(np.int64) + self.sites * (key % self.cams_at[site]).astype(np.int64)
-
-    def route_lengths(self, a: np.ndarray, b: np.ndarray, max_hops: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sites passed (hops) and km driven on the routes a -> b, vectorised over pairs."""
-        cur = a.astype(np.int64).copy()
-        hops = np.ones(len(cur), np.int64)
-        km = np.zeros(len(cur))
-        alive = np.ones(len(cur), bool)
-        for _ in range(max_hops - 1):
-            nxt = self.next_hop[cur, b]
-            alive &= (cur != b) & (nxt >= 0)
-            if not alive.any():
-                break
-            km[alive] += self.dist_km[cur[alive], nxt[alive]]
-            cur[alive] = nxt[alive]
-            hops += alive
-        return hops, km
-
-
-class _Trips:
-    """Trips in progress, as columns with spare capacity (appends are amortised, finished rows are compacted)."""
-
-    COLUMNS = {
-        "veh": np.int32, "site": np.int32, "came_from": np.int32, "dest": np.int32, "hop": np.int16,
-        "speed": np.float32, "t_next": np.float64, "trip": np.int64,
-    }  # fmt: skip
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.finished = 0
-        self.cols = {k: np.empty(1024, t) for k, t in self.COLUMNS.items()}
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        cols = self.__dict__.get("cols")
-        if cols is None or name not in cols:
-            raise AttributeError(name)
-        return cols[name]
-
-    def append(self, **new: np.ndarray) -> None:
-        k = len(new["veh"])
-        if self.n + k > len(self.cols["veh"]):
-            cap = max(2 * len(self.cols["veh"]), self.n + k)
-            for name, col in self.cols.items():
-                grown = np.empty(cap, col.dtype)
-                grown[: self.n] = col[: self.n]
-                self.cols[name] = grown
-        for name, values in new.items():
-            self.cols[name][self.n : self.n + k] = values
-        self.n += k
-
-    def finish(self, idx: np.ndarray) -> None:
-        self.cols["t_next"][idx] = np.inf
-        self.finished += len(idx)
-
-    def compact(self) -> None:
-        if self.finished * 2 < self.n:
-            return
-        keep = np.flatnonzero(np.isfinite(self.cols["t_next"][: self.n]))
-        for col in self.cols.values():
-            col[: len(keep)] = col[keep]
-        self.n, self.finished = len(keep), 0
 
 
 _PASSAGE = ("veh", "cam", "t", "trip", "hop", "site")
@@ -288,7 +109,7 @@ class Synth:
         self.seq = 0
         self.curve = DailyCurve(cfg.utc_offset_h) if cfg.daily_curve else None
         self.u_ms = float(self.curve.to_flat(cfg.start_ms)) if self.curve else float(cfg.start_ms)
-        self.region_code = np.searchsorted(_SORTED_STATES, REGIONS).astype(np.uint8)[region_idx]  # -> _SORTED_STATES
+        self.region_code = np.searchsorted(SORTED_STATES, REGIONS).astype(np.uint8)[region_idx]  # -> SORTED_STATES
         self.network: Network | None = None
         self.overlaps = 0  # trips given to a vehicle already on the road (only when the fleet is too small)
         if cfg.network:
@@ -315,7 +136,7 @@ class Synth:
         km = np.concatenate([commute_km, errand_km])
         # Nearly all trips are shorter than this (at the mean speed): the warm-up starts that long before start_ms.
         self.long_trip_ms = float(np.quantile(km, 0.99)) / (sum(cfg.speed_kmh) / 2) * 3_600_000
-        self.trips = _Trips()
+        self.trips = Trips()
         self.trip_seq = 0
         self.ready = {k: np.empty(0, np.float64 if k == "t" else np.int64) for k in _PASSAGE}
         self._warm_up()
@@ -462,7 +283,7 @@ class Synth:
         return pa.table(
             {
                 "entry_id": [f"HL{i:07d}" for i in range(k)],
-                "plate": _strings(self.plate_sym[self.hot]),
+                "plate": symbol_strings(self.plate_sym[self.hot]),
                 "region": self.region[self.hot],
                 "plate_type": ["PC"] * k,
                 "reason": reason,
@@ -501,29 +322,18 @@ class Synth:
         sym = self.plate_sym[veh[rows]].copy()
         truth = sym.copy()
         if cfg.camera_noise:
-            sym, region, conf, noisy = self._camera_noise(sym, veh[rows])
+            sym, region, conf, noisy = camera_noise(rng, sym, self.region_code[veh[rows]], cfg)
         else:
-            mis = np.flatnonzero(rng.random(n) < cfg.misread_rate)
-            if len(mis):
-                pos = rng.integers(0, 7, len(mis))
-                for a, b in _MISREAD.items():
-                    sa, sb = ALPHABET.index(a) + 1, ALPHABET.index(b) + 1
-                    sel = sym[mis, pos] == sa
-                    sym[mis[sel], pos[sel]] = sb
-            region_obj = self.region[veh[rows]].astype(object)
-            region_obj[rng.random(n) < cfg.region_missing_rate] = None
-            region = pa.array(region_obj.tolist(), pa.string())
-            conf = np.clip(rng.normal(90, 6, n), 40, 99.9).astype(np.float32)
-            conf[mis] -= 15
+            sym, region, conf = classic_noise(rng, sym, self.region[veh[rows]], cfg)
         bad = np.flatnonzero(rng.random(n) < cfg.bad_rate)
         sym[bad[: len(bad) // 2]] = 0  # empty plate -> dead letter missing_plate
         t[bad[len(bad) // 2 :]] += 5 * 365 * 86_400_000  # far future -> dead letter time_in_future
-        ids = _hex_ids(cfg.seed, np.arange(self.seq, self.seq + n))
+        ids = hex_ids(cfg.seed, np.arange(self.seq, self.seq + n))
         self.seq += n
         if cfg.camera_noise:
-            cands = self._camera_candidates(sym, truth, noisy, conf)
+            cands = camera_candidates(rng, sym, truth, noisy, conf, cfg.candidates)
         else:
-            cands = self._classic_candidates(sym, truth, conf)
+            cands = classic_candidates(sym, truth, conf)
         cam_idx = pa.array(cam[rows])
         table = pa.Table.from_arrays(
             [
@@ -531,7 +341,7 @@ class Synth:
                 self.cameras.take(cam_idx),
                 self.sites.take(cam_idx),
                 pa.array(t, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-                _strings(sym),
+                symbol_strings(sym),
                 region,
                 pa.array(conf),
                 cands,
@@ -541,86 +351,6 @@ class Synth:
         labels = {"vehicle": veh[rows], "trip": p["trip"][rows], "hop": p["hop"][rows], "site": p["site"][rows],
                   "passage": start[rows]}  # fmt: skip
         return table, labels
-
-    @staticmethod
-    def _classic_candidates(sym: np.ndarray, truth: np.ndarray, conf: np.ndarray) -> pa.Array:
-        # The true reading first when the best one is a misread, then one more alternative.
-        n = len(sym)
-        alt = sym.copy()
-        alt[:, 6] = np.where(alt[:, 6] == 1, 2, 1)
-        cand_plates = np.empty((n * 2, 12), np.uint8)
-        cand_plates[0::2] = np.where((sym != truth).any(axis=1)[:, None], truth, alt)
-        cand_plates[1::2] = alt
-        cand_conf = np.empty(n * 2, np.float32)
-        cand_conf[0::2] = conf - 10
-        cand_conf[1::2] = conf - 20
-        structs = pa.StructArray.from_arrays(
-            [_strings(cand_plates), pa.array(np.clip(cand_conf, 0, 100))], fields=list(CANDIDATE_TYPE.value_type)
-        )
-        offsets = pa.array(np.arange(0, 2 * n + 1, 2, dtype=np.int32))
-        return pa.ListArray.from_arrays(offsets, structs, type=CANDIDATE_TYPE)
-
-    def _swap_look_alike(self, sym: np.ndarray) -> None:
-        """In place: one character of each row becomes a look-alike. Two tries at a character the matcher's
-        confusable groups know (most OCR errors are between such characters), else the second pick stays."""
-        if not len(sym):
-            return
-        r = np.arange(len(sym))
-        length = np.maximum((sym > 0).sum(axis=1), 1)
-        u = self.rng.random((2, len(sym)))
-        first, second = (u[0] * length).astype(np.int64), (u[1] * length).astype(np.int64)
-        pos = np.where(_GROUPED[sym[r, first]], first, second)
-        old = sym[r, pos]
-        pick = (self.rng.random(len(sym)) * _N_ALT[old]).astype(np.int64)
-        sym[r, pos] = np.where(old > 0, _ALT[old, pick], old)
-
-    def _camera_noise(self, sym: np.ndarray, veh: np.ndarray) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray]:
-        """Misreads (a look-alike character), dropped characters and wrong states, each at its configured rate."""
-        cfg, rng = self.cfg, self.rng
-        n = len(sym)
-        u = rng.random(n)
-        drop = np.flatnonzero(u < cfg.drop_rate)
-        mis = np.flatnonzero((u >= cfg.drop_rate) & (u < cfg.drop_rate + cfg.misread_rate))
-        part = sym[mis]
-        self._swap_look_alike(part)
-        sym[mis] = part
-        if len(drop):
-            length = (sym[drop] > 0).sum(axis=1)
-            pos = (rng.random(len(drop)) * length).astype(np.int64)
-            cols = np.arange(12)
-            src = cols[None, :] + (cols[None, :] >= pos[:, None])
-            padded = np.concatenate([sym[drop], np.zeros((len(drop), 1), np.uint8)], axis=1)
-            sym[drop] = np.take_along_axis(padded, src, axis=1)
-        code = self.region_code[veh]
-        wrong = rng.random(n) < cfg.wrong_region_rate
-        code = np.where(wrong, (code + rng.integers(1, len(STATES), n)) % len(STATES), code)
-        missing = rng.random(n) < cfg.region_missing_rate
-        region = pc.take(pa.array(_SORTED_STATES), pa.array(code, mask=missing))
-        conf = np.clip(rng.normal(90, 6, n), 40, 99.9).astype(np.float32)
-        conf[mis] -= 15
-        conf[drop] -= 20
-        noisy = np.zeros(n, bool)
-        noisy[mis] = noisy[drop] = True
-        return sym, region, conf, noisy
-
-    def _camera_candidates(self, sym: np.ndarray, truth: np.ndarray, noisy: np.ndarray, conf: np.ndarray) -> pa.Array:
-        """``candidates`` alternatives per read, like an agent's top-N: look-alike variants of the best reading,
-        with the true plate first when the best reading is wrong; confidence falls with rank."""
-        k, n = self.cfg.candidates, len(sym)
-        if k < 1:
-            return pa.array([[]] * n, CANDIDATE_TYPE) if n else pa.array([], CANDIDATE_TYPE)
-        plates = np.repeat(sym, k, axis=0)
-        self._swap_look_alike(plates)
-        first = np.flatnonzero(noisy) * k
-        plates[first] = truth[noisy]
-        rank = np.tile(np.arange(1, k + 1, dtype=np.float32), n)
-        cand_conf = np.repeat(conf, k) - 6 * rank - self.rng.uniform(0, 4, n * k).astype(np.float32)
-        structs = pa.StructArray.from_arrays(
-            [_strings(plates), pa.array(np.clip(cand_conf, 0, 100).astype(np.float32))],
-            fields=list(CANDIDATE_TYPE.value_type),
-        )
-        offsets = pa.array(np.arange(0, k * n + 1, k, dtype=np.int32))
-        return pa.ListArray.from_arrays(offsets, structs, type=CANDIDATE_TYPE)
 
     def batches(self, total: int, size: int) -> Iterator[pa.Table]:
         made = 0

@@ -14,7 +14,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from streams.ingest.decode import decode_arrow
-from streams.loadtest.generator import parquet_sink, reads
+from streams.loadtest.generator import reads
+from streams.loadtest.sinks import parquet_sink
 from tests.integration.helpers import cli
 
 pytestmark = pytest.mark.integration
