@@ -43,9 +43,9 @@ def stop_profile(spy: tuple[subprocess.Popen, float] | None, raw: Path) -> dict:
 STAGE_MARKERS = {
     "decode (Arrow IPC read)": "decode_arrow",
     "core (Processor.process)": "process (streams/core/pipeline.py",
-    "sink: hits + dead letters to Kafka": "_flush (streams/worker/app.py",
+    "sink: hits + dead letters to Kafka": "produce (streams/worker/delivery.py",
     "sink: ClickHouse aggregates": "write_aggregates",
-    "retention clock (tick)": "tick (streams/worker/app.py",
+    "retention clock (tick)": "tick (streams/worker/worker.py",
     "Kafka consumer (aiokafka)": "aiokafka",
     "event loop waiting (select)": "select (selectors.py",
 }
