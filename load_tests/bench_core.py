@@ -54,7 +54,6 @@ from streams.config.settings import load_policy, policy_lut
 from streams.core import aggregate
 from streams.core.dedup import Deduplicator
 from streams.core.hotlist import HotList
-from streams.core.kernel import Stopwatch
 from streams.core.match import ReadKeys, match
 from streams.core.normalise import (
     MAX_PLATE_LEN,
@@ -67,6 +66,7 @@ from streams.core.normalise import (
 )
 from streams.core.pipeline import Processor, ProcessorConfig
 from streams.core.policy import admit
+from streams.core.stopwatch import Stopwatch
 from streams.core.validate import row_reasons
 from streams.loadtest.synth import REGIONS, Synth, SynthConfig
 from streams.model.decoded import Decoded

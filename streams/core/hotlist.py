@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streams.core.compiled.lookup import build_bloom, build_slots
 from streams.core.confusables import DEFAULT_LUT
-from streams.core.kernel import build_bloom, build_slots
 from streams.core.normalise import encode_plates_sym, encode_regions, normalise_plates, normalise_regions, pack
 from streams.model.hotlist import ENTRY_SCHEMA
 

@@ -1,72 +1,44 @@
 """One batch through the core: validate -> normalise -> de-duplicate -> match -> aggregate.
 
-The embedded runner, ``platestream replay`` and the Kafka workers all call ``Processor.process``. It runs on the
-compiled core (``streams.core.kernel``) unless ``ProcessorConfig.engine`` is ``"reference"``: the numpy
-implementation the compiled one is tested against (identical results). Time comes in as ``now_ms`` (wall clock in
-workers, event time in replays).
+The embedded runner, ``platestream replay`` and the Kafka workers all call ``Processor.process``. An engine computes
+the stage outputs of the batch (``engine.stages.StageOutputs``): the compiled one (``engine.compiled``) unless
+``ProcessorConfig.engine`` is ``"reference"``, the numpy implementation the compiled one is tested against
+(identical results). ``process`` turns them into the ``BatchResult`` (dead letters, hit rows, the alert-per-passage
+rule, aggregates, stored reads), the same way for both. Time comes in as ``now_ms`` (wall clock in workers, event
+time in replays).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.core import aggregate, kernel
+from streams.core import aggregate
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.dedup import Deduplicator
+from streams.core.engine.compiled import CompiledEngine
+from streams.core.engine.reference import ReferenceEngine
+from streams.core.engine.stages import Engine, StageOutputs
 from streams.core.hotlist import HotList
 from streams.core.live_hotlist import LiveHotList
-from streams.core.match import (
-    CANDIDATE,
-    EXACT,
-    KINDS,
-    Matches,
-    ReadKeys,
-    differing_positions,
-    match,
-    resolve_pairs,
-)
-from streams.core.normalise import (
-    decode_codes,
-    encode_plates,
-    encode_plates_sym,
-    encode_regions,
-    normalise_plates,
-    normalise_regions,
-    stable_codes,
-)
-from streams.core.validate import REASON_CODES, Limits, row_reasons
-from streams.model import deadletter as dl
+from streams.core.match import CANDIDATE, EXACT, KINDS, Matches, differing_positions
+from streams.core.normalise import stable_codes
+from streams.core.stopwatch import Stopwatch
+from streams.core.validate import REASON_CODES, Limits
 from streams.model.batch import HIT_SCHEMA, STORED_READ_SCHEMA, BatchResult
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded
 
-ENGINES = ("kernel", "reference")
-
-# row checks in the order ``validate.row_reasons`` applies them (the first failing check wins)
-_CHECK_ORDER = np.array(
-    [
-        REASON_CODES.index(r)
-        for r in (
-            dl.MISSING_READ_ID,
-            dl.MISSING_CAMERA,
-            dl.MISSING_TIME,
-            dl.TIME_IN_FUTURE,
-            dl.TIME_TOO_OLD,
-            dl.MISSING_PLATE,
-            dl.BAD_PLATE,
-            dl.BAD_REGION,
-            dl.BAD_CONFIDENCE,
-        )
-    ],
-    np.uint8,
-)
+# ProcessorConfig.engine -> the engine that computes the stage outputs
+ENGINES: dict[str, type[CompiledEngine] | type[ReferenceEngine]] = {
+    "kernel": CompiledEngine,
+    "reference": ReferenceEngine,
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +53,8 @@ class ProcessorConfig:
     # Which reads go to the read store (``BatchResult.stored_reads``): "none", "hits" (reads behind a hit) or
     # "all". Set from the retention policy: a data class with a 0 s limit is not stored at all.
     keep_reads: str = "none"
-    # "kernel": the compiled core (streams/core/kernel.py); "reference": the numpy implementation it is tested
-    # against. Both give identical results.
+    # "kernel": the compiled core (streams/core/engine/compiled.py); "reference": the numpy implementation it is
+    # tested against (streams/core/engine/reference.py). Both give identical results.
     engine: str = "kernel"
 
     def __post_init__(self) -> None:
@@ -99,134 +71,49 @@ class Processor:
         self.hotlist = hotlist if isinstance(hotlist, LiveHotList) else LiveHotList.of(hotlist, lut=lut)
         self.config = config or ProcessorConfig()
         self.lut = lut
-        self.kernel = self.config.engine == "kernel"
-        if self.kernel:
-            kernel.warm_up()
-        self.reads_dedup: Deduplicator | kernel.HashDeduplicator = (
-            kernel.HashDeduplicator(self.config.dedup_window_ms)
-            if self.kernel
-            else Deduplicator(self.config.dedup_window_ms)
-        )
-        self.hits_dedup = Deduplicator(self.config.alert_window_ms)  # hits are few: numpy is fine
-        self.stopwatch: kernel.Stopwatch | None = None  # set to time the compiled path stage by stage
+        cfg = self.config
+        self.engine: Engine = ENGINES[cfg.engine](cfg.limits, cfg.dedup_window_ms, cfg.bucket_ms, lut)
+        self.reads_dedup = self.engine.dedup  # the engine's state; expired here by the retention clock
+        self.hits_dedup = Deduplicator(cfg.alert_window_ms)  # hits are few: numpy is fine
+        self.stopwatch: Stopwatch | None = None  # set to time the compiled path stage by stage
 
     def process(self, decoded: Decoded, now_ms: int, source: str = "batch") -> BatchResult:
-        if self.kernel:
-            return self._process_kernel(decoded, now_ms, source)
-        cfg = self.config
-        reads = decoded.reads
-        plate = normalise_plates(reads["plate"])
-        region = normalise_regions(reads["region"])
-        plate_code, plate_ok, plate_sym, plate_len = encode_plates_sym(plate)
-        region_code, region_ok = encode_regions(region)
-        empty = plate_len == 0  # null or nothing left after normalisation
-        reason = row_reasons(reads, plate_ok, empty, region_ok, now_ms, cfg.limits)
-
-        dead = list(decoded.dead)
-        bad = np.flatnonzero(reason)
-        if len(bad):
-            dead.extend(self._row_dead_letters(decoded, bad, reason))
-            good = pa.array(reason == 0)
-            reads, plate, region = reads.filter(good), plate.filter(good), region.filter(good)
-            keep = reason == 0
-            plate_code, region_code, plate_sym = plate_code[keep], region_code[keep], plate_sym[keep]
-
-        t_ms = reads["captured_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
-        duplicate = self.reads_dedup.observe(plate_code, region_code, stable_codes(reads["camera_id"]), t_ms)
-
-        # Matching runs on the first read of each passage: a duplicate adds frames, not information.
-        fresh = np.flatnonzero(~duplicate)
-        rk = self._read_keys(reads, plate_sym, plate_code, region_code, t_ms, fresh)
-        stale = self.hotlist.stale_sources(now_ms)
-        parts = []
-        for seg in self.hotlist.segments:
-            m = match(seg, rk, self.lut)
-            rows = pa.array(fresh[m.read])
-            parts.append(self._hits(reads, rows, plate.take(rows), region.take(rows), m, seg, stale))
-        hits = self._alert_once_per_passage(pa.concat_tables(parts) if parts else HIT_SCHEMA.empty_table())
-
-        # hit_only: no read may stay in state past its batch; de-duplication then works within a batch only.
-        expired_now = self.reads_dedup.clear() if cfg.nonhit_state_ms <= 0 else 0
-        window = aggregate.bucket(t_ms, cfg.bucket_ms)
-        dead_keys = [(now_ms, source, d.reason) for d in dead]
-        return BatchResult(
-            hits=hits,
-            read_counts=aggregate.read_counts(window, reads["camera_id"], reads["site_id"], duplicate),
-            hit_counts=aggregate.hit_counts(hits, cfg.bucket_ms),
-            dead_letter_counts=aggregate.dead_letter_counts(dead_keys, cfg.bucket_ms),
-            camera_health=aggregate.camera_health(decoded.heartbeats, cfg.bucket_ms),
-            expiry_counts=aggregate.expiry_counts(expired_now, now_ms, cfg.bucket_ms),
-            dead=dead,
-            reads=reads.num_rows,
-            duplicates=int(duplicate.sum()),
-            heartbeats=decoded.heartbeats.num_rows,
-            expired=expired_now,
-            stored_reads=self._stored_reads(reads, fresh, region.take, plate_code, hits),
-        )
-
-    def _process_kernel(self, decoded: Decoded, now_ms: int, source: str) -> BatchResult:
-        """``process`` on the compiled core: the same results, with row indices into the unfiltered batch."""
+        """One batch: the engine computes the stage outputs, turned here into the ``BatchResult``."""
         cfg = self.config
         reads = decoded.reads
         sw = self.stopwatch
         if sw:
             sw.start()
-        s = kernel.scan(reads, now_ms, cfg.limits, _CHECK_ORDER, self.reads_dedup, cfg.bucket_ms, self.lut, sw)
+        segments = self.hotlist.segments
+        out = self.engine.run(reads, now_ms, segments, sw)
         dead = list(decoded.dead)
-        bad = np.flatnonzero(s.reason)
+        bad = np.flatnonzero(out.reason)
         if len(bad):
-            dead.extend(self._row_dead_letters(decoded, bad, s.reason))
+            dead.extend(self._row_dead_letters(decoded, bad, out.reason))
         if sw:
             sw.lap("dead-letter rows")
 
         stale = self.hotlist.stale_sources(now_ms)
-        parts = []
-        for seg in self.hotlist.segments:
-            pairs = kernel.probe(reads, s, seg, self.lut)
-            if sw:
-                sw.lap("hot-list look-ups")
-            m = resolve_pairs(
-                seg,
-                pairs[:, 0],
-                pairs[:, 1],
-                pairs[:, 2].astype(np.uint8),
-                pairs[:, 3].astype(np.int16),
-                s.t_ms,
-                np.zeros(0, np.uint16) if not len(s.region_id) else s.region_code[s.region_id],
-                s.plate_code,
-                lambda idx: kernel.symbols(s.plate_code[idx]),
-            )
-            rows = pa.array(m.read, pa.int64())
-            plate = decode_codes(s.plate_code[m.read])
-            region = s.region_text.take(pa.array(s.region_id[m.read]))
-            parts.append(self._hits(reads, rows, plate, region, m, seg, stale))
+        parts = [self._hits(reads, out, m, seg, stale) for seg, m in zip(segments, out.matches, strict=True)]
         hits = self._alert_once_per_passage(pa.concat_tables(parts) if parts else HIT_SCHEMA.empty_table())
         if sw:
-            sw.lap("match rules + hit rows")
+            sw.lap("hit rows")
 
+        # hit_only: no read may stay in state past its batch; de-duplication then works within a batch only.
         expired_now = self.reads_dedup.clear() if cfg.nonhit_state_ms <= 0 else 0
-        first = pa.array(s.group_first, pa.int64())
         result = BatchResult(
             hits=hits,
-            read_counts=aggregate.read_count_rows(
-                s.group_window_s,
-                reads["camera_id"].take(first),
-                reads["site_id"].take(first),
-                s.group_reads,
-                s.group_duplicates,
-            ),
+            read_counts=out.read_counts,
             hit_counts=aggregate.hit_counts(hits, cfg.bucket_ms),
             dead_letter_counts=aggregate.dead_letter_counts([(now_ms, source, d.reason) for d in dead], cfg.bucket_ms),
             camera_health=aggregate.camera_health(decoded.heartbeats, cfg.bucket_ms),
             expiry_counts=aggregate.expiry_counts(expired_now, now_ms, cfg.bucket_ms),
             dead=dead,
-            reads=len(s.good),
-            duplicates=int(s.group_duplicates.sum()),
+            reads=out.good,
+            duplicates=out.duplicates,
             heartbeats=decoded.heartbeats.num_rows,
             expired=expired_now,
-            stored_reads=self._stored_reads(
-                reads, s.fresh, lambda rows: s.region_text.take(pa.array(s.region_id).take(rows)), s.plate_code, hits
-            ),
+            stored_reads=self._stored_reads(reads, out, hits),
         )
         if sw:
             sw.lap("aggregate tables")
@@ -250,12 +137,10 @@ class Processor:
 
     # -- helpers ------------------------------------------------------------------------------------------
 
-    def _stored_reads(
-        self, reads: pa.Table, fresh: np.ndarray, region: Callable[[pa.Array], pa.Array], plate_code: np.ndarray,
-        hits: pa.Table,
-    ) -> pa.Table:  # fmt: skip
-        """``fresh``: rows of ``reads``; ``region(rows)``: their normalised regions; ``plate_code``: per row."""
+    def _stored_reads(self, reads: pa.Table, out: StageOutputs, hits: pa.Table) -> pa.Table:
+        """The batch's fresh reads for the read store, as ``ProcessorConfig.keep_reads`` says."""
         keep = self.config.keep_reads
+        fresh = out.fresh
         if keep == "none" or len(fresh) == 0:
             return STORED_READ_SCHEMA.empty_table()
         rows = pa.array(fresh)
@@ -267,8 +152,8 @@ class Processor:
                 "captured_at": reads["captured_at"].take(rows),
                 "camera_id": reads["camera_id"].take(rows),
                 "site_id": reads["site_id"].take(rows),
-                "region": region(rows),
-                "plate_code": pa.array(plate_code[fresh], pa.uint64()),
+                "region": out.region_text(fresh),
+                "plate_code": pa.array(out.plate_code[fresh], pa.uint64()),
                 "confidence": pc.cast(reads["confidence"].take(rows), pa.float32()),
                 "hit": hit,
             },
@@ -276,49 +161,12 @@ class Processor:
         )
         return table if keep == "all" else table.filter(table["hit"])
 
-    def _read_keys(
-        self,
-        reads: pa.Table,
-        plate_sym: np.ndarray,
-        plate_code: np.ndarray,
-        region_code: np.ndarray,
-        t_ms: np.ndarray,
-        fresh: np.ndarray,
-    ) -> ReadKeys:
-        sym = plate_sym[fresh]
-        cands = reads["candidates"].take(pa.array(fresh))
-        cands = cands.combine_chunks() if isinstance(cands, pa.ChunkedArray) else cands
-        lengths = pc.fill_null(pc.list_value_length(cands), 0).to_numpy(zero_copy_only=False)
-        flat = pc.list_flatten(cands)
-        if len(flat):
-            cand_plate = normalise_plates(flat.field("plate"))
-            cand_code, cand_ok = encode_plates(cand_plate)
-            cand_read = np.repeat(np.arange(len(fresh)), lengths)
-            cand_rank = (np.arange(len(cand_read)) - np.repeat(np.cumsum(lengths) - lengths, lengths)).astype(np.int16)
-            sel = cand_ok & (cand_code != plate_code[fresh][cand_read])
-            cand_read, cand_rank, cand_code = cand_read[sel], cand_rank[sel], cand_code[sel]
-        else:
-            cand_read = np.zeros(0, np.int64)
-            cand_rank = np.zeros(0, np.int16)
-            cand_code = np.zeros(0, np.uint64)
-        return ReadKeys(plate_code[fresh], sym, region_code[fresh], t_ms[fresh], cand_read, cand_rank, cand_code)
-
-    def _hits(
-        self,
-        reads: pa.Table,
-        rows: pa.Array,
-        read_plate: pa.Array,
-        read_region: pa.Array,
-        m: Matches,
-        seg: HotList,
-        stale_sources: set[str],
-    ) -> pa.Table:
-        """Hit rows of one hot-list segment; ``alert`` here is what policy allows, before the passage rule.
-
-        ``rows``: the row in ``reads`` of each match; ``read_plate``/``read_region``: its normalised plate/region."""
+    def _hits(self, reads: pa.Table, out: StageOutputs, m: Matches, seg: HotList, stale_sources: set[str]) -> pa.Table:
+        """Hit rows of one hot-list segment; ``alert`` here is what policy allows, before the passage rule."""
         if len(m) == 0:
             return HIT_SCHEMA.empty_table()
         cfg = self.config
+        rows = pa.array(m.read, pa.int64())
         ents = pa.array(m.entry)
         e = seg.entries
         kinds = np.array(KINDS, dtype=object)[m.kind]
@@ -352,8 +200,8 @@ class Processor:
                 "camera_id": reads["camera_id"].take(rows),
                 "site_id": reads["site_id"].take(rows),
                 "read_time": reads["captured_at"].take(rows),
-                "read_plate": read_plate,
-                "read_region": read_region,
+                "read_plate": out.plate_text(m.read),
+                "read_region": out.region_text(m.read),
                 "ocr_confidence": pa.array(conf, pa.float32()),
                 "entry_id": pa.array(entry_ids, pa.string()),
                 "entry_plate": e["plate"].take(ents),

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.core.compiled.dedup_table import HashDeduplicator
+from streams.core.compiled.strings import symbols
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.dedup import Deduplicator
 from streams.core.hotlist import HotList
-from streams.core.kernel import HashDeduplicator, symbols
 from streams.core.live_hotlist import LiveHotList
 from streams.core.normalise import decode_code, decode_codes, encode_plates_sym, normalise_plates
 from streams.core.pipeline import Processor, ProcessorConfig
