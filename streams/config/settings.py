@@ -23,8 +23,9 @@ from streams.core.pseudonym import PlateKeys
 from streams.core.validate import Limits
 from streams.errors import ConfigError, validation_message
 from streams.ingest.limits import InputLimits, load_camera_registry
+from streams.model.match_kinds import KINDS
 
-MATCH_KINDS = {"exact", "candidate", "confusable", "region_mismatch"}
+MATCH_KINDS = frozenset(KINDS)
 
 
 class Settings(BaseSettings):

@@ -19,9 +19,7 @@ import numpy as np
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.hotlist import HotList
 from streams.core.normalise import pack
-
-KINDS = ("exact", "candidate", "confusable", "region_mismatch")
-EXACT, CANDIDATE, CONFUSABLE, REGION_MISMATCH = range(4)
+from streams.model.match_kinds import CANDIDATE, CONFUSABLE, EXACT, REGION_MISMATCH
 
 
 @dataclass(frozen=True)

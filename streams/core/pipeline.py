@@ -26,13 +26,14 @@ from streams.core.engine.reference import ReferenceEngine
 from streams.core.engine.stages import Engine, StageOutputs
 from streams.core.hotlist import HotList
 from streams.core.live_hotlist import LiveHotList
-from streams.core.match import CANDIDATE, EXACT, KINDS, Matches, differing_positions
+from streams.core.match import Matches, differing_positions
 from streams.core.normalise import stable_codes
 from streams.core.stopwatch import Stopwatch
 from streams.core.validate import REASON_CODES, Limits
 from streams.model.batch import HIT_SCHEMA, STORED_READ_SCHEMA, BatchResult
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded
+from streams.model.match_kinds import CANDIDATE, EXACT, KINDS
 
 # ProcessorConfig.engine -> the engine that computes the stage outputs
 ENGINES: dict[str, type[CompiledEngine] | type[ReferenceEngine]] = {

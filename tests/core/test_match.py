@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from streams.core.confusables import DEFAULT_GROUPS, canonical_lut
 from streams.core.hotlist import HotList
-from streams.core.match import KINDS, match
+from streams.core.match import match
 from streams.core.normalise import ALPHABET
 from streams.core.pipeline import Processor, ProcessorConfig
 from streams.model.decoded import Decoded
+from streams.model.match_kinds import KINDS
 
 T0 = 1_790_000_000_000
 DAY = 86_400_000

@@ -2,7 +2,7 @@
 the hot list, ``build_bloom``/``build_slots``), and the probe of the fresh reads of a batch (``probe``).
 
 Per fresh read: its plate, its candidates and its confusable-folded form are looked up; every look-up that hits
-yields (read row, entry, kind, candidate rank) pairs, kinds as in ``streams.core.match``. The caller resolves the
+yields (read row, entry, kind, candidate rank) pairs, kinds as in ``streams.model.match_kinds``. The caller resolves the
 pairs (``match.resolve_pairs``), as the numpy path does.
 """
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 from streams.core.compiled.buffers import is_valid, list_offsets, one_array, read_only, span, string_buffers, validity
 from streams.core.compiled.jit import inline, jit, mix
 from streams.core.compiled.strings import FOLD, POW37, encode_plate, encode_plates_exactly, nonascii_items
+from streams.model.match_kinds import CANDIDATE, CONFUSABLE, EXACT
 
 
 class KeyRuns(Protocol):
@@ -115,14 +116,14 @@ def _probe_rows(
     c_bloom, c_shift, c_slots, c_keys, c_start, c_count, c_order,
 ):  # fmt: skip
     """Look-ups of fresh reads ``i0``..: (read row, entry, kind, candidate rank) for every look-up that hits, kinds
-    as in ``streams.core.match`` (0 exact, 1 candidate, 2 confusable; the property tests against the numpy path
-    hold them to it). Returns (next read, pairs written), stopping before a read whose pairs do not fit."""
+    from ``streams.model.match_kinds``. Returns (next read, pairs written), stopping before a read whose pairs do
+    not fit."""
     m = 0
     for i in range(i0, fresh.size):
         r = fresh[i]
         m0 = m
         code = plate_code[r]
-        m = _emit_run(out, m, r, _find(p_bloom, p_shift, p_slots, p_keys, code), p_start, p_count, p_order, 0, -1)
+        m = _emit_run(out, m, r, _find(p_bloom, p_shift, p_slots, p_keys, code), p_start, p_count, p_order, EXACT, -1)
         if m >= 0 and is_valid(l_bits, l_boff, r):
             for item in range(l_offs[r], l_offs[r + 1]):
                 a0, a1 = span(c_offs, c_bits, c_boff, item)
@@ -131,12 +132,12 @@ def _probe_rows(
                     cc = slow_codes[np.searchsorted(slow_items, item)]
                 if cc != 0 and cc != code:
                     k = _find(p_bloom, p_shift, p_slots, p_keys, cc)
-                    m = _emit_run(out, m, r, k, p_start, p_count, p_order, 1, item - l_offs[r])
+                    m = _emit_run(out, m, r, k, p_start, p_count, p_order, CANDIDATE, item - l_offs[r])
                     if m < 0:
                         break
         if m >= 0:
             k = _find(c_bloom, c_shift, c_slots, c_keys, canon[r])
-            m = _emit_run(out, m, r, k, c_start, c_count, c_order, 2, -1)
+            m = _emit_run(out, m, r, k, c_start, c_count, c_order, CONFUSABLE, -1)
         if m < 0:
             return i, m0
     return fresh.size, m
