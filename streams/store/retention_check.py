@@ -7,7 +7,9 @@ from __future__ import annotations
 from streams import clock
 from streams.config.retention import RetentionPolicy
 from streams.model.finding import Finding, seconds
-from streams.store.read_store import TIMED_TABLES, active_holds_sql, audit_chain_problems, due_sql, ts_sql
+from streams.store.audit import audit_chain_problems
+from streams.store.limits import TIMED_TABLES, active_holds_sql, due_sql
+from streams.store.sql import ts_sql
 
 __all__ = ["verify_store"]
 
