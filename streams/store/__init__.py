@@ -1,3 +1,22 @@
-"""Storage adapters: ClickHouse, embedded (chDB) or server, behind one small interface."""
+"""Storage adapters: ClickHouse, embedded (chDB) or server, behind one small interface.
 
-__all__ = ["clickhouse", "faults", "read_store", "retention_check", "sink"]
+``clickhouse`` (client, ``Store``, migrations) and ``sql``/``limits`` (SQL text) are the base; ``reads``,
+``aggregates``, ``plans``, ``holds``, ``purge``, ``audit``, ``search`` and ``deletions`` each own one job on it;
+``retention_check`` verifies the tables against the policy; ``faults`` is a test hook.
+"""
+
+__all__ = [
+    "aggregates",
+    "audit",
+    "clickhouse",
+    "deletions",
+    "faults",
+    "holds",
+    "limits",
+    "plans",
+    "purge",
+    "reads",
+    "retention_check",
+    "search",
+    "sql",
+]

@@ -1,6 +1,7 @@
 """ClickHouse storage: one small interface, two backends (embedded chDB, ClickHouse server), and migrations.
 
-Both backends run the same SQL (``schemas/clickhouse/*.sql``) and agree where the pipeline relies on it:
+Both backends run the same SQL (``streams/resources/schemas/clickhouse/*.sql``) and agree where the pipeline
+relies on it:
 
 - ``insert_arrow`` inserts by column name, so the Arrow table's column order does not matter.
 - ``dedup_token``: a retried insert with the same token is dropped (the tables keep a deduplication window).
@@ -29,6 +30,7 @@ import pyarrow as pa
 
 from streams import resources
 from streams.errors import ConfigError, SchemaError, StoreError
+from streams.store.sql import sql_literal
 
 if TYPE_CHECKING:  # chdb is imported lazily: loading the engine is heavy and server-only setups skip it
     from chdb.session import Session
@@ -54,6 +56,11 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def count_rows(store: Store, sql: str) -> int:
+    """The ``n`` of a one-row query (``SELECT count() AS n ...``); 0 when it is NULL."""
+    return int(store.query_arrow(sql)["n"][0].as_py() or 0)
+
+
 def open_store(url: str | None = None, path: str | Path = ".local/chdb") -> Store:
     """A server store for ``url`` (``http://user:pass@host:8123/db``), else embedded chDB at ``path``."""
     return ServerStore(url) if url else ChdbStore(path)
@@ -77,7 +84,7 @@ def migrate(store: Store, aggregate_ttl_days: int = 400) -> list[str]:
             continue
         for statement in statements(file.read_text(encoding="utf-8"), aggregate_ttl_days, file.name):
             store.command(statement)
-        store.command(f"INSERT INTO schema_migrations (name, applied_at) VALUES ({_literal(file.name)}, now())")
+        store.command(f"INSERT INTO schema_migrations (name, applied_at) VALUES ({sql_literal(file.name)}, now())")
         applied.append(file.name)
     return applied
 
@@ -131,7 +138,7 @@ class ChdbStore:
         platestream_insert_batch = data  # noqa: F841 (read by the engine, by name)
         self._run(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(platestream_insert_batch) "
-            f"SETTINGS insert_deduplication_token = {_literal(_token(dedup_token))}",
+            f"SETTINGS insert_deduplication_token = {sql_literal(_token(dedup_token))}",
             "CSV",
         )
 
@@ -259,10 +266,6 @@ def _columns(table: str, data: pa.Table) -> list[str]:
 
 def _token(dedup_token: str | None) -> str:
     return dedup_token or f"nodedup-{uuid.uuid4().hex}"
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _message(exc: BaseException) -> str:

@@ -7,19 +7,19 @@ from __future__ import annotations
 from streams import clock
 from streams.config.retention import RetentionPolicy
 from streams.model.finding import Finding, seconds
-from streams.store.read_store import TIMED_TABLES, active_holds_sql, audit_chain_problems, due_sql, ts_sql
+from streams.store.audit import audit_chain_problems
+from streams.store.clickhouse import Store
+from streams.store.limits import TIMED_TABLES, active_holds_sql, due_sql
+from streams.store.sql import ts_sql
 
 __all__ = ["verify_store"]
 
 
 def verify_store(
-    store,
-    policy: RetentionPolicy,
-    now_ms: int | None = None,
-    grace_ms: int = 0,
-    subject: str = "",  # noqa: ANN001
+    store: Store, policy: RetentionPolicy, now_ms: int | None = None, grace_ms: int = 0, subject: str = ""
 ) -> list[Finding]:
-    """Every ClickHouse table against the policy: nothing past its limit + ``grace_ms`` (one purge interval)."""
+    """Every ClickHouse table against the policy: nothing past its limit + ``grace_ms`` (one purge interval);
+    ``now_ms`` defaults to the wall clock."""
     now = clock.now_ms() if now_ms is None else now_ms
     then = now - grace_ms
     where = subject or store.name

@@ -9,8 +9,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from streams import clock
 from streams.errors import ConfigError, SchemaError, StoreError
 from streams.store.clickhouse import ChdbStore, Store, migrate, open_store, statements
+from streams.store.plans import read_plans, write_plans
+from streams.store.sql import sql_literal
 
 AGGREGATES = {"read_counts", "hit_counts", "dead_letter_counts", "camera_health", "expiry_counts"}
 UTC_S = pa.timestamp("s", tz="UTC")
@@ -112,6 +115,18 @@ def test_token_with_quotes_is_accepted(store: Store) -> None:
     for _ in range(2):
         store.insert_arrow("read_counts", batch, dedup_token="it's \\ odd")
     assert _totals(store) == {"cam-a": 3}
+
+
+def test_sql_literal_round_trips_quotes_and_backslashes(store: Store) -> None:
+    tricky = ["", "plain", "it's", "back\\slash", "\\'", "'; DROP TABLE x; --", "tab\tnew\nline", "ünïcode"]
+    for value in tricky:
+        assert store.query_arrow(f"SELECT {sql_literal(value)} AS v")["v"][0].as_py() == value
+    migrate(store)
+    topic = "reads'\\x"
+    # planned now: sink_plans keeps rows for 7 days (TTL), an older time could be merged away mid-test
+    write_plans(store, topic, [(0, 1, 5), (0, 6, 9), (1, 3, 4)], clock.now_ms())
+    assert read_plans(store, topic, 0, 5, 100) == [(1, 5), (6, 9)]
+    assert read_plans(store, "reads", 0, 5, 100) == []
 
 
 def test_empty_batch_is_a_no_op(store: Store) -> None:

@@ -19,9 +19,15 @@ from streams.core.normalise import encode_plates, normalise_plates
 from streams.core.pseudonym import PlateKeys, siphash64
 from streams.model.batch import STORED_READ_SCHEMA
 from streams.model.hold import Hold
-from streams.store import read_store as rs
+from streams.model.search import SearchRefused, SearchRequest
+from streams.store.audit import AUDIT_WRITER, audit_chain_problems
 from streams.store.clickhouse import Store, migrate
+from streams.store.deletions import deletions_per_day, write_log_starts
+from streams.store.holds import list_holds, place_hold, preserve, release_hold
+from streams.store.purge import purge
+from streams.store.reads import pseudonymised_reads, write_reads
 from streams.store.retention_check import verify_store
+from streams.store.search import plate_pseudonyms, search
 
 # An hour ahead of the wall clock: the engine drops rows whose TTL has passed as they are inserted, and the
 # tests move "now" forward by hand, past limits of seconds, while the rows' TTL stays ahead of the real clock.
@@ -73,8 +79,8 @@ def db(store: Store) -> Store:
     return store
 
 
-def ask(plate: str, case_number: str = "CR-1", **kw: object) -> rs.SearchRequest:
-    return rs.SearchRequest(actor="badge-7", reason="case review", case_number=case_number, plates=(plate,), **kw)
+def ask(plate: str, case_number: str = "CR-1", **kw: object) -> SearchRequest:
+    return SearchRequest(actor="badge-7", reason="case review", case_number=case_number, plates=(plate,), **kw)
 
 
 def ids(table: pa.Table) -> list[str]:
@@ -107,8 +113,8 @@ def test_plate_keys_never_echo_key_material() -> None:
 
 def test_no_plate_text_at_rest_and_search_by_plate(db: Store) -> None:
     keys = PlateKeys.parse(KEY_A)
-    assert rs.write_reads(db, stored(), keys, POLICY, "t1") == 5
-    assert rs.write_reads(db, stored(), keys, POLICY, "t1") == 5  # a retry with the same token adds nothing
+    assert write_reads(db, stored(), keys, POLICY, "t1") == 5
+    assert write_reads(db, stored(), keys, POLICY, "t1") == 5  # a retry with the same token adds nothing
     assert db.query_arrow("SELECT count() AS n FROM reads")["n"][0].as_py() == 5
     dump = json.dumps(db.query_arrow("SELECT * FROM reads").to_pylist(), default=str).upper()
     assert not any(p in dump for p in ("7ABC123", "8XYZ999", "5HOLD55"))
@@ -123,16 +129,16 @@ def test_no_plate_text_at_rest_and_search_by_plate(db: Store) -> None:
         "r5": "hit_reads",
     }
 
-    found = rs.search(db, keys, POLICY, ask("7 ABC-123"), now_ms=T0)
+    found = search(db, keys, POLICY, ask("7 ABC-123"), now_ms=T0)
     assert ids(found) == ["r1", "r2"]
-    assert ids(rs.search(db, keys, POLICY, ask("7ABC123", region="us-ca"), now_ms=T0)) == ["r1", "r2"]
-    assert rs.search(db, keys, POLICY, ask("7ABC123", region="NV"), now_ms=T0).num_rows == 0
-    with pytest.raises(rs.SearchRefused):
-        rs.search(db, keys, POLICY, rs.SearchRequest(actor="", reason="why", plates=("7ABC123",)), now_ms=T0)
-    with pytest.raises(rs.SearchRefused):
-        rs.search(db, keys, POLICY, rs.SearchRequest(actor="a", reason="everything"), now_ms=T0)
+    assert ids(search(db, keys, POLICY, ask("7ABC123", region="us-ca"), now_ms=T0)) == ["r1", "r2"]
+    assert search(db, keys, POLICY, ask("7ABC123", region="NV"), now_ms=T0).num_rows == 0
+    with pytest.raises(SearchRefused):
+        search(db, keys, POLICY, SearchRequest(actor="", reason="why", plates=("7ABC123",)), now_ms=T0)
+    with pytest.raises(SearchRefused):
+        search(db, keys, POLICY, SearchRequest(actor="a", reason="everything"), now_ms=T0)
     # another key cannot find them: the pseudonym depends on the key
-    assert rs.search(db, PlateKeys.parse(KEY_B), POLICY, ask("7ABC123"), now_ms=T0).num_rows == 0
+    assert search(db, PlateKeys.parse(KEY_B), POLICY, ask("7ABC123"), now_ms=T0).num_rows == 0
 
     log = db.query_arrow("SELECT action, actor, reason, detail, rows FROM audit_log ORDER BY at").to_pylist()
     assert sorted((r["action"], r["rows"]) for r in log) == [("search", 0), ("search", 0), ("search", 2), ("search", 2)]
@@ -142,31 +148,31 @@ def test_no_plate_text_at_rest_and_search_by_plate(db: Store) -> None:
 
 def test_the_retention_bound_hides_expired_rows_before_they_are_deleted(db: Store) -> None:
     keys = PlateKeys.parse(KEY_A)
-    rs.write_reads(db, stored(), keys, POLICY, "t1")
+    write_reads(db, stored(), keys, POLICY, "t1")
     # 10 s after T0: r1 (non-hit, captured T0-5 s) is past its 10 s limit; r2 (hit, 100 s) is not
     later = T0 + 10_000
-    assert ids(rs.search(db, keys, POLICY, ask("7ABC123"), now_ms=later)) == ["r2"]
+    assert ids(search(db, keys, POLICY, ask("7ABC123"), now_ms=later)) == ["r2"]
     assert db.query_arrow("SELECT count() AS n FROM reads")["n"][0].as_py() == 5  # not yet purged
 
 
 def test_key_rotation_keeps_old_rows_searchable_until_the_key_is_dropped(db: Store) -> None:
-    rs.write_reads(db, stored(), PlateKeys.parse(KEY_A), POLICY, "old")
+    write_reads(db, stored(), PlateKeys.parse(KEY_A), POLICY, "old")
     rotated = PlateKeys.parse(f"{KEY_B},{KEY_A}")
-    rs.write_reads(db, stored([("r9", "7ABC123", 1, False)]), rotated, POLICY, "new")
+    write_reads(db, stored([("r9", "7ABC123", 1, False)]), rotated, POLICY, "new")
     assert db.query_arrow("SELECT key_id FROM reads WHERE read_id = 'r9'")["key_id"][0].as_py() == "kb"
-    assert ids(rs.search(db, rotated, POLICY, ask("7ABC123"), now_ms=T0)) == ["r1", "r2", "r9"]
-    assert ids(rs.search(db, PlateKeys.parse(KEY_B), POLICY, ask("7ABC123"), now_ms=T0)) == ["r9"]
+    assert ids(search(db, rotated, POLICY, ask("7ABC123"), now_ms=T0)) == ["r1", "r2", "r9"]
+    assert ids(search(db, PlateKeys.parse(KEY_B), POLICY, ask("7ABC123"), now_ms=T0)) == ["r9"]
 
 
 def test_purge_deletes_what_is_due_counts_it_and_the_verifier_agrees(db: Store) -> None:
     keys = PlateKeys.parse(KEY_A)
-    rs.write_reads(db, stored(), keys, POLICY, "t1")
+    write_reads(db, stored(), keys, POLICY, "t1")
     later = T0 + 10_000  # non-hit reads r1, r3, r4 are due; hits r2, r5 are not
     before = verify_store(db, POLICY, now_ms=later)
     assert [f.subject for f in before if f.failed] == ["chdb/reads" if db.name == "chdb" else "server/reads"]
     assert "3 read(s) past their limit" in next(f.message for f in before if f.failed)
 
-    done = rs.purge(db, POLICY, later)
+    done = purge(db, POLICY, later)
     assert done.deleted == {("reads", "non_hit_reads"): 3}
     assert ids(db.query_arrow("SELECT read_id FROM reads")) == ["r2", "r5"]
     assert not [f for f in verify_store(db, POLICY, now_ms=later) if f.failed]
@@ -174,75 +180,75 @@ def test_purge_deletes_what_is_due_counts_it_and_the_verifier_agrees(db: Store) 
         "SELECT store, data_class, sum(expired) AS n FROM expiry_counts GROUP BY store, data_class"
     ).to_pylist()
     assert counts == [{"store": "clickhouse", "data_class": "non_hit_reads", "n": 3}]
-    assert rs.purge(db, POLICY, later).deleted == {}  # nothing left to delete, nothing counted twice
+    assert purge(db, POLICY, later).deleted == {}  # nothing left to delete, nothing counted twice
     purges = db.query_arrow("SELECT detail, rows FROM audit_log WHERE action = 'purge'").to_pylist()
     assert purges == [{"detail": '{"reads/non_hit_reads":3}', "rows": 3}]
 
 
 def test_hours_of_expiry_that_have_passed_are_dropped_as_whole_partitions(db: Store) -> None:
-    rs.write_reads(db, stored(), PlateKeys.parse(KEY_A), POLICY, "t1")
+    write_reads(db, stored(), PlateKeys.parse(KEY_A), POLICY, "t1")
     parts = "SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'reads' AND active"
     assert db.query_arrow(parts)["n"][0].as_py() >= 1
-    done = rs.purge(db, POLICY, T0 + 2 * 3_600_000)  # every row's expiry hour has ended
+    done = purge(db, POLICY, T0 + 2 * 3_600_000)  # every row's expiry hour has ended
     assert done.deleted == {("reads", "non_hit_reads"): 3, ("reads", "hit_reads"): 2}
     assert db.query_arrow(parts)["n"][0].as_py() == 0  # no part left to hold them, not even hidden rows
 
 
 def test_a_hold_keeps_exactly_what_it_covers_until_released(db: Store) -> None:
     keys = PlateKeys.parse(KEY_A)
-    rs.write_reads(db, stored(), keys, POLICY, "t1")
+    write_reads(db, stored(), keys, POLICY, "t1")
     hold = Hold(
         hold_id="h-1",
         requested_by="defence counsel",
         case_number="CR-2026-1",
         reason="defendant's request for their own location data",
-        plate_keys=tuple(rs.plate_pseudonyms(["5HOLD55"], keys)),
+        plate_keys=tuple(plate_pseudonyms(["5HOLD55"], keys)),
         read_ids=("r3",),
         captured_from_ms=T0 - 60_000,
         captured_to_ms=T0 - 4_000,  # r5 (T0-3 s) is outside the hold's range
         expires_at_ms=T0 + 3_600_000,
         placed_at_ms=T0,
     )
-    assert rs.place_hold(db, hold, version=1)
-    assert not rs.place_hold(db, hold, version=1)  # read again from the topic after a restart: no second record
-    assert rs.preserve(db, POLICY, T0) == 2  # r4 (plate) and r3 (read id)
-    assert rs.preserve(db, POLICY, T0) == 0  # copied once
+    assert place_hold(db, hold, version=1)
+    assert not place_hold(db, hold, version=1)  # read again from the topic after a restart: no second record
+    assert preserve(db, POLICY, T0) == 2  # r4 (plate) and r3 (read id)
+    assert preserve(db, POLICY, T0) == 0  # copied once
 
     later = T0 + 200_000  # every read is past its limit now, hits too
-    done = rs.purge(db, POLICY, later)
+    done = purge(db, POLICY, later)
     assert done.deleted == {("reads", "non_hit_reads"): 3, ("reads", "hit_reads"): 2}
     assert db.query_arrow("SELECT count() AS n FROM reads")["n"][0].as_py() == 0
-    held = rs.search(db, keys, POLICY, ask("5HOLD55"), now_ms=later)
+    held = search(db, keys, POLICY, ask("5HOLD55"), now_ms=later)
     assert ids(held) == ["r4"] and held["held"].to_pylist() == [1]
-    assert ids(rs.search(db, keys, POLICY, rs.SearchRequest("a", "b", read_ids=("r3", "r1")), now_ms=later)) == ["r3"]
+    assert ids(search(db, keys, POLICY, SearchRequest("a", "b", read_ids=("r3", "r1")), now_ms=later)) == ["r3"]
     ok = verify_store(db, POLICY, now_ms=later)
     assert not [f for f in ok if f.failed]
     assert any("2 read(s) kept by 1 active hold(s)" in f.message for f in ok)
-    listed = rs.list_holds(db).to_pylist()
+    listed = list_holds(db).to_pylist()
     assert [(h["hold_id"], h["held_reads"], h["released_at"]) for h in listed] == [("h-1", 2, None)]
 
-    assert rs.release_hold(db, "h-1", "court clerk", "case closed", later + 1, version=2)
-    assert not rs.release_hold(db, "h-unknown", "x", "y", later + 1, version=3)
-    assert not rs.release_hold(db, "h-1", "court clerk", "case closed", later + 1, version=2)  # once
+    assert release_hold(db, "h-1", "court clerk", "case closed", later + 1, version=2)
+    assert not release_hold(db, "h-unknown", "x", "y", later + 1, version=3)
+    assert not release_hold(db, "h-1", "court clerk", "case closed", later + 1, version=2)  # once
     log = db.query_arrow("SELECT action, actor, case_number FROM audit_log WHERE action LIKE 'hold%'").to_pylist()
     assert sorted((r["action"], r["actor"], r["case_number"]) for r in log) == [
         ("hold_placed", "defence counsel", "CR-2026-1"),
         ("hold_released", "court clerk", "CR-2026-1"),
     ]
     assert [f.subject.split("/")[-1] for f in verify_store(db, POLICY, now_ms=later + 2) if f.failed] == ["held_reads"]
-    assert rs.purge(db, POLICY, later + 2).deleted == {("held_reads", "non_hit_reads"): 2}
-    assert rs.search(db, keys, POLICY, ask("5HOLD55"), now_ms=later + 3).num_rows == 0
+    assert purge(db, POLICY, later + 2).deleted == {("held_reads", "non_hit_reads"): 2}
+    assert search(db, keys, POLICY, ask("5HOLD55"), now_ms=later + 3).num_rows == 0
     assert not [f for f in verify_store(db, POLICY, now_ms=later + 3) if f.failed]
-    assert rs.list_holds(db)["released_by"].to_pylist() == ["court clerk"]  # the hold's record stays (audit)
+    assert list_holds(db)["released_by"].to_pylist() == ["court clerk"]  # the hold's record stays (audit)
 
 
 def test_hit_only_stores_no_non_hit_read_and_the_verifier_checks_it(db: Store) -> None:
     keys = PlateKeys.parse(KEY_A)
-    rows = rs.pseudonymised_reads(stored(), keys, HIT_ONLY)
+    rows = pseudonymised_reads(stored(), keys, HIT_ONLY)
     assert rows["read_id"].to_pylist() == ["r2", "r5"]  # 0 s for non-hit reads: never written
-    rs.write_reads(db, stored(), keys, HIT_ONLY, "t1")
+    write_reads(db, stored(), keys, HIT_ONLY, "t1")
     assert not [f for f in verify_store(db, HIT_ONLY, now_ms=T0) if f.failed]
-    rs.write_reads(db, stored(), keys, POLICY, "t2")  # as if the policy were changed under a running store
+    write_reads(db, stored(), keys, POLICY, "t2")  # as if the policy were changed under a running store
     failed = [f for f in verify_store(db, HIT_ONLY, now_ms=T0) if f.failed]
     assert any("3 non-hit read(s) stored" in f.message for f in failed)
 
@@ -254,14 +260,14 @@ def test_timed_tables_and_deletions_per_day(db: Store) -> None:
         f"('h2', 'confirmed', '', 'op', fromUnixTimestamp64Milli(toInt64({T0 - 1_000}), 'UTC'))"
     )
     assert [f.subject.split("/")[-1] for f in verify_store(db, POLICY, now_ms=T0) if f.failed] == ["verifications"]
-    assert rs.purge(db, POLICY, T0).deleted == {("verifications", "verifications"): 1}
+    assert purge(db, POLICY, T0).deleted == {("verifications", "verifications"): 1}
     assert db.query_arrow("SELECT hit_id FROM verifications")["hit_id"].to_pylist() == ["h2"]
 
     day = 86_400_000
-    rs.write_log_starts(db, [("p.reads.batch", "non_hit_reads", 0, 100), ("p.reads.batch", "non_hit_reads", 1, 40)], T0)
-    rs.write_log_starts(db, [("p.reads.batch", "non_hit_reads", 0, 90)], T0 + 60_000)  # max of the day counts
-    rs.write_log_starts(db, [("p.reads.batch", "non_hit_reads", 0, 250)], T0 + day)
-    per_day = [(r["store"], r["data_class"], r["deleted"]) for r in rs.deletions_per_day(db).to_pylist()]
+    write_log_starts(db, [("p.batch", "non_hit_reads", 0, 100), ("p.batch", "non_hit_reads", 1, 40)], T0)
+    write_log_starts(db, [("p.batch", "non_hit_reads", 0, 90)], T0 + 60_000)  # max of the day counts
+    write_log_starts(db, [("p.batch", "non_hit_reads", 0, 250)], T0 + day)
+    per_day = [(r["store"], r["data_class"], r["deleted"]) for r in deletions_per_day(db).to_pylist()]
     assert per_day == [
         ("clickhouse", "verifications", 1),
         ("kafka", "non_hit_reads", 140),
@@ -272,13 +278,13 @@ def test_timed_tables_and_deletions_per_day(db: Store) -> None:
 def test_the_audit_trail_shows_an_edited_or_deleted_record(db: Store) -> None:
     keys = PlateKeys.parse(KEY_A)
     for i in range(4):
-        rs.search(db, keys, POLICY, ask("7ABC123", case_number=f"CR-{i}"), now_ms=T0 + i)
-    assert rs.audit_chain_problems(db) == []
+        search(db, keys, POLICY, ask("7ABC123", case_number=f"CR-{i}"), now_ms=T0 + i)
+    assert audit_chain_problems(db) == []
     assert any(f.message == "every audit chain links up" for f in verify_store(db, POLICY, now_ms=T0))
 
     db.command("ALTER TABLE audit_log UPDATE reason = 'nothing to see' WHERE seq = 2 SETTINGS mutations_sync = 1")
-    assert rs.audit_chain_problems(db) == [f"writer {rs.AUDIT_WRITER} record 2 was changed after it was written"]
+    assert audit_chain_problems(db) == [f"writer {AUDIT_WRITER} record 2 was changed after it was written"]
     db.command("ALTER TABLE audit_log DELETE WHERE seq = 2 SETTINGS mutations_sync = 1")
-    assert rs.audit_chain_problems(db) == [f"writer {rs.AUDIT_WRITER}: records 2..2 are missing"]
+    assert audit_chain_problems(db) == [f"writer {AUDIT_WRITER}: records 2..2 are missing"]
     failed = [f for f in verify_store(db, POLICY, now_ms=T0) if f.failed]
     assert [f.subject.split("/")[-1] for f in failed] == ["audit_log"]
