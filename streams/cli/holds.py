@@ -21,7 +21,8 @@ from streams.ingest.holds import PlaceHold, place_event
 from streams.model.hold import Hold
 from streams.model.search import SearchRefused
 from streams.store.clickhouse import open_store
-from streams.store.read_store import list_holds, plate_pseudonyms
+from streams.store.holds import list_holds
+from streams.store.search import plate_pseudonyms
 
 hold_app = typer.Typer(no_args_is_help=True, help="Preservation holds: keep named reads past their limit.")
 

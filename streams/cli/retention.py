@@ -12,8 +12,8 @@ from streams.config.retention import DATA_CLASSES, RetentionPolicy, kafka_limit_
 from streams.config.settings import Settings, load_policy, load_settings
 from streams.run.retention_verify import verify as verify_stores
 from streams.store.clickhouse import ServerStore, migrate, open_store
-from streams.store.read_store import deletions_per_day
-from streams.store.read_store import purge as purge_store
+from streams.store.deletions import deletions_per_day
+from streams.store.purge import purge as purge_store
 
 retention_app = typer.Typer(no_args_is_help=True, help="Retention policy: show it, verify the stores against it.")
 

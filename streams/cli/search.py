@@ -18,7 +18,7 @@ from streams.errors import PlatestreamError
 from streams.ingest.search import json_rows, search_request
 from streams.model.search import SearchRefused
 from streams.store.clickhouse import open_store
-from streams.store.read_store import search as search_store
+from streams.store.search import search as search_store
 
 
 def search(

@@ -20,8 +20,8 @@ from streams.loadtest.synth import Synth, SynthConfig
 from streams.model.batch import Totals
 from streams.model.decoded import Decoded
 from streams.model.read import HEARTBEAT_SCHEMA
+from streams.store.aggregates import write_aggregates, write_expiry
 from streams.store.clickhouse import migrate, open_store
-from streams.store.sink import write_aggregates, write_expiry
 
 
 @dataclass

@@ -34,11 +34,16 @@ from streams.model.batch import BatchResult
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded
 from streams.model.search import SearchRefused, SearchRequest
-from streams.store import read_store
+from streams.store.aggregates import write_aggregates, write_expiry
 from streams.store.clickhouse import Store, migrate, open_store
+from streams.store.deletions import write_log_starts
 from streams.store.faults import FaultInjectingStore
+from streams.store.holds import place_hold, preserve, release_hold
+from streams.store.plans import read_plans, write_plans
+from streams.store.purge import purge
+from streams.store.reads import write_reads
 from streams.store.retention_check import verify_store
-from streams.store.sink import read_plans, write_aggregates, write_expiry, write_plans
+from streams.store.search import search as search_reads
 from streams.worker.alert_window import seed_alert_window
 from streams.worker.delivery import Delivery, Producer
 from streams.worker.feeds import Feeds, KafkaFeeds
@@ -173,7 +178,7 @@ class Worker:
         delivery.confirm()
         self.retrying(write_aggregates, self.store, result, token)
         if self.keys is not None:
-            self.retrying(read_store.write_reads, self.store, result.stored_reads, self.keys, self.retention, token)
+            self.retrying(write_reads, self.store, result.stored_reads, self.keys, self.retention, token)
         metrics.record(result, source, seconds)
         self.batches += 1
         self.last_batch_ms = self.clock.now_ms()
@@ -214,7 +219,7 @@ class Worker:
             self.sample_kafka_deletions(now)
             if self.settings.purge:
                 # Retried like every write: a purge is idempotent, and the limit must hold once the store is back.
-                done = self.retrying(read_store.purge, self.store, self.retention, now, self.processor.config.bucket_ms)
+                done = self.retrying(purge, self.store, self.retention, now, self.processor.config.bucket_ms)
                 self.last_purge = {f"{t}/{c}": n for (t, c), n in done.deleted.items()}
                 metrics.EXPIRED.labels("clickhouse").inc(done.total)
 
@@ -230,13 +235,11 @@ class Worker:
         for e in events:  # drained from the follower's queue: applied now, retried until the store takes them
             ev = e.event
             if ev.op == "place":
-                self.retrying(read_store.place_hold, self.store, ev.hold(), e.offset + 1)
+                self.retrying(place_hold, self.store, ev.hold(), e.offset + 1)
             else:
-                self.retrying(
-                    read_store.release_hold, self.store, ev.hold_id, ev.released_by, ev.reason, ev.at, e.offset + 1
-                )
+                self.retrying(release_hold, self.store, ev.hold_id, ev.released_by, ev.reason, ev.at, e.offset + 1)
         if events:
-            self.retrying(read_store.preserve, self.store, self.retention, now)
+            self.retrying(preserve, self.store, self.retention, now)
 
     def sample_kafka_deletions(self, now: int) -> None:
         """What Kafka deleted shows as the advance of log start offsets: sample them for the deletion counts."""
@@ -245,12 +248,12 @@ class Worker:
         except Exception:  # noqa: BLE001 - a missed sample only delays the count; the next one catches up
             metrics.SINK_ERRORS.labels("kafka_admin").inc()
             return
-        self.retrying(read_store.write_log_starts, self.store, samples, now)
+        self.retrying(write_log_starts, self.store, samples, now)
 
     def search(self, req: SearchRequest) -> pa.Table:
         if self.keys is None:
             raise SearchRefused("this deployment keeps no reads (read store off or policy keeps none)")
-        return read_store.search(self.store, self.keys, self.retention, req)
+        return search_reads(self.store, self.keys, self.retention, req, now_ms=self.clock.now_ms())
 
     def retention_findings(self) -> list[dict[str, str]]:
         grace_ms = int((self.settings.purge_every_s() + 2 * self.settings.tick_s) * 1000)  # a purge and two ticks

@@ -1,6 +1,6 @@
 -- The offset ranges (pieces) of `reads.json` whose aggregates a worker is about to write, recorded before the write.
 -- After a crash or a rebalance the next worker cuts redelivered events along them, so each piece keeps its
--- de-duplication token and no count changes (streams/transport/pieces.py). Offsets only: no plate text.
+-- de-duplication token and no count changes (streams/worker/pieces.py). Offsets only: no plate text.
 CREATE TABLE IF NOT EXISTS sink_plans
 (
     topic      LowCardinality(String),
