@@ -15,25 +15,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLD = np.uint64(0x9E3779B97F4A7C15)
+# splitmix64's multipliers and the golden-ratio increment; the compiled table hashes with the same ones
+M1 = np.uint64(0xBF58476D1CE4E5B9)
+M2 = np.uint64(0x94D049BB133111EB)
+GOLD = np.uint64(0x9E3779B97F4A7C15)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: a well-spread 64-bit hash of uint64 values."""
     x = x.astype(np.uint64, copy=True)
     x ^= x >> np.uint64(30)
-    x *= _M1
+    x *= M1
     x ^= x >> np.uint64(27)
-    x *= _M2
+    x *= M2
     x ^= x >> np.uint64(31)
     return x
 
 
 def dedup_key(plate: np.ndarray, region: np.ndarray, camera: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
-        return mix64(plate ^ mix64(camera.astype(np.uint64) * _GOLD + region.astype(np.uint64)))
+        return mix64(plate ^ mix64(camera.astype(np.uint64) * GOLD + region.astype(np.uint64)))
 
 
 def _group_order(h: np.ndarray, t_ms: np.ndarray) -> np.ndarray:

@@ -31,14 +31,14 @@ _NORMAL = SYMBOL > 0
 
 def normalise_plates(plates: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Upper-case and strip separators: ``'ab-123 c'`` -> ``'AB123C'``. Nulls stay null."""
-    plates = _one_chunk(plates)
+    plates = one_array(plates)
     # Most cameras already send upper-case letters and digits: one pass over the bytes finds out, and the
     # regex (the costly part) runs only when some plate needs it.
     data = plates.buffers()[2] if len(plates) else None
     if data is not None and _NORMAL[np.frombuffer(data, np.uint8)[_data_span(plates)]].all():
         return plates
     out = pc.replace_substring_regex(pc.utf8_upper(plates), _SEPARATORS, "")
-    return _one_chunk(out)
+    return one_array(out)
 
 
 def _data_span(arr: pa.Array) -> slice:
@@ -57,10 +57,10 @@ def normalise_regions(regions: pa.Array | pa.ChunkedArray) -> pa.Array:
         enc = enc.combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
     up = pc.utf8_upper(enc.dictionary)
     norm = pc.replace_substring_regex(pc.utf8_trim_whitespace(up), r"^.*-", "")
-    return _one_chunk(norm.take(enc.indices))
+    return one_array(norm.take(enc.indices))
 
 
-def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+def one_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     if pa.types.is_large_string(arr.type):
@@ -74,7 +74,7 @@ def symbol_matrix(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     Works on the Arrow buffers directly, one column of characters at a time: no per-string Python and no
     n-by-width index arrays.
     """
-    text = _one_chunk(text)
+    text = one_array(text)
     n = len(text)
     if n == 0:
         return np.zeros((0, width), np.uint8), np.zeros(0, np.int32)

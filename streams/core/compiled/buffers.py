@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from streams.core.compiled.jit import inline
+from streams.core.normalise import one_array
 
 NO_BITS = np.zeros(0, np.uint8)
 NO_BITS.setflags(write=False)
@@ -37,15 +38,6 @@ def span(offs, bits, boff, i):
 
 
 # -- Python views -------------------------------------------------------------------------------------------------
-
-
-def one_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """One contiguous array (``string``, not ``large_string``) of a column."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    if pa.types.is_large_string(col.type):
-        col = col.cast(pa.string())
-    return col
 
 
 def read_only(a: np.ndarray) -> np.ndarray:

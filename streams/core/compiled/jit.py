@@ -5,13 +5,11 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from streams.core.dedup import GOLD, M1, M2
+
 jit = nb.njit(cache=True, nogil=True)
 # helpers called per row: inlined in numba IR (a call that passes arrays costs reference counting per row)
 inline = nb.njit(cache=True, nogil=True, inline="always")
-
-M1 = np.uint64(0xBF58476D1CE4E5B9)
-M2 = np.uint64(0x94D049BB133111EB)
-GOLD = np.uint64(0x9E3779B97F4A7C15)
 
 
 @inline

@@ -13,9 +13,10 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 
-from streams.core.compiled.buffers import is_valid, list_offsets, one_array, read_only, span, string_buffers, validity
+from streams.core.compiled.buffers import is_valid, list_offsets, read_only, span, string_buffers, validity
 from streams.core.compiled.jit import inline, jit, mix
 from streams.core.compiled.strings import FOLD, POW37, encode_plate, encode_plates_exactly, nonascii_items
+from streams.core.normalise import one_array
 from streams.model.match_kinds import CANDIDATE, CONFUSABLE, EXACT
 
 

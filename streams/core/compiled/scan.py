@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from streams.core.compiled.buffers import fixed_buffers, one_array, string_buffers
+from streams.core.compiled.buffers import fixed_buffers, string_buffers
 from streams.core.compiled.checks import FIRST_FAILING, MISSING_CAMERA_BIT, MISSING_READ_ID_BIT, row_checks
 from streams.core.compiled.counts import read_groups
 from streams.core.compiled.dedup_table import HashDeduplicator, time_order
 from streams.core.compiled.strings import codes_of_rows, encode_plate_column, intern_column, mark_missing
-from streams.core.normalise import encode_regions, normalise_regions, stable_codes
+from streams.core.normalise import encode_regions, normalise_regions, one_array, stable_codes
 from streams.core.stopwatch import Stopwatch
 from streams.core.validate import Limits
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from streams.core.compiled.buffers import is_valid, one_array, span, string_buffers
+from streams.core.compiled.buffers import is_valid, span, string_buffers
 from streams.core.compiled.jit import inline, jit, mix
-from streams.core.normalise import ALPHABET, MAX_PLATE_LEN, encode_plates_sym, normalise_plates, pack
+from streams.core.normalise import ALPHABET, MAX_PLATE_LEN, encode_plates_sym, normalise_plates, one_array, pack
 
 SKIP = 255  # a separator the normalisation removes
 # ASCII byte -> plate symbol 1..36 (lower case folded), SKIP for separators, 0 for anything else (a bad plate).
