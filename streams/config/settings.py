@@ -149,6 +149,10 @@ class Settings(BaseSettings):
         limits = [s for s in (policy.non_hit_reads, policy.hit_reads, policy.verifications, policy.audit) if s > 0]
         return min([self.purge_interval_s] + [max(0.5, s / 10) for s in limits])
 
+    def store_check_grace_ms(self) -> int:
+        """How far past its limit the store's retention check lets a row be: one purge interval and two ticks."""
+        return int((self.purge_every_s() + 2 * self.tick_s) * 1000)
+
     def load_plate_keys(self) -> PlateKeys:
         """The configured keys, else those in ``plate_keys_file`` (created with one fresh key, mode 0600)."""
         if self.plate_keys is not None:

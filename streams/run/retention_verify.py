@@ -88,8 +88,7 @@ def verify(
     findings = verify_kafka(settings, policy, now_ms) if kafka else []
     findings += verify_workers(workers, policy, now_ms)
     if store is not None:
-        grace_ms = int((settings.purge_everyseconds() + 2 * settings.tick_s) * 1000)  # a purge and two ticks
-        findings += verify_store(store, policy, now_ms, grace_ms, subject="server")
+        findings += verify_store(store, policy, now_ms, settings.store_check_grace_ms(), subject="server")
     else:
         findings += verify_worker_stores(workers)
     return findings

@@ -256,7 +256,7 @@ class Worker:
         return search_reads(self.store, self.keys, self.retention, req, now_ms=self.clock.now_ms())
 
     def retention_findings(self) -> list[dict[str, str]]:
-        grace_ms = int((self.settings.purge_every_s() + 2 * self.settings.tick_s) * 1000)  # a purge and two ticks
+        grace_ms = self.settings.store_check_grace_ms()
         now = self.clock.now_ms()
         return [f.__dict__ for f in verify_store(self.store, self.retention, now_ms=now, grace_ms=grace_ms)]
 

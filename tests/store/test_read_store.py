@@ -15,11 +15,13 @@ import pyarrow as pa
 import pytest
 
 from streams.config.retention import RetentionPolicy
+from streams.config.settings import Settings
 from streams.core.normalise import encode_plates, normalise_plates
 from streams.core.pseudonym import PlateKeys, siphash64
 from streams.model.batch import STORED_READ_SCHEMA
 from streams.model.hold import Hold
 from streams.model.search import SearchRefused, SearchRequest
+from streams.run.retention_verify import verify
 from streams.store.audit import AUDIT_WRITER, audit_chain_problems
 from streams.store.clickhouse import Store, migrate
 from streams.store.deletions import deletions_per_day, write_log_starts
@@ -183,6 +185,21 @@ def test_purge_deletes_what_is_due_counts_it_and_the_verifier_agrees(db: Store) 
     assert purge(db, POLICY, later).deleted == {}  # nothing left to delete, nothing counted twice
     purges = db.query_arrow("SELECT detail, rows FROM audit_log WHERE action = 'purge'").to_pylist()
     assert purges == [{"detail": '{"reads/non_hit_reads":3}', "rows": 3}]
+
+
+def test_retention_verify_checks_a_server_store_directly_with_the_purge_grace(db: Store, clean_env: None) -> None:
+    """``retention verify`` against a store it was given (a server): the store check, allowing one purge interval
+    and two ticks (``Settings.store_check_grace_ms``) past each limit."""
+    settings = Settings(purge_interval_s=1, tick_s=1)
+    grace = settings.store_check_grace_ms()
+    assert grace == 3_000
+    write_reads(db, stored(), PlateKeys.parse(KEY_A), POLICY, "t1")
+    due = T0 + 4_000  # from here r4 (a non-hit read captured 6 s before T0) is past its 10 s limit
+
+    within = verify(settings, POLICY, workers=[], kafka=False, now_ms=due + grace - 1, store=db)
+    assert not [f for f in within if f.failed] and {f.store for f in within} == {"clickhouse"}
+    past = verify(settings, POLICY, workers=[], kafka=False, now_ms=due + grace + 2_000, store=db)
+    assert [f.subject for f in past if f.failed] == ["server/reads"]
 
 
 def test_hours_of_expiry_that_have_passed_are_dropped_as_whole_partitions(db: Store) -> None:
