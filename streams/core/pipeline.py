@@ -71,7 +71,6 @@ class Processor:
     ):
         self.hotlist = hotlist if isinstance(hotlist, LiveHotList) else LiveHotList.of(hotlist, lut=lut)
         self.config = config or ProcessorConfig()
-        self.lut = lut
         cfg = self.config
         self.engine: Engine = ENGINES[cfg.engine](cfg.limits, cfg.dedup_window_ms, cfg.bucket_ms, lut)
         self.reads_dedup = self.engine.dedup  # the engine's state; expired here by the retention clock

@@ -34,6 +34,11 @@ from streams.worker.worker import Worker
 __all__ = ["create_app"]
 
 
+def origin(message: Any) -> str:
+    """Where an input came from, as dead letters and de-duplication tokens name it: ``topic/partition/offset``."""
+    return f"{message.topic}/{message.partition}/{message.offset}"
+
+
 def create_app(settings: Settings) -> faust.App:
     # One consumer group per deployment prefix; Faust's own files live beside the embedded store.
     datadir = Path(settings.chdb_path).resolve().parent / "faust"
@@ -77,15 +82,14 @@ def create_app(settings: Settings) -> faust.App:
         w = worker()
         # Manual acks: a message is acknowledged by the sink stage once its outputs are written.
         async for event in stream.noack().events():
-            msg = event.message
-            origin = f"{msg.topic}/{msg.partition}/{msg.offset}"
+            where = origin(event.message)
             t0 = time.perf_counter()
             result = w.process(
-                decode_arrow(event.value, origin, settings.max_message_bytes, settings.max_message_rows), "reads.batch"
+                decode_arrow(event.value, where, settings.max_message_bytes, settings.max_message_rows), "reads.batch"
             )
             delivery = w.publish(result, "reads.batch")
             seconds = time.perf_counter() - t0
-            await stage.submit(w.handle, result, origin, "reads.batch", seconds, delivery, ack=[event])
+            await stage.submit(w.handle, result, where, "reads.batch", seconds, delivery, ack=[event])
 
     async def plans_for(w: Worker, tp: tuple[str, int], first: int) -> Plans:
         # Resuming anywhere but where this worker left off (start, crash, rebalance): load the recorded pieces.
@@ -125,7 +129,7 @@ def create_app(settings: Settings) -> faust.App:
                         plans.add(piece.first, piece.last)
                         new_plans[tp[0]].append((tp[1], piece.first, piece.last))
                     part = tp_events[piece.start : piece.stop]
-                    origins = [f"{e.message.topic}/{e.message.partition}/{e.message.offset}" for e in part]
+                    origins = [origin(e.message) for e in part]
                     t0 = time.perf_counter()
                     decoded = decode_json([e.value for e in part], origins, settings.max_message_bytes)
                     result = w.process(decoded, "reads.json")
@@ -141,7 +145,7 @@ def create_app(settings: Settings) -> faust.App:
     async def verifications(stream: faust.StreamT) -> None:
         w = worker()
         async for evs in stream.take_events(500, within=0.5):
-            origins = [f"{e.message.topic}/{e.message.partition}/{e.message.offset}" for e in evs]
+            origins = [origin(e.message) for e in evs]
             await stage.run(w.handle_verifications, [e.value for e in evs], origins, f"{origins[0]}..{origins[-1]}")
 
     @app.timer(interval=settings.tick_s)

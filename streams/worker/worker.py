@@ -85,8 +85,9 @@ class Worker:
         self.sleep = sleep  # between retries of a failed store write
         self.feeds = feeds if feeds is not None else KafkaFeeds(settings, clock)
         policy = load_policy(settings.policy_path)
+        lut = policy_lut(policy)
         self.lock = threading.Lock()  # matching and hot-list updates never interleave
-        self.live = LiveHotList(policy, policy_lut(policy))
+        self.live = LiveHotList(policy, lut)
         if settings.hotlist_path is not None:
             entries, pre = read_hotlist_csv(settings.hotlist_path)
             self.live.load(entries, clock.now_ms())
@@ -94,7 +95,7 @@ class Worker:
                 self.live.refused["bad_date"] = self.live.refused.get("bad_date", 0) + pre.num_rows
         for rule, n in self.live.refused.items():
             metrics.HOTLIST_REFUSED.labels(rule).inc(n)
-        self.processor = Processor(self.live, settings.processor_config(policy), policy_lut(policy))
+        self.processor = Processor(self.live, settings.processor_config(policy), lut)
         self.limits = settings.input_limits()
         self.alerts_restored = self._restore_alert_window()
         self.store = store if store is not None else open_worker_store(settings)
@@ -136,12 +137,18 @@ class Worker:
             payload = json.dumps({**d.to_json(), "source": source}).encode()
             delivery.produce(self.dead_topic, payload, d.origin.encode())
 
-    def _dead_from_follower(self, dead: list[DeadLetter]) -> None:
+    def _send_dead_now(self, dead: list[DeadLetter], source: str) -> None:
+        """Dead letters of a control feed (hot list, holds, verifications): counted, and delivered before going on."""
+        if not dead:
+            return
         delivery = Delivery(self.producer)
-        self._send_dead(dead, "hotlist.events", delivery)
+        self._send_dead(dead, source, delivery)
         for d in dead:
-            metrics.DEAD_LETTERS.labels(d.reason, "hotlist.events").inc()
+            metrics.DEAD_LETTERS.labels(d.reason, source).inc()
         delivery.confirm()
+
+    def _dead_from_follower(self, dead: list[DeadLetter]) -> None:
+        self._send_dead_now(dead, "hotlist.events")
 
     def process(self, decoded: Decoded, source: str) -> BatchResult:
         decoded = apply_limits(decoded, self.limits)
@@ -191,11 +198,7 @@ class Worker:
 
     def handle_verifications(self, payloads: list[bytes], origins: list[str], token: str) -> None:
         table, dead = decode_verifications(payloads, origins)
-        delivery = Delivery(self.producer)
-        self._send_dead(dead, "verifications", delivery)
-        delivery.confirm()
-        for d in dead:
-            metrics.DEAD_LETTERS.labels(d.reason, "verifications").inc()
+        self._send_dead_now(dead, "verifications")
         if table.num_rows:
             self.retrying(self.store.insert_arrow, "verifications", table, token)
             for row in table.select(["decision", "reason"]).to_pylist():
@@ -226,12 +229,7 @@ class Worker:
     def apply_holds(self, now: int) -> None:
         """Place and release the holds that arrived since the last tick, then copy what they cover."""
         events, dead = self.holds.drain()
-        if dead:
-            delivery = Delivery(self.producer)
-            self._send_dead(dead, "holds", delivery)
-            for d in dead:
-                metrics.DEAD_LETTERS.labels(d.reason, "holds").inc()
-            delivery.confirm()
+        self._send_dead_now(dead, "holds")
         for e in events:  # drained from the follower's queue: applied now, retried until the store takes them
             ev = e.event
             if ev.op == "place":
