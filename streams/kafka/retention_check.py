@@ -16,7 +16,7 @@ from streams.config.retention import RetentionPolicy, kafka_bound_ms, kafka_limi
 from streams.config.settings import Settings
 from streams.errors import KafkaSetupError
 from streams.kafka.topics import topic_name
-from streams.model.finding import Finding, seconds
+from streams.model.finding import Finding, age_finding, seconds
 
 __all__ = ["KAFKA_DEFAULT_CHECK_MS", "verify_kafka"]
 
@@ -150,10 +150,7 @@ def _oldest_records(
             age = now - ts
             what = f"oldest readable record (offset {offset}) is {seconds(age)} old"
             rule = f"bound {seconds(bound)} = limit {seconds(limit)} + retention check {seconds(check_ms)}"
-            if age > bound:
-                out.append(Finding("fail", "kafka", subject, f"{what}: older than the {rule}"))
-            else:
-                out.append(Finding("ok", "kafka", subject, f"{what}; {rule}"))
+            out.append(age_finding("kafka", subject, what, rule, age, bound))
     finally:
         consumer.close()
     return out

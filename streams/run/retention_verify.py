@@ -22,7 +22,7 @@ from streams import clock
 from streams.config.retention import RetentionPolicy, processor_state_ms
 from streams.config.settings import Settings
 from streams.kafka.retention_check import verify_kafka
-from streams.model.finding import Finding, seconds
+from streams.model.finding import Finding, age_finding, seconds
 from streams.store.retention_check import verify_store
 
 __all__ = ["WORKER_TICK_MS", "verify", "verify_worker_stores", "verify_workers"]
@@ -56,10 +56,7 @@ def verify_workers(
         age = (clock.now_ms() if now_ms is None else now_ms) - int(oldest)
         what = f"oldest of {held} read(s) held was captured {seconds(age)} ago"
         rule = f"bound {seconds(bound)} = limit {seconds(limit)} + one {seconds(WORKER_TICK_MS)} tick"
-        if age > bound:
-            out.append(Finding("fail", "processor", url, f"{what}: older than the {rule}"))
-        else:
-            out.append(Finding("ok", "processor", url, f"{what}; {rule}"))
+        out.append(age_finding("processor", url, what, rule, age, bound))
     return out
 
 
