@@ -29,7 +29,6 @@ class Scanned:
     """What the compiled path knows of a batch after the row checks and de-duplication; indices are batch rows."""
 
     reason: np.ndarray  # uint8 per row, index into REASON_CODES (0 = good)
-    duplicate: np.ndarray  # bool per row (meaningful for good rows)
     good: np.ndarray  # int64 rows that passed the checks, in row order
     fresh: np.ndarray  # int64 good rows that are not duplicates, in row order
     plate_code: np.ndarray  # uint64 per row
@@ -96,6 +95,6 @@ def scan(
     if sw:
         sw.lap("read counts")
     return Scanned(
-        reason, dup, good, fresh, plate_code, canon, reg_code_d, reg_id, region_text, t,
+        reason, good, fresh, plate_code, canon, reg_code_d, reg_id, region_text, t,
         gwin, gfirst, greads, gdups,
     )  # fmt: skip
