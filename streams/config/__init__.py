@@ -1,3 +1,3 @@
 """Settings (environment, YAML), the admission policy file and the retention policy: validated at start-up."""
 
-__all__ = ["retention", "settings"]
+__all__ = ["access", "retention", "secret_files", "settings"]

@@ -44,6 +44,8 @@ class RetentionPolicy(BaseModel):
     verifications: Seconds  # operators' confirm / reject decisions on hits
     aggregates: Seconds  # counts without plate text
     audit: Seconds  # access and deletion records
+    # The longest a preservation hold may last from its placement (a hold is renewed by placing a new one).
+    hold_max: Seconds = 365 * 86_400
 
     @field_validator("source")
     @classmethod

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams import resources
 from streams.config.retention import RetentionPolicy, load_retention, processor_state_ms
+from streams.config.secret_files import read_private_file
 from streams.core.confusables import canonical_lut
 from streams.core.pipeline import ProcessorConfig
 from streams.core.policy import BASIS_KINDS, AdmissionPolicy, ReasonRule
@@ -79,6 +80,42 @@ class Settings(BaseSettings):
     sink_retry_max_s: float = Field(5, gt=0, le=300)  # longest pause between retries of a failed store write
     stream_buffer_messages: int = Field(1024, ge=16, le=100_000)  # fetched messages waiting per partition
     store_fault_file: Path | None = None  # test hook: while this file exists every store call fails
+
+    # Kafka client security, passed by streams.kafka.client to every producer, consumer, admin client and Faust.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+
+    # Control events (hot list, holds, verifications) are signed by the API (docs/security.md). The API holds
+    # the private key; workers trust the public keys in `control_keys_file` and dead-letter anything else.
+    control_signing_key_file: Path | None = None
+    control_keys_file: Path | None = None
+
+    # The API service (`platestream api`): search and administration, authenticated by bearer tokens.
+    api_host: str = "127.0.0.1"  # off loopback only with authentication configured
+    api_port: int = Field(8080, ge=0, le=65535)
+    api_rate_per_minute: int = Field(120, ge=1, le=1_000_000)  # requests per principal; beyond it 429
+    api_max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1024 * 1024)  # larger bodies get 413
+    auth_jwks: str | None = None  # the identity provider's keys: a JWKS file path or an https:// URL
+    auth_issuer: str | None = None  # the `iss` every token must carry
+    auth_audience: str | None = None  # the `aud` every token must carry
+    auth_algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+    auth_leeway_s: float = Field(30, ge=0, le=300)  # clock skew allowed on exp and nbf
+    auth_agency_claim: str = "agency"
+    auth_roles_claim: str = "roles"
+    access_path: Path | None = None  # the roles file; None: the packaged policies/access.yaml
+
+    # The CLI as an API client: where the API is, and the token it sends (`platestream login`). A service
+    # gets its tokens itself with client credentials from `auth_token_url`.
+    api_url: str = "http://127.0.0.1:8080"
+    token_file: Path = Path("~/.config/platestream/token")
+    auth_token_url: str | None = None
+    auth_client_id: str | None = None
+    auth_client_secret: SecretStr | None = None
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -154,17 +191,23 @@ class Settings(BaseSettings):
         return int((self.purge_every_s() + 2 * self.tick_s) * 1000)
 
     def load_plate_keys(self) -> PlateKeys:
-        """The configured keys, else those in ``plate_keys_file`` (created with one fresh key, mode 0600)."""
+        """The configured keys, else those in ``plate_keys_file`` (created with one fresh key, mode 0600, for an
+        embedded store only: processes sharing a server store must share one key, so there it must be given)."""
         if self.plate_keys is not None:
             return PlateKeys.parse(self.plate_keys.get_secret_value())
         path = self.plate_keys_file
         try:
             if not path.exists():
+                if self.clickhouse_url:
+                    raise ConfigError(
+                        f"no plate pseudonym key: with a ClickHouse server set PLATESTREAM_PLATE_KEYS or "
+                        f"PLATESTREAM_PLATE_KEYS_FILE (missing: {path}); a fresh key per process would hide plates"
+                    )
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:
                     f.write(PlateKeys.new_spec("k1") + "\n")
-            return PlateKeys.parse(path.read_text())
+            return PlateKeys.parse(read_private_file(path, "plate keys file").decode())
         except FileExistsError:  # another process created it first
             return PlateKeys.parse(path.read_text())
         except OSError as exc:

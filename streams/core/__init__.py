@@ -19,6 +19,7 @@ __all__ = [
     "pipeline",
     "policy",
     "pseudonym",
+    "signing",
     "stopwatch",
     "validate",
 ]

@@ -14,7 +14,21 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-FIELDS = ("at_ms", "action", "actor", "reason", "case_number", "detail", "rows")
+# Every column of a record (streams/model/audit.py) is covered by its hash.
+FIELDS = (
+    "at_ms",
+    "action",
+    "actor",
+    "agency",
+    "role",
+    "client",
+    "reason",
+    "case_number",
+    "detail",
+    "decision",
+    "rule",
+    "rows",
+)
 
 
 def record_hash(prev_hash: str, writer: str, seq: int, record: dict[str, Any]) -> str:

@@ -1,13 +1,15 @@
 """Preservation-hold events, from the ``holds`` topic (JSON, key = hold id). No plate text: plates arrive as their
 keyed hashes under every configured key, computed by ``platestream hold place`` (the gated path that holds keys).
 
-    {"op": "place", "hold_id": "...", "requested_by": "...", "case_number": "...", "reason": "...",
-     "plate_keys": [["k1", "9f2c0a1b3d4e5f60"], ...], "read_ids": ["..."],
+    {"op": "place", "hold_id": "...", "requested_by": "...", "order_ref": "...", "case_number": "...",
+     "reason": "...", "plate_keys": [["k1", "9f2c0a1b3d4e5f60"], ...], "read_ids": ["..."],
      "captured_from": ms, "captured_to": ms, "expires_at": ms, "at": ms}
-    {"op": "release", "hold_id": "...", "released_by": "...", "reason": "...", "at": ms}
+    {"op": "release", "hold_id": "...", "reason": "...", "at": ms}
 
-A hold must name who asked, a case number, a reason, what it covers (plates or read ids), a capture-time range
-and its own expiry. Anything else is a dead letter with the reason.
+Each travels inside a signed envelope (``streams.core.signing``): who placed or released it is the envelope's
+verified principal, never a field of the event. A hold must name who asked, the request or order it answers, a
+case number, a reason, what it covers (plates or read ids), a capture-time range and its own expiry; and it must
+pass ``hold_rule_broken`` (preservation keeps what exists, for a bounded time). Anything else is a dead letter.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class PlaceHold(BaseModel):
     op: Literal["place"]
     hold_id: Text
     requested_by: Text
+    order_ref: Text
     case_number: Text
     reason: Text
     plate_keys: list[tuple[KeyId, HexKey]] = Field(default_factory=list, max_length=10_000)
@@ -55,7 +58,7 @@ class PlaceHold(BaseModel):
             raise ValueError("a hold must expire after it is placed")
         return self
 
-    def hold(self) -> Hold:
+    def hold(self, placed_by: str = "", agency: str = "") -> Hold:
         return Hold(
             hold_id=self.hold_id,
             requested_by=self.requested_by,
@@ -67,6 +70,9 @@ class PlaceHold(BaseModel):
             captured_to_ms=self.captured_to,
             expires_at_ms=self.expires_at,
             placed_at_ms=self.at,
+            order_ref=self.order_ref,
+            placed_by=placed_by,
+            agency=agency,
         )
 
 
@@ -75,7 +81,6 @@ class ReleaseHold(BaseModel):
 
     op: Literal["release"]
     hold_id: Text
-    released_by: Text
     reason: Text
     at: Ms
 
@@ -111,11 +116,24 @@ def decode_hold_events(
     return events, dead
 
 
+def hold_rule_broken(event: PlaceHold, max_s: int) -> tuple[str, str] | None:
+    """(rule, why) of the first rule a placement breaks, else None. ``max_s``: the policy's ``hold_max``.
+
+    The same check runs in the API before it signs a hold and in every worker before it applies one.
+    """
+    if event.captured_to > event.at:
+        return "capture_window_in_future", "a hold keeps reads that exist: captured_to must not be after placement"
+    if event.expires_at - event.at > max_s * 1000:
+        return "hold_too_long", f"a hold lasts at most {max_s // 86_400} days from placement (policy hold_max)"
+    return None
+
+
 def place_event(hold: Hold) -> dict:
     return {
         "op": "place",
         "hold_id": hold.hold_id,
         "requested_by": hold.requested_by,
+        "order_ref": hold.order_ref,
         "case_number": hold.case_number,
         "reason": hold.reason,
         "plate_keys": [[k, f"{h:016x}"] for k, h in hold.plate_keys],

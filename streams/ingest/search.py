@@ -1,6 +1,6 @@
 """Search requests for the gated search path (HTTP ``POST /search``), validated before anything is queried:
 
-{"actor": "badge-123", "reason": "defence request, own location data", "case_number": "CR-2026-1142",
+{"reason": "defence request, own location data", "case_number": "CR-2026-1142",
  "plates": ["7ABC123"], "region": "CA", "read_ids": [], "from": ms, "to": ms}
 """
 
@@ -22,7 +22,6 @@ Ms = Annotated[int, Field(ge=0, le=2**62, strict=True)]
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    actor: Text
     reason: Text
     case_number: str = Field("", max_length=256)
     plates: list[Annotated[str, StringConstraints(max_length=32)]] = Field(default_factory=list, max_length=100)
@@ -41,7 +40,6 @@ def search_request(body: bytes) -> SearchRequest:
             raise SearchRefused(validation_message(exc, "invalid search request")) from None
         raise SearchRefused("the body must be a JSON object") from None
     return SearchRequest(
-        actor=p.actor,
         reason=p.reason,
         case_number=p.case_number,
         plates=tuple(p.plates),

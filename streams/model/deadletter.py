@@ -22,6 +22,12 @@ TOO_LARGE = "too_large"
 TOO_MANY_ROWS = "too_many_rows"  # an Arrow message over the configured rows per message
 PLATE_TOO_LONG = "plate_too_long"  # the plate text as received is over the configured length (before normalising)
 UNKNOWN_CAMERA = "unknown_camera"  # a camera registry is configured and does not list the read's camera
+# Control events (hot list, holds, verifications):
+UNAUTHENTICATED = "unauthenticated"  # no valid signature from a configured control key: never applied
+FORBIDDEN = "forbidden"  # authentic, but its principal may not do this (role or agency)
+REFUSED = "refused"  # authentic and allowed, but a rule refuses it (the detail names the rule)
+UNKNOWN_HIT = "unknown_hit"  # a verification of a hit the store does not have
+STORE_REJECTED = "store_rejected"  # the store refused it for good (too large, a bad value): retrying cannot help
 
 REASONS = (
     UNDECODABLE,
@@ -40,6 +46,11 @@ REASONS = (
     TOO_MANY_ROWS,
     PLATE_TOO_LONG,
     UNKNOWN_CAMERA,
+    UNAUTHENTICATED,
+    FORBIDDEN,
+    REFUSED,
+    UNKNOWN_HIT,
+    STORE_REJECTED,
 )
 
 

@@ -19,3 +19,6 @@ class Hold:
     captured_to_ms: int
     expires_at_ms: int
     placed_at_ms: int
+    order_ref: str = ""  # the preservation request or court order it answers
+    placed_by: str = ""  # subject@agency of the verified principal that placed it
+    agency: str = ""  # the placing agency: only its supervisors or records staff may release the hold

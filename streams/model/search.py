@@ -8,12 +8,13 @@ __all__ = ["SearchRefused", "SearchRequest"]
 
 
 class SearchRefused(ValueError):
-    """A search without what the gate asks for (actor, reason, a valid plate or read id)."""
+    """A search without what the gate asks for (a reason, a valid plate or read id)."""
 
 
 @dataclass(frozen=True)
 class SearchRequest:
-    actor: str
+    """What is searched for, and why. Who asks is not part of it: that is the verified principal."""
+
     reason: str
     case_number: str = ""
     plates: tuple[str, ...] = ()

@@ -8,10 +8,12 @@ restart writes nothing twice.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pyarrow as pa
 
 from streams.config.retention import RetentionPolicy
+from streams.model.audit import AuditEntry
 from streams.model.hold import Hold
 from streams.store.audit import audit
 from streams.store.clickhouse import Store, count_rows
@@ -58,9 +60,10 @@ def place_hold(store: Store, hold: Hold, version: int) -> bool:
         "to_ms": hold.captured_to_ms,
         "expires_ms": hold.expires_at_ms,
     }
-    audit(
-        store, "hold_placed", hold.requested_by, hold.reason, hold.case_number, json.dumps(detail), 0, hold.placed_at_ms
+    entry = AuditEntry(
+        hold.placed_at_ms, "hold_placed", hold.placed_by, hold.agency, "", "", hold.reason, hold.case_number
     )
+    audit(store, replace(entry, detail=json.dumps({**detail, "requested_by": hold.requested_by}), decision="applied"))
     return True
 
 
@@ -77,7 +80,8 @@ def release_hold(store: Store, hold_id: str, released_by: str, reason: str, at_m
     )
     case = store.query_arrow(f"SELECT case_number FROM holds FINAL WHERE hold_id = {sql_literal(hold_id)}")
     detail = json.dumps({"hold_id": hold_id})
-    audit(store, "hold_released", released_by, reason, case["case_number"][0].as_py(), detail, 0, at_ms)
+    case_number = case["case_number"][0].as_py()
+    audit(store, AuditEntry(at_ms, "hold_released", released_by, "", "", "", reason, case_number, detail, "applied"))
     return True
 
 

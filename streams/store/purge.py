@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from streams import clock
 from streams.config.retention import RetentionPolicy
+from streams.model.audit import AuditEntry
 from streams.store.audit import audit
 from streams.store.clickhouse import Store, count_rows
 from streams.store.holds import preserve
@@ -107,4 +108,5 @@ def _record_purge(store: Store, deleted: dict[tuple[str, str], int], now_ms: int
     )
     store.insert_arrow("expiry_counts", counts, dedup_token=f"purge-{now_ms}:expiry_counts")
     detail = json.dumps({f"{t}/{c}": n for (t, c), n in sorted(deleted.items())}, separators=(",", ":"))
-    audit(store, "purge", "platestream-purge", "retention policy", "", detail, sum(deleted.values()), now_ms)
+    rows = sum(deleted.values())
+    audit(store, AuditEntry(now_ms, "purge", "platestream-purge", reason="retention policy", detail=detail, rows=rows))

@@ -2,12 +2,13 @@
 
 - it adds the retention bound (``live_sql``): a row past its limit is never returned, even before it is deleted;
 - it never sees plate text (there is none): a plate is found only through its keyed hash (``PlateKeys``);
-- it needs an actor and a reason and lands in ``audit_log`` before its rows are returned.
+- it needs a verified principal and a reason and lands in ``audit_log`` before its rows are returned.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pyarrow as pa
 
@@ -16,6 +17,7 @@ from streams.config.retention import RetentionPolicy
 from streams.core.normalise import encode_plates, normalise_plates, normalise_regions
 from streams.core.pseudonym import PlateKeys
 from streams.errors import StoreError
+from streams.model.audit import AuditEntry
 from streams.model.search import SearchRefused, SearchRequest
 from streams.store.audit import audit
 from streams.store.clickhouse import Store
@@ -38,15 +40,21 @@ def plate_pseudonyms(plates: list[str], keys: PlateKeys) -> list[tuple[str, int]
 
 
 def search(
-    store: Store, keys: PlateKeys, policy: RetentionPolicy, req: SearchRequest, now_ms: int | None = None
+    store: Store,
+    keys: PlateKeys,
+    policy: RetentionPolicy,
+    req: SearchRequest,
+    who: AuditEntry,
+    now_ms: int | None = None,
 ) -> pa.Table:
     """Reads of the given plates or read ids, live or under an active hold; audited before anything is returned.
 
-    Raises SearchRefused when the actor or reason is missing, or nothing is asked for. The result has no plate
-    text; ``held`` says a row is there only because a hold keeps it. ``now_ms`` defaults to the wall clock.
+    ``who`` is the audit record's identity (actor, agency, role, client) from a verified credential. Raises
+    SearchRefused when the reason is missing, or nothing is asked for. The result has no plate text; ``held``
+    says a row is there only because a hold keeps it. ``now_ms`` defaults to the wall clock.
     """
-    if not req.actor.strip() or not req.reason.strip():
-        raise SearchRefused("a search needs who asks (actor) and why (reason)")
+    if not who.actor.strip() or not req.reason.strip():
+        raise SearchRefused("a search needs a verified principal and why (reason)")
     if not req.plates and not req.read_ids:
         raise SearchRefused("a search names plates or read ids: there is no search for everything")
     now = clock.now_ms() if now_ms is None else now_ms
@@ -70,12 +78,20 @@ def search(
         f"UNION ALL SELECT {SEARCH_COLUMNS}, 1 AS held FROM held_reads FINAL WHERE {where} AND {active}"
         f") GROUP BY {SEARCH_COLUMNS} ORDER BY captured_at, read_id"
     )
+    record = replace(
+        who,
+        at_ms=now,
+        action="search",
+        reason=req.reason,
+        case_number=req.case_number,
+        detail=_search_detail(req, keys),
+    )
     try:
         rows = store.query_arrow(sql)
     except StoreError:
-        audit(store, "search_failed", req.actor, req.reason, req.case_number, _search_detail(req, keys), 0, now)
+        audit(store, replace(record, decision="failed", rule="store_error"))
         raise
-    audit(store, "search", req.actor, req.reason, req.case_number, _search_detail(req, keys), rows.num_rows, now)
+    audit(store, replace(record, decision="allowed", rows=rows.num_rows))
     return rows
 
 

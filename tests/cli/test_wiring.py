@@ -22,7 +22,7 @@ GROUPS = {
     "dlq": ["list", "replay"],
     "load": ["run", "replay", "bench"],
     "hold": ["place", "release", "list"],
-    "keys": ["new"],
+    "keys": ["new", "control-new"],
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +19,7 @@ from streams.config.retention import RetentionPolicy
 from streams.config.settings import Settings
 from streams.core.normalise import encode_plates, normalise_plates
 from streams.core.pseudonym import PlateKeys, siphash64
+from streams.model.audit import AuditEntry
 from streams.model.batch import STORED_READ_SCHEMA
 from streams.model.hold import Hold
 from streams.model.search import SearchRefused, SearchRequest
@@ -81,8 +83,12 @@ def db(store: Store) -> Store:
     return store
 
 
+# Who searches: the identity a verified token gives (the API builds it); the store records it with each search.
+WHO = AuditEntry(0, "search", "badge-7@metro-pd", agency="metro-pd", role="investigator", client="127.0.0.1")
+
+
 def ask(plate: str, case_number: str = "CR-1", **kw: object) -> SearchRequest:
-    return SearchRequest(actor="badge-7", reason="case review", case_number=case_number, plates=(plate,), **kw)
+    return SearchRequest(reason="case review", case_number=case_number, plates=(plate,), **kw)
 
 
 def ids(table: pa.Table) -> list[str]:
@@ -131,20 +137,25 @@ def test_no_plate_text_at_rest_and_search_by_plate(db: Store) -> None:
         "r5": "hit_reads",
     }
 
-    found = search(db, keys, POLICY, ask("7 ABC-123"), now_ms=T0)
+    found = search(db, keys, POLICY, ask("7 ABC-123"), WHO, now_ms=T0)
     assert ids(found) == ["r1", "r2"]
-    assert ids(search(db, keys, POLICY, ask("7ABC123", region="us-ca"), now_ms=T0)) == ["r1", "r2"]
-    assert search(db, keys, POLICY, ask("7ABC123", region="NV"), now_ms=T0).num_rows == 0
+    assert ids(search(db, keys, POLICY, ask("7ABC123", region="us-ca"), WHO, now_ms=T0)) == ["r1", "r2"]
+    assert search(db, keys, POLICY, ask("7ABC123", region="NV"), WHO, now_ms=T0).num_rows == 0
     with pytest.raises(SearchRefused):
-        search(db, keys, POLICY, SearchRequest(actor="", reason="why", plates=("7ABC123",)), now_ms=T0)
+        search(db, keys, POLICY, SearchRequest(reason="why", plates=("7ABC123",)), replace(WHO, actor=""), now_ms=T0)
     with pytest.raises(SearchRefused):
-        search(db, keys, POLICY, SearchRequest(actor="a", reason="everything"), now_ms=T0)
+        search(db, keys, POLICY, SearchRequest(reason="everything"), WHO, now_ms=T0)
     # another key cannot find them: the pseudonym depends on the key
-    assert search(db, PlateKeys.parse(KEY_B), POLICY, ask("7ABC123"), now_ms=T0).num_rows == 0
+    assert search(db, PlateKeys.parse(KEY_B), POLICY, ask("7ABC123"), WHO, now_ms=T0).num_rows == 0
 
-    log = db.query_arrow("SELECT action, actor, reason, detail, rows FROM audit_log ORDER BY at").to_pylist()
+    log = db.query_arrow(
+        "SELECT action, actor, agency, role, client, decision, reason, detail, rows FROM audit_log ORDER BY at"
+    ).to_pylist()
     assert sorted((r["action"], r["rows"]) for r in log) == [("search", 0), ("search", 0), ("search", 2), ("search", 2)]
-    assert all(r["actor"] == "badge-7" and r["reason"] == "case review" for r in log)
+    assert all(r["actor"] == "badge-7@metro-pd" and r["reason"] == "case review" for r in log)
+    assert {(r["agency"], r["role"], r["client"], r["decision"]) for r in log} == {
+        ("metro-pd", "investigator", "127.0.0.1", "allowed")
+    }
     assert "7ABC123" not in json.dumps(log)
 
 
@@ -153,7 +164,7 @@ def test_the_retention_bound_hides_expired_rows_before_they_are_deleted(db: Stor
     write_reads(db, stored(), keys, POLICY, "t1")
     # 10 s after T0: r1 (non-hit, captured T0-5 s) is past its 10 s limit; r2 (hit, 100 s) is not
     later = T0 + 10_000
-    assert ids(search(db, keys, POLICY, ask("7ABC123"), now_ms=later)) == ["r2"]
+    assert ids(search(db, keys, POLICY, ask("7ABC123"), WHO, now_ms=later)) == ["r2"]
     assert db.query_arrow("SELECT count() AS n FROM reads")["n"][0].as_py() == 5  # not yet purged
 
 
@@ -162,8 +173,8 @@ def test_key_rotation_keeps_old_rows_searchable_until_the_key_is_dropped(db: Sto
     rotated = PlateKeys.parse(f"{KEY_B},{KEY_A}")
     write_reads(db, stored([("r9", "7ABC123", 1, False)]), rotated, POLICY, "new")
     assert db.query_arrow("SELECT key_id FROM reads WHERE read_id = 'r9'")["key_id"][0].as_py() == "kb"
-    assert ids(search(db, rotated, POLICY, ask("7ABC123"), now_ms=T0)) == ["r1", "r2", "r9"]
-    assert ids(search(db, PlateKeys.parse(KEY_B), POLICY, ask("7ABC123"), now_ms=T0)) == ["r9"]
+    assert ids(search(db, rotated, POLICY, ask("7ABC123"), WHO, now_ms=T0)) == ["r1", "r2", "r9"]
+    assert ids(search(db, PlateKeys.parse(KEY_B), POLICY, ask("7ABC123"), WHO, now_ms=T0)) == ["r9"]
 
 
 def test_purge_deletes_what_is_due_counts_it_and_the_verifier_agrees(db: Store) -> None:
@@ -225,6 +236,9 @@ def test_a_hold_keeps_exactly_what_it_covers_until_released(db: Store) -> None:
         captured_to_ms=T0 - 4_000,  # r5 (T0-3 s) is outside the hold's range
         expires_at_ms=T0 + 3_600_000,
         placed_at_ms=T0,
+        order_ref="preservation request PR-17",
+        placed_by="rec-1@metro-pd",
+        agency="metro-pd",
     )
     assert place_hold(db, hold, version=1)
     assert not place_hold(db, hold, version=1)  # read again from the topic after a restart: no second record
@@ -235,9 +249,9 @@ def test_a_hold_keeps_exactly_what_it_covers_until_released(db: Store) -> None:
     done = purge(db, POLICY, later)
     assert done.deleted == {("reads", "non_hit_reads"): 3, ("reads", "hit_reads"): 2}
     assert db.query_arrow("SELECT count() AS n FROM reads")["n"][0].as_py() == 0
-    held = search(db, keys, POLICY, ask("5HOLD55"), now_ms=later)
+    held = search(db, keys, POLICY, ask("5HOLD55"), WHO, now_ms=later)
     assert ids(held) == ["r4"] and held["held"].to_pylist() == [1]
-    assert ids(search(db, keys, POLICY, SearchRequest("a", "b", read_ids=("r3", "r1")), now_ms=later)) == ["r3"]
+    assert ids(search(db, keys, POLICY, SearchRequest("b", read_ids=("r3", "r1")), WHO, now_ms=later)) == ["r3"]
     ok = verify_store(db, POLICY, now_ms=later)
     assert not [f for f in ok if f.failed]
     assert any("2 read(s) kept by 1 active hold(s)" in f.message for f in ok)
@@ -249,12 +263,12 @@ def test_a_hold_keeps_exactly_what_it_covers_until_released(db: Store) -> None:
     assert not release_hold(db, "h-1", "court clerk", "case closed", later + 1, version=2)  # once
     log = db.query_arrow("SELECT action, actor, case_number FROM audit_log WHERE action LIKE 'hold%'").to_pylist()
     assert sorted((r["action"], r["actor"], r["case_number"]) for r in log) == [
-        ("hold_placed", "defence counsel", "CR-2026-1"),
+        ("hold_placed", "rec-1@metro-pd", "CR-2026-1"),
         ("hold_released", "court clerk", "CR-2026-1"),
     ]
     assert [f.subject.split("/")[-1] for f in verify_store(db, POLICY, now_ms=later + 2) if f.failed] == ["held_reads"]
     assert purge(db, POLICY, later + 2).deleted == {("held_reads", "non_hit_reads"): 2}
-    assert search(db, keys, POLICY, ask("5HOLD55"), now_ms=later + 3).num_rows == 0
+    assert search(db, keys, POLICY, ask("5HOLD55"), WHO, now_ms=later + 3).num_rows == 0
     assert not [f for f in verify_store(db, POLICY, now_ms=later + 3) if f.failed]
     assert list_holds(db)["released_by"].to_pylist() == ["court clerk"]  # the hold's record stays (audit)
 
@@ -295,7 +309,7 @@ def test_timed_tables_and_deletions_per_day(db: Store) -> None:
 def test_the_audit_trail_shows_an_edited_or_deleted_record(db: Store) -> None:
     keys = PlateKeys.parse(KEY_A)
     for i in range(4):
-        search(db, keys, POLICY, ask("7ABC123", case_number=f"CR-{i}"), now_ms=T0 + i)
+        search(db, keys, POLICY, ask("7ABC123", case_number=f"CR-{i}"), WHO, now_ms=T0 + i)
     assert audit_chain_problems(db) == []
     assert any(f.message == "every audit chain links up" for f in verify_store(db, POLICY, now_ms=T0))
 
