@@ -12,6 +12,7 @@ __all__ = ["TIMED_TABLES", "active_holds_sql", "due_sql", "live_sql"]
 # Personal-data tables and aggregate tables the purge job keeps within their limits: table -> (time column,
 # data class). ``reads`` and ``held_reads`` have rules of their own (per row class; holds).
 TIMED_TABLES = {
+    "hits": ("read_time", "hits"),
     "verifications": ("decided_at", "verifications"),
     "audit_log": ("at", "audit"),
     "read_counts": ("window_start", "aggregates"),

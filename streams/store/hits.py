@@ -1,0 +1,55 @@
+"""Hits in the store (``hits``): what a verification must name, and what the operator's queue lists. No plate
+text: the table keeps ids, the match kind and the alert's state."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streams.store.clickhouse import Store
+from streams.store.sql import sql_literal
+
+__all__ = ["HIT_COLUMNS", "known_hits", "write_hits"]
+
+HIT_COLUMNS = (
+    "hit_id",
+    "read_id",
+    "read_time",
+    "camera_id",
+    "site_id",
+    "entry_id",
+    "reason",
+    "match_kind",
+    "ocr_confidence",
+    "alert",
+    "status",
+    "verification_required",
+)
+
+
+def write_hits(store: Store, hits: pa.Table, token: str) -> int:
+    """Insert a batch's hits (``HIT_SCHEMA`` rows) without their plate columns; idempotent on ``token``."""
+    if hits.num_rows == 0:
+        return 0
+    rows = pa.table(
+        {
+            **{c: hits[c] for c in ("hit_id", "read_id", "read_time", "camera_id", "entry_id", "reason", "match_kind")},
+            "site_id": pc.fill_null(hits["site_id"], ""),
+            "ocr_confidence": pc.fill_null(hits["ocr_confidence"], float("nan")),
+            "alert": pc.cast(hits["alert"], pa.uint8()),
+            "status": hits["status"],
+            "verification_required": pc.cast(hits["verification_required"], pa.uint8()),
+        }
+    ).select(list(HIT_COLUMNS))
+    store.insert_arrow("hits", rows, dedup_token=f"{token}:hits")
+    return rows.num_rows
+
+
+def known_hits(store: Store, hit_ids: list[str]) -> set[str]:
+    """Which of ``hit_ids`` the store has."""
+    if not hit_ids:
+        return set()
+    found = store.query_arrow(
+        "SELECT DISTINCT hit_id FROM hits WHERE hit_id IN (" + ", ".join(sql_literal(h) for h in hit_ids) + ")"
+    )
+    return set(found["hit_id"].to_pylist())
