@@ -284,7 +284,7 @@ def test_hit_only_processor_state_holds_no_read_even_at_or_after_now() -> None:
 
 
 class _Health:
-    """A stand-in worker: serves a settable /health document and /retention findings on a free port."""
+    """A stand-in worker: serves a settable /readyz document (with retention findings when asked) on a free port."""
 
     def __init__(self) -> None:
         doc: dict[str, Any] = {}
@@ -294,8 +294,9 @@ class _Health:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                body = json.dumps(doc if self.path == "/health" else {"findings": findings}).encode()
-                self.send_response(200 if self.path in ("/health", "/retention") else 404)
+                checks = self.path == "/readyz?checks=retention"
+                body = json.dumps({**doc, "retention_findings": findings} if checks else doc).encode()
+                self.send_response(200 if self.path in ("/readyz", "/readyz?checks=retention") else 404)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(body)
@@ -331,7 +332,7 @@ def test_verify_workers_within_and_beyond_the_limit(fake_worker: _Health) -> Non
     [f] = verify_workers([fake_worker.url + "/"], nh, now_ms=now)
     assert f.failed and "older than the bound 185.0 s" in f.line()
     fake_worker.doc.update(oldest_state_read_ms=None, dedup_state_reads=0)
-    [f] = verify_workers([fake_worker.url + "/health"], nh, now_ms=now)
+    [f] = verify_workers([fake_worker.url + "/readyz"], nh, now_ms=now)
     assert f.level == "ok" and "holds no read" in f.line()
 
 

@@ -73,7 +73,7 @@ def replay(
 
 @app.command()
 def worker(
-    web_port: Annotated[int | None, typer.Option(help="port of /metrics and /health")] = None,
+    web_port: Annotated[int | None, typer.Option(help="port of /metrics, /livez and /readyz")] = None,
     loglevel: Annotated[str, typer.Option(help="log level")] = "info",
     config: ConfigOpt = None,
 ) -> None:

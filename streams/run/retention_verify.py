@@ -4,11 +4,11 @@ Every store a read or a record about one lives in (docs/retention.md):
 
 - Kafka: every retention-bound topic's configs match the policy, and the oldest record still readable on each
   partition is no older than its bound, ``retention.ms + segment.ms + log.retention.check.interval.ms``.
-- processor state: each worker's ``/health`` reports the capture time of the oldest read it holds; that read is
+- processor state: each worker's ``/readyz`` reports the capture time of the oldest read it holds; that read is
   no older than ``processor_state_ms`` plus one retention tick.
 - ClickHouse: no row of any table is past its limit (plus one purge interval) unless an active hold keeps a copy
   of it; under a hit-only policy no non-hit read is stored at all. An embedded store is open in its worker's
-  process only, so each worker checks its own and answers on ``/retention``; a server is checked directly.
+  process only, so each worker checks its own and answers on ``/readyz?checks=retention``; a server is checked directly.
 
 Findings name topics, partitions, offsets, ages and URLs; never a plate.
 """
@@ -16,6 +16,7 @@ Findings name topics, partitions, offsets, ages and URLs; never a plate.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 from streams import clock
@@ -30,23 +31,39 @@ __all__ = ["WORKER_TICK_MS", "verify", "verify_worker_stores", "verify_workers"]
 WORKER_TICK_MS = 5_000  # the worker's retention clock (the `clocks` timer in streams/worker/app.py)
 
 
+def worker_url(base: str, path: str) -> str:
+    """``path`` on a worker given by its base URL (or by any of its endpoints, as older scripts give it)."""
+    base = base.rstrip("/")
+    for suffix in ("/health", "/readyz", "/retention"):
+        base = base.removesuffix(suffix)
+    return base + path
+
+
+def read_json(url: str, timeout_s: float) -> dict:
+    """The JSON body of ``url``, whatever the status: a worker that is not ready still says why."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read())
+
+
 def verify_workers(
     urls: list[str], policy: RetentionPolicy, now_ms: int | None = None, timeout_s: float = 5
 ) -> list[Finding]:
-    """The oldest read each worker holds in its processor state, from its /health."""
+    """The oldest read each worker holds in its processor state, from its /readyz."""
     limit = processor_state_ms(policy)
     bound = limit + WORKER_TICK_MS
     out: list[Finding] = []
     for url in urls:
-        health_url = url if url.rstrip("/").endswith("/health") else url.rstrip("/") + "/health"
+        health_url = worker_url(url, "/readyz")
         try:
-            with urllib.request.urlopen(health_url, timeout=timeout_s) as r:
-                health = json.loads(r.read())
+            health = read_json(health_url, timeout_s)
         except (OSError, ValueError) as exc:
             out.append(Finding("fail", "processor", url, f"cannot read {health_url}: {type(exc).__name__}: {exc}"))
             continue
         if not isinstance(health, dict) or "oldest_state_read_ms" not in health:
-            out.append(Finding("fail", "processor", url, "/health does not report oldest_state_read_ms"))
+            out.append(Finding("fail", "processor", url, "/readyz does not report oldest_state_read_ms"))
             continue
         oldest = health["oldest_state_read_ms"]
         held = health.get("dedup_state_reads")
@@ -61,13 +78,12 @@ def verify_workers(
 
 
 def verify_worker_stores(urls: list[str], timeout_s: float = 30) -> list[Finding]:
-    """Each worker's own embedded store, as its ``/retention`` reports it."""
+    """Each worker's own embedded store, as its ``/readyz?checks=retention`` reports it."""
     out: list[Finding] = []
     for url in urls:
-        target = url.rstrip("/").removesuffix("/health") + "/retention"
+        target = worker_url(url, "/readyz?checks=retention")
         try:
-            with urllib.request.urlopen(target, timeout=timeout_s) as r:
-                found = json.loads(r.read())["findings"]
+            found = read_json(target, timeout_s)["retention_findings"]
             out += [Finding(**{**f, "subject": f"{url} {f['subject']}"}) for f in found]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             out.append(Finding("fail", "clickhouse", url, f"cannot read {target}: {type(exc).__name__}: {exc}"))

@@ -60,6 +60,12 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 5),
         # Messages fetched but not yet taken by an agent: with the sink stage's bound, the worker's memory bound.
         stream_buffer_maxsize=settings.stream_buffer_messages,
+        # The listener serves /metrics, /livez and /readyz only (streams.worker.http): none of Faust's own pages.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
     )
     commit_before_revoke(app)
     worker_state: dict[str, Worker] = {}
@@ -153,7 +159,7 @@ def create_app(settings: Settings) -> faust.App:
         # State expires on the wall clock even when no reads arrive.
         await stage.run(worker().tick)
 
-    add_views(app, worker, stage)
+    add_views(app, worker, stage, lambda: "w" in worker_state)
 
     @app.task
     async def warm_up() -> None:

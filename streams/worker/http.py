@@ -1,7 +1,10 @@
-"""The worker's web views: Prometheus metrics, health, the retention verifier and the gated search path.
+"""The worker's listener: ``/metrics`` (Prometheus), ``/livez`` and ``/readyz``, and nothing else.
 
-Store work runs on the sink stage's thread, after the writes queued before it (an embedded store is open in
-one process, and one thread writes to it).
+No data leaves a worker over HTTP: searches and administration are the API service's (``platestream api``), and
+Faust's own debug pages (``/router``, ``/table``, ``/graph``, statistics) are switched off in ``create_app``.
+``/readyz`` is JSON with the worker's health (counts, offsets, clocks; never plate text), 503 while the store is
+failing; ``/readyz?checks=retention`` adds the retention check of this worker's own store, run on the sink
+stage's thread after the writes queued before it (an embedded store is open in one process, one thread writes).
 """
 
 from __future__ import annotations
@@ -10,42 +13,33 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
-from faust.web import View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
-from streams.ingest.search import json_rows, search_request
-from streams.model.search import SearchRefused
 from streams.worker.sink_stage import SinkStage
 from streams.worker.worker import Worker
 
 __all__ = ["add_views"]
 
 
-def add_views(app: faust.App, worker: Callable[[], Worker], stage: SinkStage) -> None:
-    """Register ``/metrics``, ``/health``, ``/retention`` and ``/search`` on ``app``."""
+def add_views(app: faust.App, worker: Callable[[], Worker], stage: SinkStage, built: Callable[[], bool]) -> None:
+    """Register ``/metrics``, ``/livez`` and ``/readyz`` on ``app``. ``built`` says the worker has started."""
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
-    @app.page("/health")
-    async def health_view(web: Any, request: Any) -> Any:
-        return web.json({**worker().health(), **stage.status()})
+    @app.page("/livez")
+    async def livez_view(web: Any, request: Any) -> Any:
+        # Answering at all is the proof: the event loop that runs the agents is turning.
+        return web.json({"status": "live"})
 
-    @app.page("/retention")
-    async def retention_view(web: Any, request: Any) -> Any:
-        # This worker's own store, checked in its process (an embedded store is open in one process only).
-        return web.json({"findings": await stage.run(worker().retention_findings)})
-
-    @app.page("/search")
-    class SearchView(View):
-        """The gated search path: POST a JSON request with who asks and why; it is audited before it answers."""
-
-        async def post(self, request: Any) -> Any:
-            try:
-                req = search_request(await request.read())
-                rows = await stage.run(worker().search, req)
-            except SearchRefused as exc:
-                return self.json({"error": str(exc)}, status=400)
-            return self.json({"rows": json_rows(rows)})
+    @app.page("/readyz")
+    async def readyz_view(web: Any, request: Any) -> Any:
+        if not built():
+            return web.json({"status": "starting"}, status=503)
+        w = worker()
+        doc = {**w.health(), **stage.status()}
+        if "retention" in request.query.get("checks", "").split(","):
+            doc["retention_findings"] = await stage.run(w.retention_findings)
+        return web.json(doc, status=503 if w.store_failing_since_ms is not None else 200)

@@ -16,8 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-import pyarrow as pa
-
 from streams import metrics
 from streams.clock import SYSTEM, Clock
 from streams.config.settings import Settings, load_policy, policy_lut
@@ -33,7 +31,6 @@ from streams.kafka.topics import topic_name
 from streams.model.batch import BatchResult
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded
-from streams.model.search import SearchRefused, SearchRequest
 from streams.store.aggregates import write_aggregates, write_expiry
 from streams.store.clickhouse import Store, migrate, open_store
 from streams.store.deletions import write_log_starts
@@ -43,7 +40,6 @@ from streams.store.plans import read_plans, write_plans
 from streams.store.purge import purge
 from streams.store.reads import write_reads
 from streams.store.retention_check import verify_store
-from streams.store.search import search as search_reads
 from streams.worker.alert_window import seed_alert_window
 from streams.worker.delivery import Delivery, Producer
 from streams.worker.feeds import Feeds, KafkaFeeds
@@ -247,11 +243,6 @@ class Worker:
             metrics.SINK_ERRORS.labels("kafka_admin").inc()
             return
         self.retrying(write_log_starts, self.store, samples, now)
-
-    def search(self, req: SearchRequest) -> pa.Table:
-        if self.keys is None:
-            raise SearchRefused("this deployment keeps no reads (read store off or policy keeps none)")
-        return search_reads(self.store, self.keys, self.retention, req, now_ms=self.clock.now_ms())
 
     def retention_findings(self) -> list[dict[str, str]]:
         grace_ms = self.settings.store_check_grace_ms()

@@ -82,10 +82,12 @@ def test_any_bytes_end_as_an_event_or_a_dead_letter(payloads: list[bytes]) -> No
     assert all(d.original in payloads and d.reason in ("undecodable", "wrong_schema") for d in dead)
 
 
-def test_search_requests_need_actor_and_reason_and_never_echo_plates() -> None:
-    ok = search_request(json.dumps({"actor": "a", "reason": "r", "plates": ["7ABC123"], "from": 1}).encode())
+def test_search_requests_need_a_reason_take_no_actor_and_never_echo_plates() -> None:
+    ok = search_request(json.dumps({"reason": "r", "plates": ["7ABC123"], "from": 1}).encode())
     assert ok.plates == ("7ABC123",) and ok.captured_from_ms == 1 and ok.captured_to_ms == 2**62
-    for body in (b"", b"[]", b"{", json.dumps({"actor": "a", "plates": ["7ABC123"]}).encode()):
+    # who asks is the verified principal: a body that names an actor is refused, not believed
+    with_actor = {"actor": "chief", "reason": "r", "plates": ["7ABC123"]}
+    for body in (b"", b"[]", b"{", json.dumps({"plates": ["7ABC123"]}).encode(), json.dumps(with_actor).encode()):
         with pytest.raises(SearchRefused) as refused:
             search_request(body)
         assert "7ABC123" not in str(refused.value)

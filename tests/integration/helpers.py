@@ -1,4 +1,4 @@
-"""Helpers for integration tests: a worker subprocess, its /health and /metrics, reading a topic to its end."""
+"""Helpers for integration tests: a worker subprocess, its /readyz and /metrics, reading a topic to its end."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
@@ -60,11 +61,18 @@ def health(env: dict[str, str], proc: subprocess.Popen | None = None, wait: floa
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"worker exited with {proc.returncode}:\n{worker_output(proc)}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
                 return json.loads(r.read())
+        except urllib.error.HTTPError as exc:  # 503: not ready (starting, or its store failing), and says why
+            doc = json.loads(exc.read() or b"{}")
+            if doc.get("status") != "starting":
+                return doc
+            if time.monotonic() > deadline:
+                raise AssertionError("worker /readyz says it is still starting") from None
+            time.sleep(0.3)
         except OSError:
             if time.monotonic() > deadline:
-                raise AssertionError("worker /health did not answer") from None
+                raise AssertionError("worker /readyz did not answer") from None
             time.sleep(0.3)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from streams import metrics
 from streams.clock import ManualClock
+from streams.model.audit import AuditEntry
 from streams.model.deadletter import DeadLetter
-from streams.model.search import SearchRefused, SearchRequest
+from streams.model.search import SearchRequest
+from streams.store.search import search
 from tests.worker.conftest import HOT_ENTRY, HOT_PLATE, decoded, read
 from tests.worker.fakes import FakeFeeds
 
@@ -91,11 +91,9 @@ def test_no_read_is_stored_when_the_read_store_is_off(make_worker, store, clock)
     result = w.process(decoded([read("r1", HOT_PLATE, clock.now_ms())]), "reads.json")
     w.handle(result, "tok", "reads.json", 0.0, w.publish(result, "reads.json"))
     assert count(store, "reads") == 0 and count(store, "hit_counts") > 0
-    with pytest.raises(SearchRefused):
-        w.search(SearchRequest(actor="badge-1", reason="investigation", case_number="C-1", plates=(HOT_PLATE,)))
 
 
-def test_search_finds_a_stored_read_and_is_audited(make_worker, store, clock) -> None:  # noqa: ANN001
+def test_a_stored_read_is_found_by_the_gated_search_and_the_search_audited(make_worker, store, clock) -> None:  # noqa: ANN001
     rig = make_worker()
     w = rig.worker
     result = w.process(
@@ -103,7 +101,9 @@ def test_search_finds_a_stored_read_and_is_audited(make_worker, store, clock) ->
     )
     w.handle(result, "tok", "reads.json", 0.0, w.publish(result, "reads.json"))
     audited = count(store, "audit_log")
-    rows = w.search(SearchRequest(actor="badge-1", reason="investigation", case_number="C-1", plates=(HOT_PLATE,)))
+    who = AuditEntry(0, "search", "badge-1@metro-pd", agency="metro-pd", role="investigator")
+    req = SearchRequest(reason="investigation", case_number="C-1", plates=(HOT_PLATE,))
+    rows = search(store, w.keys, w.retention, req, who, now_ms=clock.now_ms())
     assert rows["read_id"].to_pylist() == ["r1"]
     assert count(store, "audit_log") == audited + 1
 

@@ -6,10 +6,10 @@ token-bucket rate (``streams.loadtest.generator``) as Arrow IPC messages to ``re
 the achieved input rate, the processed rate (the workers' own counters on ``/metrics``), the consumer group's lag
 (end offsets minus committed offsets, sampled) and its growth, capture-to-hit latency (HDR histogram of probe reads)
 and CPU per million reads. Alongside: hot-list clear propagation (clear events published during the load; time
-until every worker's ``/health`` shows them applied), peak RSS per worker, a py-spy profile of one worker, and the
+until every worker's ``/readyz`` shows them applied), peak RSS per worker, a py-spy profile of one worker, and the
 same reads as one JSON read per message through a plain Faust agent (``streams/loadtest/baseline.py``) for the ratio.
 
-The benchmark talks to the workers only through their CLI, topics, ``/metrics`` and ``/health``.
+The benchmark talks to the workers only through their CLI, topics, ``/metrics`` and ``/readyz``.
 
 The modules, in the order a run uses them: ``options`` (what is asked), ``hotlist``, ``stack`` (broker, topics,
 workers) and ``procs`` (processes, /proc, HTTP), ``sampler`` (rates, lag, CPU), ``probes`` (capture-to-hit

@@ -17,10 +17,10 @@ from streams.loadtest.bench.stack import Stack
 
 
 class ClearWatcher(threading.Thread):
-    """Publishes one hot-list clear at a time; for each, the time until every worker's /health shows it applied.
+    """Publishes one hot-list clear at a time; for each, the time until every worker's /readyz shows it applied.
 
     ``applied_ms``: the worker's own clock when its follower applied the event (``hotlist_applied_at_ms``) minus
-    the publish time, the slowest worker; ``observed_ms``: until this process saw it on every /health.
+    the publish time, the slowest worker; ``observed_ms``: until this process saw it on every /readyz.
     """
 
     def __init__(self, stack: Stack, entry_ids: list[str], interval_s: float, level: Callable[[], int]):

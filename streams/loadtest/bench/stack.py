@@ -90,7 +90,7 @@ class Stack:
             self.ports.append(port)
             self.logs.append(log)
         for proc, port, log in zip(self.workers, self.ports, self.logs, strict=True):
-            wait_http(port, "/health", proc, log, timeout=600)
+            wait_http(port, "/readyz", proc, log, timeout=600)
         self.wait_group_stable()
 
     def wait_group_stable(self, timeout: float = 90) -> None:
@@ -119,7 +119,7 @@ class Stack:
         raise PlatestreamError(f"workers did not join consumer group {group} within {timeout} s")
 
     def health(self, i: int) -> dict:
-        return json.loads(http_get(self.ports[i], "/health"))
+        return json.loads(http_get(self.ports[i], "/readyz"))
 
     def metrics(self, i: int) -> str:
         return http_get(self.ports[i], "/metrics").decode()
