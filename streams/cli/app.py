@@ -10,20 +10,21 @@ from typing import Annotated
 import pyarrow.csv as pacsv
 import typer
 
+from streams.cli.client import ApiClient
 from streams.cli.dlq import dlq_app
 from streams.cli.holds import hold_app
 from streams.cli.hotlist import hotlist_app
 from streams.cli.keys import keys_app
 from streams.cli.load import load_app
+from streams.cli.login import login
 from streams.cli.options import ConfigOpt, err
-from streams.cli.publish import publish
 from streams.cli.retention import retention_app
 from streams.cli.search import search
 from streams.cli.topics import topics_app
 from streams.clock import now_ms
 from streams.config.settings import load_settings
 from streams.errors import PlatestreamError
-from streams.ingest.verifications import REJECT_REASONS, verification_event
+from streams.ingest.verifications import CONFIRM_CHECKS, REJECT_REASONS
 from streams.kafka.admin import check_topics
 from streams.kafka.producer import make_producer, send_reads
 from streams.loadtest.synth import Synth, SynthConfig
@@ -129,7 +130,6 @@ def produce(
 @app.command()
 def verify(
     hit_id: Annotated[str, typer.Argument()],
-    operator: Annotated[str, typer.Option(help="who checked the hit")],
     confirm: Annotated[
         bool, typer.Option("--confirm", help="plate, region and entry were all checked and match")
     ] = False,
@@ -138,17 +138,21 @@ def verify(
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Record an operator's decision on a hit (published to the verifications topic)."""
+    """Record your decision on a hit, through the API (the operator role); you are the operator on record."""
     if confirm == bool(reject):
         raise PlatestreamError("give exactly one of --confirm or --reject REASON")
     if reject and reject not in REJECT_REASONS:
         raise PlatestreamError(f"--reject must be one of {', '.join(REJECT_REASONS)}")
-    event = verification_event(hit_id, operator, now_ms(), reject)
-    publish(load_settings(config), "verifications", [(hit_id, event)])
-    typer.echo(f"{event['decision']} {hit_id}")
+    if reject:
+        body: dict = {"decision": "rejected", "reason": reject}
+    else:
+        body = {"decision": "confirmed", "checks": dict.fromkeys(CONFIRM_CHECKS, True)}
+    ApiClient(load_settings(config)).call("POST", f"/v1/hits/{hit_id}/verification", body)
+    typer.echo(f"{body['decision']} {hit_id}")
 
 
 app.command("search")(search)  # registered last: after the pipeline's own commands in --help
+app.command("login")(login)
 
 
 def main() -> None:

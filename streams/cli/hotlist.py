@@ -1,4 +1,5 @@
-"""`platestream hotlist ...`: hot-list events (add, clear, sync) published to every worker."""
+"""`platestream hotlist ...`: hot-list changes (add, clear, sync) through the API, which signs them for every
+worker. Adding and clearing need the admin role; who made a change is the logged-in principal."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ from typing import Annotated
 
 import typer
 
+from streams.cli.client import ApiClient
 from streams.cli.options import ConfigOpt
-from streams.cli.publish import publish
-from streams.clock import now_ms
 from streams.config.settings import load_settings
 from streams.errors import PlatestreamError
 from streams.ingest.hotlist_csv import read_hotlist_csv
-from streams.ingest.hotlist_events import CLEAR_REASONS, add_event, clear_event, sync_event
+from streams.ingest.hotlist_events import CLEAR_REASONS
 
-hotlist_app = typer.Typer(no_args_is_help=True, help="Publish hot-list events (add, clear, sync) to every worker.")
+hotlist_app = typer.Typer(no_args_is_help=True, help="Hot-list changes (add, clear, sync), through the API.")
 
 
 @hotlist_app.command("add")
@@ -23,34 +23,34 @@ def hotlist_add(
     csv: Annotated[Path, typer.Argument(help="hot-list CSV extract (see docs/hotlists.md)")],
     config: ConfigOpt = None,
 ) -> None:
-    """Publish every row of a CSV extract as an add event (workers admit or refuse each by policy)."""
+    """Send every row of a CSV extract as an entry (workers admit or refuse each by policy)."""
     entries, refused = read_hotlist_csv(csv)
-    now = now_ms()
-    items = []
+    rows = []
     for row in entries.to_pylist():
         for k in ("valid_from", "expires_at"):
             row[k] = int(row[k].timestamp() * 1000) if row[k] is not None else None
-        items.append((row["entry_id"], add_event(row, now)))
-    publish(load_settings(config), "hotlist.events", items)
-    typer.echo(f"published {len(items)} add event(s); {refused.num_rows} row(s) with unreadable dates not sent")
+        row.pop("entered_by", None)  # who entered it is the principal sending it
+        rows.append({k: v for k, v in row.items() if v is not None})
+    client = ApiClient(load_settings(config))
+    sent = client.call("POST", "/v1/hotlist/entries:batch", {"entries": rows}).get("published", 0) if rows else 0
+    typer.echo(f"sent {sent} entr(y/ies); {refused.num_rows} row(s) with unreadable dates not sent")
 
 
 @hotlist_app.command("clear")
 def hotlist_clear(
     entry_id: Annotated[str, typer.Argument()],
     reason: Annotated[str, typer.Option(help="recovered, warrant_served, cancelled, expired, entered_in_error, other")],
-    by: Annotated[str, typer.Option(help="who clears it")],
     config: ConfigOpt = None,
 ) -> None:
     """Vehicle recovered, warrant served: every worker stops matching the entry."""
     if reason not in CLEAR_REASONS:
         raise PlatestreamError(f"--reason must be one of {', '.join(CLEAR_REASONS)}")
-    publish(load_settings(config), "hotlist.events", [(entry_id, clear_event(entry_id, reason, by, now_ms()))])
-    typer.echo(f"cleared {entry_id}")
+    ApiClient(load_settings(config)).call("POST", f"/v1/hotlist/entries/{entry_id}/clear", {"reason": reason})
+    typer.echo(f"clear of {entry_id} sent to the workers")
 
 
 @hotlist_app.command("sync")
 def hotlist_sync(source: Annotated[str, typer.Argument()], config: ConfigOpt = None) -> None:
     """Mark a source as freshly synced (its freshness clock restarts)."""
-    publish(load_settings(config), "hotlist.events", [(f"sync:{source}", sync_event(source, now_ms()))])
-    typer.echo(f"synced {source}")
+    ApiClient(load_settings(config)).call("POST", "/v1/hotlist/sync", {"source": source})
+    typer.echo(f"sync of {source} sent to the workers")

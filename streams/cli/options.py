@@ -16,8 +16,8 @@ err = Console(stderr=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")]
 
-# Who asks, why and for which case: recorded with a hold or a search, and in the audit trail.
-Actor = Annotated[str, typer.Option("--actor", help="who asks (a badge or user id)")]
+# Why and for which case: recorded with a hold or a search, and in the audit trail. Who asks is never an
+# option: it is the principal of the token the command sends (`platestream login`).
 Reason = Annotated[str, typer.Option("--reason", help="why: recorded with the request")]
 Case = Annotated[str, typer.Option("--case", help="case number")]
 Plates = Annotated[list[str] | None, typer.Option("--plate", help="a plate (repeatable)")]

@@ -1,5 +1,4 @@
-"""The command's wiring without a broker: every group and command where it was, shared option parsing, and the
-publishing helper's delivery check."""
+"""The command's wiring without a broker: every group and command where it was, and shared option parsing."""
 
 from __future__ import annotations
 
@@ -8,13 +7,11 @@ import pytest
 import typer
 
 from streams.cli import app, main
-from streams.cli import publish as publish_mod
 from streams.cli.options import when_ms
-from streams.config.settings import Settings
 from streams.errors import PlatestreamError
 
 TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "search",
-       "topics", "hotlist", "retention", "dlq", "load", "hold", "keys"]  # fmt: skip
+       "login", "topics", "hotlist", "retention", "dlq", "load", "hold", "keys"]  # fmt: skip
 GROUPS = {
     "topics": ["create", "apply", "check"],
     "hotlist": ["add", "clear", "sync"],
@@ -41,28 +38,3 @@ def test_when_ms_reads_iso_times_as_utc_unless_zoned():
     assert when_ms("2026-11-28T10:00:00+01:00", 0) == 1_795_856_400_000
     with pytest.raises(PlatestreamError, match="not an ISO 8601 time"):
         when_ms("yesterday", 0)
-
-
-class FakeProducer:
-    def __init__(self, left: int):
-        self.sent: list[tuple[str, bytes, bytes]] = []
-        self.left = left
-
-    def produce(self, topic: str, value: bytes, key: bytes) -> None:
-        self.sent.append((topic, value, key))
-
-    def flush(self, timeout: float) -> int:
-        return self.left
-
-
-@pytest.mark.parametrize("left", [0, 1])
-def test_publish_prefixes_the_topic_and_fails_on_undelivered(monkeypatch, left):
-    fake = FakeProducer(left)
-    monkeypatch.setattr(publish_mod, "make_producer", lambda settings, **kw: fake)
-    settings = Settings(topic_prefix="t.")
-    if left:
-        with pytest.raises(PlatestreamError, match="could not deliver to t.holds"):
-            publish_mod.publish(settings, "holds", [("k", {"a": 1})])
-    else:
-        publish_mod.publish(settings, "holds", [("k", {"a": 1})])
-    assert fake.sent == [("t.holds", b'{"a": 1}', b"k")]
