@@ -32,6 +32,7 @@ from streams.run.embedded import print_summary, run_embedded
 from streams.run.replay import replay as replay_files
 from streams.store.clickhouse import migrate as migrate_store
 from streams.store.clickhouse import open_store
+from streams.store.grants import apply_grants
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.add_typer(topics_app, name="topics")
@@ -100,12 +101,22 @@ def worker(
 
 
 @app.command()
-def migrate(config: ConfigOpt = None) -> None:
+def migrate(
+    grants: Annotated[
+        bool, typer.Option("--grants", help="also create the ClickHouse roles of docs/security.md (server only)")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
     """Apply schemas/clickhouse/*.sql to $CLICKHOUSE_URL, or to the embedded store."""
     s = load_settings(config)
     store = open_store(s.clickhouse_url, s.chdb_path)
-    applied = migrate_store(store, s.aggregate_ttl_days)
-    typer.echo(f"{store.name}: applied {len(applied)} file(s) {', '.join(applied)}")
+    try:
+        applied = migrate_store(store, s.aggregate_ttl_days)
+        typer.echo(f"{store.name}: applied {len(applied)} file(s) {', '.join(applied)}")
+        if grants:
+            typer.echo(f"{store.name}: granted roles {', '.join(apply_grants(store))}")
+    finally:
+        store.close()
 
 
 @app.command()

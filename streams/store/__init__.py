@@ -11,6 +11,7 @@ __all__ = [
     "clickhouse",
     "deletions",
     "faults",
+    "grants",
     "hits",
     "holds",
     "limits",
