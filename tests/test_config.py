@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from streams.config.secret_files import load_signer, write_control_keypair
 from streams.config.settings import Settings, load_policy, load_settings, policy_lut
 from streams.core.confusables import DEFAULT_LUT, canonical_lut
 from streams.core.policy import ReasonRule
@@ -180,3 +182,34 @@ def test_policy_without_reasons_is_refused(tmp_path: Path, text: str) -> None:
 def test_missing_policy_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read policy file"):
         load_policy(tmp_path / "absent.yaml")
+
+
+# -- secrets: safe defaults ----------------------------------------------------------------------------------------
+
+
+def test_an_embedded_store_makes_its_own_pseudonym_key_once_mode_600(tmp_path: Path) -> None:
+    s = Settings(plate_keys_file=tmp_path / "keys")
+    first = s.load_plate_keys()
+    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o600
+    assert s.load_plate_keys().current_id == first.current_id and (tmp_path / "keys").read_text().count(":") == 1
+
+
+def test_a_server_store_without_a_pseudonym_key_is_an_error_not_a_fresh_key(tmp_path: Path) -> None:
+    s = Settings(clickhouse_url="http://ch:8123/db", plate_keys_file=tmp_path / "keys")
+    with pytest.raises(ConfigError, match="PLATESTREAM_PLATE_KEYS"):
+        s.load_plate_keys()
+    assert not (tmp_path / "keys").exists()
+
+
+def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    Settings(plate_keys_file=path).load_plate_keys()
+    path.chmod(0o640)
+    with pytest.raises(ConfigError, match="readable by others"):
+        Settings(plate_keys_file=path).load_plate_keys()
+    signing = tmp_path / "control.key"
+    write_control_keypair(signing)
+    load_signer(signing)
+    signing.chmod(0o604)
+    with pytest.raises(ConfigError, match="readable by others"):
+        load_signer(signing)
