@@ -13,7 +13,7 @@ from streams.cli.options import when_ms
 from streams.config.settings import Settings
 from streams.errors import PlatestreamError
 
-TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "search",
+TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "search", "api",
        "topics", "hotlist", "retention", "dlq", "load", "hold", "keys"]  # fmt: skip
 GROUPS = {
     "topics": ["create", "apply", "check"],
