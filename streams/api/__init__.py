@@ -1,4 +1,9 @@
 """The search and administration API (`platestream api`): FastAPI over the ClickHouse stores, every request
-authenticated by a bearer token and audited before it is answered (docs/security.md)."""
+authenticated by a bearer token and audited before it is answered (docs/api.md, docs/security.md).
 
-__all__ = []  # each module is added here as it lands
+``app`` (the application and ``serve``), ``gate`` (the audit record of every request, the caller of an action),
+``auth`` (bearer tokens to principals), ``service`` (store, keys, signer, producer, rate limit), ``reads`` and
+``control`` (the endpoints), ``bodies`` (request bodies) and ``refusals`` (the error answer).
+"""
+
+__all__ = ["app", "auth", "bodies", "control", "gate", "reads", "refusals", "service"]

@@ -10,6 +10,7 @@ from typing import Annotated
 import pyarrow.csv as pacsv
 import typer
 
+from streams.cli.api import api
 from streams.cli.client import ApiClient
 from streams.cli.dlq import dlq_app
 from streams.cli.holds import hold_app
@@ -164,6 +165,7 @@ def verify(
 
 app.command("search")(search)  # registered last: after the pipeline's own commands in --help
 app.command("login")(login)
+app.command("api")(api)
 
 
 def main() -> None:

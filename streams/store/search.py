@@ -24,7 +24,7 @@ from streams.store.clickhouse import Store
 from streams.store.limits import active_holds_sql, live_sql
 from streams.store.sql import sql_literal, ts_sql
 
-__all__ = ["SEARCH_COLUMNS", "plate_pseudonyms", "search"]
+__all__ = ["SEARCH_COLUMNS", "audit_plate_keys", "plate_pseudonyms", "search"]
 
 SEARCH_COLUMNS = "read_id, captured_at, camera_id, site_id, region, confidence, hit, data_class"
 
@@ -37,6 +37,12 @@ def plate_pseudonyms(plates: list[str], keys: PlateKeys) -> list[tuple[str, int]
     if not ok.all():
         raise SearchRefused(f"{int((~ok).sum())} plate(s) are not 1-12 letters and digits after normalisation")
     return [(kid, int(h)) for kid, hashes in keys.every(codes).items() for h in hashes]
+
+
+def audit_plate_keys(plates: list[str], keys: PlateKeys) -> list[str]:
+    """Plates as the audit trail names them: ``key id:keyed hash`` under the current key. Enough to answer "was my
+    plate searched?" for someone who shows their plate, useless to anyone reading the log for plates."""
+    return [f"{k}:{h:016x}" for k, h in plate_pseudonyms(plates, keys) if k == keys.current_id]
 
 
 def search(
@@ -96,12 +102,10 @@ def search(
 
 
 def _search_detail(req: SearchRequest, keys: PlateKeys) -> str:
-    # What was asked, with plates as their keyed hashes under the current key: enough to answer "was my plate
-    # searched?" for someone who shows their plate, useless to anyone reading the log for plates.
-    current = [h for k, h in plate_pseudonyms(list(req.plates), keys) if k == keys.current_id]
+    # What was asked, plates only as their keyed hashes.
     return json.dumps(
         {
-            "plate_keys": [f"{keys.current_id}:{h:016x}" for h in current],
+            "plate_keys": audit_plate_keys(list(req.plates), keys),
             "read_ids": list(req.read_ids),
             "region": req.region,
             "from_ms": req.captured_from_ms,

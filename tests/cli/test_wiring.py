@@ -10,8 +10,8 @@ from streams.cli import app, main
 from streams.cli.options import when_ms
 from streams.errors import PlatestreamError
 
-TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "search",
-       "login", "topics", "hotlist", "retention", "dlq", "load", "hold", "keys"]  # fmt: skip
+TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "search", "login", "api",
+       "topics", "hotlist", "retention", "dlq", "load", "hold", "keys"]  # fmt: skip
 GROUPS = {
     "topics": ["create", "apply", "check"],
     "hotlist": ["add", "clear", "sync"],

@@ -1,0 +1,83 @@
+"""Request bodies of the API: strict (an unknown field such as ``actor`` or ``entered_by`` is refused, 400) and
+bounded. Who acts is never a field here: it is the verified principal of the request. The search body is
+``streams.ingest.search.SearchBody``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from streams.ingest.hotlist_events import CLEAR_REASONS
+
+__all__ = ["ClearBody", "EntryBody", "HoldBody", "ReleaseBody", "SyncBody", "VerificationBody"]
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Ms = Annotated[int, Field(ge=0, le=2**62, strict=True)]
+Plate = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class VerificationBody(BaseModel):
+    """An operator's decision; the operator is the caller. Its rules (a confirmation affirms every check, a
+    rejection names a reason) are those of ``streams.ingest.verifications``, checked there."""
+
+    model_config = STRICT
+
+    decision: Literal["confirmed", "rejected"]
+    reason: Short | None = None
+    checks: dict[Annotated[str, StringConstraints(max_length=64)], bool] | None = Field(None, max_length=16)
+
+
+class HoldBody(BaseModel):
+    """A preservation hold: who asked, under which order, for which case, on what, for how many days."""
+
+    model_config = STRICT
+
+    requested_by: Text
+    order_ref: Text
+    case_number: Text
+    reason: Text
+    plates: list[Plate] = Field(default_factory=list, max_length=1_000)
+    read_ids: list[Text] = Field(default_factory=list, max_length=20_000)
+    from_ms: Ms = Field(0, alias="from")
+    to_ms: Ms | None = Field(None, alias="to")  # default: the placement (a hold keeps what exists)
+    days: float = Field(gt=0, le=36_500)
+
+
+class ReleaseBody(BaseModel):
+    model_config = STRICT
+
+    reason: Text
+
+
+class EntryBody(BaseModel):
+    """A hot-list entry; ``entered_by`` is the caller, ``agency`` defaults to the caller's."""
+
+    model_config = STRICT
+
+    entry_id: Short
+    plate: Plate
+    region: Short
+    plate_type: Short
+    reason: Short
+    legal_basis_type: Short
+    legal_basis: Short
+    agency: Short | None = None
+    source: Short
+    valid_from: Ms | None = None
+    expires_at: Ms
+
+
+class ClearBody(BaseModel):
+    model_config = STRICT
+
+    reason: Literal[CLEAR_REASONS]  # type: ignore[valid-type]
+
+
+class SyncBody(BaseModel):
+    model_config = STRICT
+
+    source: Short
+    at: Ms | None = None
