@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from streams.ingest.hotlist_events import CLEAR_REASONS
 
-__all__ = ["ClearBody", "EntryBody", "HoldBody", "ReleaseBody", "SyncBody", "VerificationBody"]
+__all__ = ["ClearBody", "EntriesBody", "EntryBody", "HoldBody", "ReleaseBody", "SyncBody", "VerificationBody"]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -59,8 +59,8 @@ class EntryBody(BaseModel):
 
     entry_id: Short
     plate: Plate
-    region: Short
-    plate_type: Short
+    region: Short | None = None  # unknown region: its hits are flagged for verification
+    plate_type: Short | None = None
     reason: Short
     legal_basis_type: Short
     legal_basis: Short
@@ -68,6 +68,14 @@ class EntryBody(BaseModel):
     source: Short
     valid_from: Ms | None = None
     expires_at: Ms
+
+
+class EntriesBody(BaseModel):
+    """Many entries in one request (a CSV extract): one audit record, one signed event per entry."""
+
+    model_config = STRICT
+
+    entries: list[EntryBody] = Field(min_length=1, max_length=10_000)
 
 
 class ClearBody(BaseModel):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import ValidationError
 
 from streams import clock
-from streams.api.bodies import ClearBody, EntryBody, HoldBody, ReleaseBody, SyncBody, VerificationBody
+from streams.api.bodies import ClearBody, EntriesBody, EntryBody, HoldBody, ReleaseBody, SyncBody, VerificationBody
 from streams.api.gate import Caller, caller, needs
 from streams.api.reads import STORE_DOWN, service_of
 from streams.api.refusals import Refused, field_problems
@@ -155,6 +155,22 @@ def add_entry(body: EntryBody, request: Request, who: Who) -> Accepted:
     who.attempt.reason, who.attempt.detail = body.reason, {**detail, "plate_keys": labels}
     service_of(request).publish("hotlist.events", body.entry_id, add_event(entry, clock.now_ms()), p)
     return {"entry_id": body.entry_id}
+
+
+@router.post("/v1/hotlist/entries:batch", status_code=202, openapi_extra=needs("hotlist.add"))
+def add_entries(body: EntriesBody, request: Request, who: Who) -> Accepted:
+    """Add many hot-list entries at once (``platestream hotlist add extract.csv``), all entered by the caller."""
+    p = who.principal
+    _, labels = plate_keys_or_refuse([e.plate for e in body.entries], request)
+    now = clock.now_ms()
+    items = []
+    for e in body.entries:
+        entry = {**e.model_dump(), "agency": e.agency or p.agency, "entered_by": p.actor}
+        items.append((e.entry_id, add_event(entry, now)))
+    who.attempt.detail = {"entry_ids": [e.entry_id for e in body.entries], "plate_keys": labels}
+    who.attempt.rows = len(items)
+    service_of(request).publish_many("hotlist.events", items, p)
+    return {"published": len(items)}
 
 
 @router.post("/v1/hotlist/entries/{entry_id}/clear", status_code=202, openapi_extra=needs("hotlist.clear"))

@@ -113,9 +113,13 @@ class Service:
 
     def publish(self, topic: str, key: str, event: dict[str, Any], principal: Principal) -> None:
         """Seal ``event`` for ``principal`` and wait until the broker has it; Refused 503 when it does not."""
+        self.publish_many(topic, [(key, event)], principal)
+
+    def publish_many(self, topic: str, items: list[tuple[str, dict[str, Any]]], principal: Principal) -> None:
+        """Seal each (key, event) for ``principal`` and wait until the broker has them all; Refused 503 if not."""
         if self.signer is None:
             raise Refused(503, "no_signing_key", "this API has no control signing key (control_signing_key_file)")
-        envelope = self.signer.seal(event, principal)
+        envelopes = [(key, self.signer.seal(event, principal)) for key, event in items]
         errors: list[KafkaError] = []
 
         def delivered(err: KafkaError | None, _msg: object) -> None:
@@ -128,7 +132,10 @@ class Service:
                     self.settings, **{"linger.ms": 0, "message.timeout.ms": MESSAGE_TIMEOUT_MS}
                 )
             try:
-                self.producer.produce(topic_name(self.settings, topic), envelope, key.encode(), on_delivery=delivered)
+                for key, envelope in envelopes:
+                    self.producer.produce(
+                        topic_name(self.settings, topic), envelope, key.encode(), on_delivery=delivered
+                    )
             except (BufferError, KafkaException) as exc:
                 raise Refused(503, "broker_unavailable", BROKER_DOWN) from exc
             left = self.producer.flush(FLUSH_S)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import pyarrow.csv as pacsv
 import typer
+from rich.markup import escape
 
 from streams.cli.api import api
 from streams.cli.client import ApiClient
@@ -172,7 +173,7 @@ def main() -> None:
     try:
         app()
     except PlatestreamError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")  # a message with [brackets] is text, not markup
         sys.exit(2)
 
 

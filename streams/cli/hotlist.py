@@ -30,7 +30,7 @@ def hotlist_add(
         for k in ("valid_from", "expires_at"):
             row[k] = int(row[k].timestamp() * 1000) if row[k] is not None else None
         row.pop("entered_by", None)  # who entered it is the principal sending it
-        rows.append({k: v for k, v in row.items() if v is not None})
+        rows.append({k: v for k, v in row.items() if v is not None and v != ""})
     client = ApiClient(load_settings(config))
     sent = client.call("POST", "/v1/hotlist/entries:batch", {"entries": rows}).get("published", 0) if rows else 0
     typer.echo(f"sent {sent} entr(y/ies); {refused.num_rows} row(s) with unreadable dates not sent")
