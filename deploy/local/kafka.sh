@@ -52,7 +52,8 @@ running() { [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; }
 secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 
 # The listener lines of server.properties: PLAINTEXT everywhere, or (scram=1) SCRAM on the client listener,
-# PLAIN on the controller's, and the authorizer. Passwords come from the caller (start), never from the command line.
+# PLAIN on the controller's, and the authorizer. Passwords are drawn by start(); only the storage format step sees
+# them on its command line (--add-scram takes no file), and the state directory is the owner's alone.
 listener_props() {
   if [ "$scram" = 0 ]; then
     cat <<PROPS
