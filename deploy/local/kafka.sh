@@ -4,6 +4,14 @@
 #   deploy/local/kafka.sh start [STATE_DIR]   resolve jars (cached), format storage, start, wait; prints the bootstrap address
 #   deploy/local/kafka.sh stop  [STATE_DIR]   stop cleanly (SIGTERM, then SIGKILL after 30 s)
 #   deploy/local/kafka.sh status [STATE_DIR]  prints the bootstrap address if running, exits 1 otherwise
+#   deploy/local/kafka.sh start-scram [STATE_DIR]
+#       the same broker with authentication and authorisation, on its own ports (STATE_DIR defaults to
+#       .local/kafka-scram, so it runs beside the PLAINTEXT one): one SASL_PLAINTEXT listener taking SCRAM-SHA-512,
+#       ACLs enforced by the StandardAuthorizer with allow.everyone.if.no.acl.found=false. The SCRAM users "admin"
+#       (a super user, for creating users, topics and ACLs) and "broker" (inter-broker) are made at format time
+#       with random passwords; the controller listener takes PLAIN (SCRAM credentials live in the metadata log the
+#       controller serves, so it cannot use them) with a user of its own. STATE_DIR/admin.env (mode 0600) holds the
+#       PLATESTREAM_KAFKA_* settings of the admin user, STATE_DIR/admin.properties the same for Java tools.
 #
 # STATE_DIR defaults to .local/kafka under the repo. Jars come from Maven Central through deploy/local/pom.xml
 # and are cached in deploy/local/target/kafka-libs. Needs Java 17+ and Maven.
@@ -12,7 +20,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cmd=${1:-}
-state=${2:-${PLATESTREAM_KAFKA_STATE:-$repo/.local/kafka}}
+default_state=$repo/.local/kafka
+[ "$cmd" = start-scram ] && default_state=$repo/.local/kafka-scram
+state=${2:-${PLATESTREAM_KAFKA_STATE:-$default_state}}
 libs="$here/target/kafka-libs"
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -39,22 +49,80 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 running() { [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; }
 
-start() {
-  need_tools
-  if running; then cat "$state/bootstrap"; return 0; fi
-  resolve_jars
-  rm -rf "$state"; mkdir -p "$state/data"
-  local port cport cp
-  port=$(free_port); cport=$(free_port)
-  while [ "$cport" = "$port" ]; do cport=$(free_port); done
-  cat > "$state/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
+secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+
+# The listener lines of server.properties: PLAINTEXT everywhere, or (scram=1) SCRAM on the client listener,
+# PLAIN on the controller's, and the authorizer. Passwords are drawn by start(); only the storage format step sees
+# them on its command line (--add-scram takes no file), and the state directory is the owner's alone.
+listener_props() {
+  if [ "$scram" = 0 ]; then
+    cat <<PROPS
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
+PROPS
+    return
+  fi
+  cat <<PROPS
+listeners=SASL_PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="$broker_pw";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="$controller_pw" user_controller="$controller_pw";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:controller;User:broker;User:admin
+PROPS
+}
+
+# The admin user's client settings, readable by the owner only: for platestream (admin.env) and Java tools.
+write_admin_files() {
+  (
+    umask 077
+    cat > "$state/admin.env" <<ENV
+PLATESTREAM_KAFKA_BOOTSTRAP=127.0.0.1:$port
+PLATESTREAM_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT
+PLATESTREAM_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+PLATESTREAM_KAFKA_SASL_USERNAME=admin
+PLATESTREAM_KAFKA_SASL_PASSWORD=$admin_pw
+ENV
+    cat > "$state/admin.properties" <<PROPS
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_pw";
+PROPS
+  )
+}
+
+start() {
+  local scram=${1:-0}
+  need_tools
+  if running; then cat "$state/bootstrap"; return 0; fi
+  resolve_jars
+  rm -rf "$state"; mkdir -p "$state/data"
+  local port cport cp broker_pw="" controller_pw="" admin_pw=""
+  port=$(free_port); cport=$(free_port)
+  while [ "$cport" = "$port" ]; do cport=$(free_port); done
+  local scram_args=()
+  if [ "$scram" = 1 ]; then
+    chmod 700 "$state"  # its server.properties and admin files hold passwords
+    broker_pw=$(secret); controller_pw=$(secret); admin_pw=$(secret)
+    scram_args=(--add-scram "SCRAM-SHA-512=[name=broker,password=$broker_pw]"
+                --add-scram "SCRAM-SHA-512=[name=admin,password=$admin_pw]")
+    write_admin_files
+  fi
+  cat > "$state/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+$(listener_props)
 controller.quorum.bootstrap.servers=127.0.0.1:$cport
 log.dirs=$state/data
 num.partitions=1
@@ -88,7 +156,7 @@ PROPS
 while (c := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
 print(c)')
   java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-    --standalone --config "$state/server.properties" >"$state/format.log" 2>&1 || { cat "$state/format.log" >&2; die "storage format failed"; }
+    --standalone --config "$state/server.properties" "${scram_args[@]}" >"$state/format.log" 2>&1 || { cat "$state/format.log" >&2; die "storage format failed"; }
   nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$state/server.properties" >"$state/stdout.log" 2>&1 &
   echo $! > "$state/pid"
   echo "127.0.0.1:$port" > "$state/bootstrap"
@@ -111,8 +179,9 @@ stop() {
 }
 
 case "$cmd" in
-  start) start ;;
+  start) start 0 ;;
+  start-scram) start 1 ;;
   stop) stop ;;
   status) running && cat "$state/bootstrap" || exit 1 ;;
-  *) echo "usage: $0 start|stop|status [STATE_DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|start-scram|stop|status [STATE_DIR]" >&2; exit 2 ;;
 esac

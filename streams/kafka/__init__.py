@@ -1,3 +1,14 @@
-"""Kafka adapters: topic declarations and admin, producers, the hot-list and holds followers, dead letters."""
+"""Kafka adapters: the one client-configuration factory and the ACLs, topic declarations and admin, producers,
+the hot-list and holds followers, dead letters."""
 
-__all__ = ["admin", "dlq", "holds_follower", "hotlist_follower", "producer", "retention_check", "topics"]
+__all__ = [
+    "acls",
+    "admin",
+    "client",
+    "dlq",
+    "holds_follower",
+    "hotlist_follower",
+    "producer",
+    "retention_check",
+    "topics",
+]

@@ -8,11 +8,12 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from streams.config.retention import RetentionPolicy, kafka_topic_limits
 from streams.config.settings import Settings
 from streams.errors import KafkaSetupError
+from streams.kafka.client import client_config
 from streams.kafka.topics import declared, topic_name
 
 
 def _admin(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 10000})
+    return AdminClient(client_config(settings, {"socket.timeout.ms": 10000}))
 
 
 def create_topics(settings: Settings) -> dict[str, str]:

@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.config.settings import Settings
 from streams.errors import KafkaSetupError, PlatestreamError
+from streams.kafka.client import client_config
 from streams.kafka.producer import make_producer, partition_of
 from streams.kafka.topics import topic_name
 
@@ -44,15 +45,18 @@ class _Letter:
 
 def _consumer(settings: Settings) -> Consumer:
     return Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            # A group id is required by the client; it is never joined (assign, not subscribe) nor committed.
-            "group.id": f"platestream-dlq-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
-        }
+        client_config(
+            settings,
+            {
+                # A group id is required by the client; it is never joined (assign, not subscribe) nor committed.
+                # Under the topic prefix, so one prefixed group ACL covers every client of a deployment.
+                "group.id": f"{settings.topic_prefix}dlq-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            },
+        )
     )
 
 

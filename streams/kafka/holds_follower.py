@@ -15,6 +15,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streams.config.settings import Settings
 from streams.ingest.holds import HoldEvent, decode_hold_events
+from streams.kafka.client import client_config
 from streams.kafka.topics import topic_name
 from streams.model.deadletter import DeadLetter
 
@@ -23,12 +24,14 @@ class HoldsFollower:
     def __init__(self, settings: Settings):
         self.topic = topic_name(settings, "holds")
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "group.id": f"{settings.topic_prefix}holds-{uuid.uuid4().hex[:8]}",  # never committed
-                "enable.auto.commit": False,
-                "fetch.wait.max.ms": 100,
-            }
+            client_config(
+                settings,
+                {
+                    "group.id": f"{settings.topic_prefix}holds-{uuid.uuid4().hex[:8]}",  # never committed
+                    "enable.auto.commit": False,
+                    "fetch.wait.max.ms": 100,
+                },
+            )
         )
         meta = self.consumer.list_topics(self.topic, timeout=15).topics[self.topic]
         self.consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)])

@@ -20,6 +20,7 @@ from streams.clock import SYSTEM, Clock
 from streams.config.settings import Settings
 from streams.core.live_hotlist import LiveHotList, apply_ops
 from streams.ingest.hotlist_events import decode_hotlist_events
+from streams.kafka.client import client_config
 from streams.kafka.topics import topic_name
 from streams.model.deadletter import DeadLetter
 
@@ -39,12 +40,14 @@ class HotlistFollower:
         self.lock = lock
         self.on_dead = on_dead
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "group.id": f"{settings.topic_prefix}hotlist-{uuid.uuid4().hex[:8]}",  # never committed
-                "enable.auto.commit": False,
-                "fetch.wait.max.ms": 10,  # clears must arrive quickly; the topic is small
-            }
+            client_config(
+                settings,
+                {
+                    "group.id": f"{settings.topic_prefix}hotlist-{uuid.uuid4().hex[:8]}",  # never committed
+                    "enable.auto.commit": False,
+                    "fetch.wait.max.ms": 10,  # clears must arrive quickly; the topic is small
+                },
+            )
         )
         meta = self.consumer.list_topics(self.topic, timeout=15).topics[self.topic]
         self.partitions = sorted(meta.partitions)

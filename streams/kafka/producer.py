@@ -13,20 +13,19 @@ from confluent_kafka import Producer
 from streams.config.settings import Settings
 from streams.core.normalise import stable_codes
 from streams.ingest.decode import encode_arrow
+from streams.kafka.client import client_config
 from streams.kafka.topics import topic_name
 
 
 def make_producer(settings: Settings, **overrides: Any) -> Producer:
     conf = {
-        "bootstrap.servers": settings.kafka_bootstrap,
         "enable.idempotence": True,  # off by default in librdkafka: no duplicates on retry, order kept
         "acks": "all",
         "compression.type": "zstd",
         "linger.ms": 50,  # batch producers: throughput comes from batching
         "message.max.bytes": settings.max_message_bytes + 65536,
     }
-    conf.update(overrides)
-    return Producer(conf)
+    return Producer(client_config(settings, conf, **overrides))
 
 
 def partition_of(camera: pa.Array | pa.ChunkedArray, partitions: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from streams import clock
 from streams.config.retention import RetentionPolicy, kafka_bound_ms, kafka_limit_configs, kafka_topic_limits
 from streams.config.settings import Settings
 from streams.errors import KafkaSetupError
+from streams.kafka.client import client_config
 from streams.kafka.topics import topic_name
 from streams.model.finding import Finding, age_finding, seconds
 
@@ -42,7 +43,7 @@ def verify_kafka(
 ) -> list[Finding]:
     """Configs of every retention-bound topic (reads, dead letters, hits, verifications, holds), and the age of the
     oldest readable record on each of their partitions."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 10000})
+    admin = AdminClient(client_config(settings, {"socket.timeout.ms": 10000}))
     try:
         md = admin.list_topics(timeout=15)
     except KafkaException as exc:
@@ -101,13 +102,16 @@ def _oldest_records(
     if not partitions:
         return []
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"platestream-retention-verify-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",  # a start offset deleted meanwhile: the next oldest record
-            "queued.max.messages.kbytes": 1024,
-        }
+        client_config(
+            settings,
+            {
+                # assigned, never joined nor committed; under the prefix, so one group ACL covers a deployment
+                "group.id": f"{settings.topic_prefix}retention-verify-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",  # a start offset deleted meanwhile: the next oldest record
+                "queued.max.messages.kbytes": 1024,
+            },
+        )
     )
     out: list[Finding] = []
     try:

@@ -22,6 +22,9 @@ from typing import Any
 
 import faust
 
+from streams.config.settings import Settings
+from streams.kafka.client import faust_broker_options
+
 BOOTSTRAP = os.environ.get("BASELINE_BOOTSTRAP", "127.0.0.1:9092")
 TOPIC = os.environ.get("BASELINE_TOPIC", "baseline.reads")
 WEB_PORT = int(os.environ.get("BASELINE_WEB_PORT", "6070"))
@@ -60,7 +63,8 @@ def load_hotlist(path: str) -> dict[str, dict[str, str]]:
 
 app = faust.App(
     f"baseline-{TOPIC}",
-    broker=f"kafka://{BOOTSTRAP}",
+    # the connection as the worker makes it: PLATESTREAM_KAFKA_SECURITY_* from the environment apply here too
+    **faust_broker_options(Settings(kafka_bootstrap=BOOTSTRAP)),
     datadir=DATADIR,
     value_serializer="raw",
     key_serializer="raw",

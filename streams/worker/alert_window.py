@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from streams.config.settings import Settings
 from streams.core.normalise import stable_codes
 from streams.core.pipeline import Processor
+from streams.kafka.client import client_config
 
 __all__ = ["recent_alerts", "seed_alert_window"]
 
@@ -24,12 +25,15 @@ __all__ = ["recent_alerts", "seed_alert_window"]
 def recent_alerts(settings: Settings, topic: str, since_ms: int, timeout: float = 30.0) -> list[tuple[str, int]]:
     """(entry id, read time in ms) of every alerting hit published to ``topic`` since ``since_ms``."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"platestream-alerts-{uuid.uuid4().hex}",  # assigned, never joined nor committed
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
+        client_config(
+            settings,
+            {
+                # assigned, never joined nor committed; under the prefix, so one group ACL covers a deployment
+                "group.id": f"{settings.topic_prefix}alerts-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            },
+        )
     )
     out: list[tuple[str, int]] = []
     try:

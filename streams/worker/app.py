@@ -24,6 +24,7 @@ import faust
 
 from streams.config.settings import Settings
 from streams.ingest.decode import decode_arrow, decode_json
+from streams.kafka.client import faust_broker_options
 from streams.kafka.topics import topic_name
 from streams.worker.faust_patch import commit_before_revoke
 from streams.worker.http import add_views
@@ -46,7 +47,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         f"{settings.topic_prefix}worker",
         datadir=str(datadir),
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **faust_broker_options(settings),  # broker and credentials: the one client factory
         value_serializer="raw",
         key_serializer="raw",
         web_host=settings.web_host,

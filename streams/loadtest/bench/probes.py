@@ -14,6 +14,7 @@ import pyarrow as pa
 from confluent_kafka import Consumer
 from hdrh.histogram import HdrHistogram
 
+from streams.kafka.client import client_config
 from streams.loadtest.bench.stack import Stack
 
 PROBE_PREFIX = "bench-p"
@@ -48,14 +49,16 @@ class HitWatcher(threading.Thread):
     def __init__(self, stack: Stack):
         super().__init__(daemon=True)
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": stack.bootstrap,
-                "group.id": f"{stack.prefix}bench-hits-{time.time_ns()}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-                # the broker answers a fetch as soon as data is there; a longer wait only spares it idle polls
-                "fetch.wait.max.ms": 100,
-            }
+            client_config(
+                stack.settings(),
+                {
+                    "group.id": f"{stack.prefix}bench-hits-{time.time_ns()}",
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                    # the broker answers a fetch as soon as data is there; a longer wait only spares it idle polls
+                    "fetch.wait.max.ms": 100,
+                },
+            )
         )
         self.consumer.subscribe([stack.topic("hits")])
         self.latency_us: dict[str, int] = {}  # probe read id -> capture-to-hit microseconds

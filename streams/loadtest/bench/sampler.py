@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, TopicPartition
 
+from streams.kafka.client import client_config
 from streams.loadtest.bench.procs import cpu_seconds, prom_sum
 from streams.loadtest.bench.stack import Stack
 
@@ -24,7 +25,7 @@ class Sampler(threading.Thread):
         self.topic = stack.topic("reads.batch")
         # committed() only reads the group's offsets: this consumer never subscribes, so never joins the group
         self.offsets = Consumer(
-            {"bootstrap.servers": stack.bootstrap, "group.id": f"{stack.prefix}worker", "enable.auto.commit": False}
+            client_config(stack.settings(), {"group.id": f"{stack.prefix}worker", "enable.auto.commit": False})
         )
         self.tps = [TopicPartition(self.topic, p) for p in range(stack.partitions)]
         self.dedup_max = [0] * len(stack.workers)

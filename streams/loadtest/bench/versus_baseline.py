@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.clock import now_ms
+from streams.kafka.client import client_config
 from streams.loadtest.bench.options import BenchOptions
 from streams.loadtest.bench.procs import cpu_seconds, free_port, http_get, status_kb, stop_process, wait_http
 from streams.loadtest.bench.stack import Stack
@@ -47,7 +48,7 @@ def run_baseline(stack: Stack, opts: BenchOptions, tmp: Path, timeout: float = 2
     message (all queued first): the rate at which it works through them is its capacity."""
 
     topic = stack.topic("baseline.reads")
-    admin = AdminClient({"bootstrap.servers": stack.bootstrap})
+    admin = AdminClient(client_config(stack.settings()))
     for f in admin.create_topics([NewTopic(topic, stack.partitions, 1)]).values():
         f.result(30)
     port = free_port()
@@ -86,7 +87,7 @@ def run_baseline(stack: Stack, opts: BenchOptions, tmp: Path, timeout: float = 2
 
     try:
         wait_http(port, "/count", proc, log)
-        producer = Producer({"bootstrap.servers": stack.bootstrap, "linger.ms": 50, "compression.type": "zstd"})
+        producer = Producer(client_config(stack.settings(), {"linger.ms": 50, "compression.type": "zstd"}))
         for key, value in msgs:
             while True:
                 try:
