@@ -69,8 +69,7 @@ VERIFICATIONS = Counter(
     f"{_P}_verifications_total", "Operator decisions on hits", ["decision", "reason"], registry=REGISTRY
 )
 AUDIT_RECORDS = Gauge(
-    f"{_P}_audit_records",
-    "Length of this process's audit chain: scraped, it is an outside record of how far the chain had grown",
-    ["writer"],
+    f"{_P}_audit_log_seq",
+    "Sequence number of the last audit record this process appended: scraped, an outside record of the log's length",
     registry=REGISTRY,
 )

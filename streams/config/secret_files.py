@@ -20,10 +20,19 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+from streams.core.audit_log import AuditSigner
 from streams.core.signing import ControlSigner, ControlVerifier
 from streams.errors import ConfigError
 
-__all__ = ["load_signer", "load_verifier", "read_private_file", "write_control_keypair", "write_private_file"]
+__all__ = [
+    "load_audit_signer",
+    "load_public_keys",
+    "load_signer",
+    "load_verifier",
+    "read_private_file",
+    "write_control_keypair",
+    "write_private_file",
+]
 
 
 def read_private_file(path: Path, what: str) -> bytes:
@@ -55,27 +64,46 @@ def write_control_keypair(private_path: Path) -> Path:
     return public_path
 
 
-def load_signer(path: Path) -> ControlSigner:
-    key = load_pem_private_key(read_private_file(path, "control signing key"), password=None)
+def _private_key(path: Path, what: str) -> Ed25519PrivateKey:
+    key = load_pem_private_key(read_private_file(path, what), password=None)
     if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"control signing key {path} is not an Ed25519 key")
-    return ControlSigner(key)
+        raise ConfigError(f"{what} {path} is not an Ed25519 key")
+    return key
+
+
+def load_signer(path: Path) -> ControlSigner:
+    return ControlSigner(_private_key(path, "control signing key"))
+
+
+def load_audit_signer(path: Path, create: bool) -> AuditSigner:
+    """The audit signing key at ``path``; made (with ``path``.pub) when missing and ``create`` is set."""
+    if create and not path.exists():
+        try:
+            write_control_keypair(path)
+        except FileExistsError:  # another process made it first
+            pass
+    return AuditSigner(_private_key(path, "audit signing key"))
 
 
 def load_verifier(path: Path) -> ControlVerifier:
     """Every PEM public key in ``path`` (several while a key is rotated)."""
+    return ControlVerifier(load_public_keys(path, "control keys file"))
+
+
+def load_public_keys(path: Path, what: str) -> list[Ed25519PublicKey]:
+    """Every PEM public key in ``path``."""
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigError(f"cannot read control keys file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     end = "-----END PUBLIC KEY-----"
     blocks = [b + end for b in text.split(end) if "-----BEGIN PUBLIC KEY-----" in b]
     keys = []
     for block in blocks:
         key = load_pem_public_key(block.strip().encode())
         if not isinstance(key, Ed25519PublicKey):
-            raise ConfigError(f"control keys file {path}: only Ed25519 public keys are accepted")
+            raise ConfigError(f"{what} {path}: only Ed25519 public keys are accepted")
         keys.append(key)
     if not keys:
-        raise ConfigError(f"control keys file {path} holds no PEM public key")
-    return ControlVerifier(keys)
+        raise ConfigError(f"{what} {path} holds no PEM public key")
+    return keys

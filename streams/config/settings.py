@@ -16,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams import resources
 from streams.config.retention import RetentionPolicy, load_retention, processor_state_ms
-from streams.config.secret_files import read_private_file
+from streams.config.secret_files import load_audit_signer, load_public_keys, read_private_file
+from streams.core.audit_log import AuditSigner
 from streams.core.confusables import canonical_lut
 from streams.core.pipeline import ProcessorConfig
 from streams.core.policy import BASIS_KINDS, AdmissionPolicy, ReasonRule
@@ -94,6 +95,13 @@ class Settings(BaseSettings):
     # the private key; workers trust the public keys in `control_keys_file` and dead-letter anything else.
     control_signing_key_file: Path | None = None
     control_keys_file: Path | None = None
+
+    # The audit log (docs/search-and-audit.md): records signed with this key (made, with its .pub, on first use
+    # for an embedded store; with a server it must be given), other writers' public keys, and the folder that
+    # receives the signed checkpoints (outside the database).
+    audit_signing_key_file: Path = Path(".local/audit.key")
+    audit_keys_file: Path | None = None
+    audit_checkpoint_dir: Path = Path(".local/audit-checkpoints")
 
     # The API service (`platestream api`): search and administration, authenticated by bearer tokens.
     api_host: str = "127.0.0.1"  # off loopback only with authentication configured
@@ -214,6 +222,20 @@ class Settings(BaseSettings):
             raise ConfigError(f"cannot read or create plate keys file {path}: {exc}") from None
         except ValueError as exc:
             raise ConfigError(f"plate keys file {path}: {exc}") from None
+
+    def audit_signer(self) -> AuditSigner:
+        """This process's audit signing key (see ``audit_signing_key_file``)."""
+        path = self.audit_signing_key_file
+        if self.clickhouse_url and not path.exists():
+            raise ConfigError(
+                f"no audit signing key at {path}: with a ClickHouse server set PLATESTREAM_AUDIT_SIGNING_KEY_FILE "
+                "(make one with `platestream keys control-new PATH`)"
+            )
+        return load_audit_signer(path, create=not self.clickhouse_url)
+
+    def audit_trusted_keys(self) -> list:  # noqa: ANN401 - Ed25519 public keys
+        """Other writers' public audit keys (``audit_keys_file``), besides this process's own."""
+        return load_public_keys(self.audit_keys_file, "audit keys file") if self.audit_keys_file else []
 
     def processor_config(self, policy: AdmissionPolicy) -> ProcessorConfig:
         return ProcessorConfig(

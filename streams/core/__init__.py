@@ -7,7 +7,7 @@ parameter (milliseconds since the epoch), never read from a clock here.
 __all__ = [
     "aggregate",
     "alerts",
-    "audit_chain",
+    "audit_log",
     "compiled",
     "confusables",
     "dedup",

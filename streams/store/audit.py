@@ -1,48 +1,93 @@
-"""The audit trail in ``audit_log``: one hash-linked chain of records per writing process, and the check that finds
-a record changed or missing (docs/reliability.md).
+"""The audit log in ``audit_log``: one ordered sequence per store, each record signed by its writer and linked to
+the one before it (streams/core/audit_log.py), and the reads that verify it.
+
+The process that appends is the store's one audit writer (an embedded store is open in one process; on a server
+the API is the sequencer). Its signing key comes from ``configure`` at start-up (``audit_signing_key_file``);
+the database never holds it, so an edit made with database rights alone shows in ``verify_log``.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import asdict
+from typing import Any
 
-from streams.core.audit_chain import FIELDS, broken_links, record_hash
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from streams.core.audit_log import FIELDS, GENESIS, AuditSigner, AuditVerifier, LogRow, digest, link
+from streams.errors import StoreError
 from streams.metrics import AUDIT_RECORDS
 from streams.model.audit import AuditEntry
 from streams.store.clickhouse import Store
 from streams.store.sql import sql_literal, ts_sql
 
-__all__ = ["AUDIT_WRITER", "audit", "audit_chain_problems"]
+__all__ = ["AUDIT_WRITER", "audit", "configure", "log_rows", "signer", "verifier"]
 
-# One chain per writing process: records of two processes writing to one server never race for a link.
+# Which process wrote a record (informational: the order is the log's seq, the proof is the signature).
 AUDIT_WRITER = uuid.uuid4().hex[:16]
+COLUMNS = [c for c in FIELDS if c != "at_ms"]
+
+# Replaced by configure() at start-up; until then records are signed by a key of this process only.
+_state: dict[str, Any] = {"signer": AuditSigner(Ed25519PrivateKey.generate()), "trusted": []}
+_heads: dict[int, tuple[int, str]] = {}  # id(store) -> (seq, hash) of the last record this process appended
+_lock = threading.Lock()
 
 
-def audit(store: Store, entry: AuditEntry) -> None:
-    """Append a record to the audit trail, linked to this writer's previous record by its hash. Raises StoreError
-    when it cannot be written: the caller then fails what it was doing (no answer without its record)."""
-    last = store.query_arrow(
-        f"SELECT seq, hash FROM audit_log WHERE writer = {sql_literal(AUDIT_WRITER)} ORDER BY seq DESC LIMIT 1"
-    ).to_pylist()
-    seq, prev = (int(last[0]["seq"]) + 1, last[0]["hash"]) if last else (1, "")
-    record = asdict(entry)
-    record["rows"] = int(record["rows"])
-    digest = record_hash(prev, AUDIT_WRITER, seq, record)
-    columns = [c for c in FIELDS if c != "at_ms"]
-    values = ", ".join(str(record[c]) if c == "rows" else sql_literal(record[c]) for c in columns)
-    store.command(
-        f"INSERT INTO audit_log (at, {', '.join(columns)}, writer, seq, prev_hash, hash) "
-        f"SELECT {ts_sql(entry.at_ms)}, {values}, {sql_literal(AUDIT_WRITER)}, {seq}, "
-        f"{sql_literal(prev)}, {sql_literal(digest)}"
-    )
-    AUDIT_RECORDS.labels(AUDIT_WRITER).set(seq)
+def configure(audit_signer: AuditSigner, trusted: list[Ed25519PublicKey] | None = None) -> None:
+    """Sign this process's audit records with ``audit_signer`` (from ``audit_signing_key_file``); ``trusted``:
+    other writers' public keys (``audit_keys_file``), accepted by ``verifier``."""
+    _state["signer"] = audit_signer
+    _state["trusted"] = list(trusted or [])
 
 
-def audit_chain_problems(store: Store) -> list[str]:
-    """Broken links in the audit trail: records changed, or missing between the first and last of a writer."""
+def signer() -> AuditSigner:
+    return _state["signer"]
+
+
+def verifier() -> AuditVerifier:
+    """Accepts records signed by this process's key and by the trusted writers' keys."""
+    return AuditVerifier([signer().private.public_key(), *_state["trusted"]])
+
+
+def _head(store: Store) -> tuple[int, str]:
+    known = _heads.get(id(store))
+    if known is not None:
+        return known
+    last = store.query_arrow("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").to_pylist()
+    return (int(last[0]["seq"]), last[0]["hash"]) if last else (0, GENESIS)
+
+
+def audit(store: Store, entry: AuditEntry) -> int:
+    """Append ``entry`` to the store's audit log, signed and linked; its seq. Raises StoreError when it cannot be
+    written: the caller then fails what it was doing (no answer without its record)."""
+    with _lock:
+        seq, prev = _head(store)
+        seq += 1
+        signed = signer().sign_record(seq, AUDIT_WRITER, entry)
+        digest_hash = link(prev, digest(signed))
+        record = asdict(entry)
+        values = ", ".join(str(int(record[c])) if c == "rows" else sql_literal(record[c]) for c in COLUMNS)
+        try:
+            store.command(
+                f"INSERT INTO audit_log (at, {', '.join(COLUMNS)}, writer, seq, prev_hash, hash, signed) "
+                f"SELECT {ts_sql(entry.at_ms)}, {values}, {sql_literal(AUDIT_WRITER)}, {seq}, "
+                f"{sql_literal(prev)}, {sql_literal(digest_hash)}, {sql_literal(signed.decode())}"
+            )
+        except StoreError:
+            _heads.pop(id(store), None)  # read the head again next time: the insert may have landed
+            raise
+        _heads[id(store)] = (seq, digest_hash)
+    AUDIT_RECORDS.set(seq)
+    return seq
+
+
+def log_rows(store: Store, since_seq: int = 0) -> list[LogRow]:
+    """The stored log from ``since_seq`` on, ordered by seq, as ``verify_log`` takes it."""
     rows = store.query_arrow(
-        "SELECT writer, seq, prev_hash, hash, toUnixTimestamp64Milli(at) AS at_ms, "
-        f"{', '.join(c for c in FIELDS if c != 'at_ms')} FROM audit_log ORDER BY writer, seq"
+        f"SELECT seq, prev_hash, hash, signed, toUnixTimestamp64Milli(at) AS at_ms, {', '.join(COLUMNS)} "
+        f"FROM audit_log WHERE seq > {int(since_seq)} ORDER BY seq"
     ).to_pylist()
-    return broken_links(rows)
+    return [
+        LogRow(int(r["seq"]), {k: r[k] for k in FIELDS}, r["signed"].encode(), r["prev_hash"], r["hash"]) for r in rows
+    ]

@@ -1,13 +1,14 @@
 """The ClickHouse part of ``retention verify``: no row of any table past its limit (plus one purge interval) unless
-an active hold keeps a copy of it; under a hit-only policy no non-hit read stored at all; every audit chain links.
+an active hold keeps a copy of it; under a hit-only policy no non-hit read stored at all; the audit log links up.
 """
 
 from __future__ import annotations
 
 from streams import clock
 from streams.config.retention import RetentionPolicy
+from streams.core.audit_log import verify_log
 from streams.model.finding import Finding, seconds
-from streams.store.audit import audit_chain_problems
+from streams.store.audit import log_rows, verifier
 from streams.store.clickhouse import Store
 from streams.store.limits import TIMED_TABLES, active_holds_sql, due_sql
 from streams.store.sql import ts_sql
@@ -62,11 +63,15 @@ def verify_store(
             )
         )
 
-    broken = audit_chain_problems(store)
+    broken = verify_log(log_rows(store), verifier())  # checkpoints: `platestream audit verify`
     for problem in broken[:20]:
         out.append(Finding("fail", "clickhouse", f"{where}/audit_log", problem))
     if not broken:
-        out.append(Finding("ok", "clickhouse", f"{where}/audit_log", "every audit chain links up"))
+        out.append(
+            Finding(
+                "ok", "clickhouse", f"{where}/audit_log", "every audit record is signed and links to the one before"
+            )
+        )
 
     checks = [(t, c, cls) for t, (c, cls) in TIMED_TABLES.items()] + [
         ("holds", "coalesce(released_at, expires_at)", "audit")

@@ -17,6 +17,7 @@ import pytest
 
 from streams.config.retention import RetentionPolicy
 from streams.config.settings import Settings
+from streams.core.audit_log import verify_log
 from streams.core.normalise import encode_plates, normalise_plates
 from streams.core.pseudonym import PlateKeys, siphash64
 from streams.model.audit import AuditEntry
@@ -24,7 +25,7 @@ from streams.model.batch import STORED_READ_SCHEMA
 from streams.model.hold import Hold
 from streams.model.search import SearchRefused, SearchRequest
 from streams.run.retention_verify import verify
-from streams.store.audit import AUDIT_WRITER, audit_chain_problems
+from streams.store.audit import log_rows, verifier
 from streams.store.clickhouse import Store, migrate
 from streams.store.deletions import deletions_per_day, write_log_starts
 from streams.store.holds import list_holds, place_hold, preserve, release_hold
@@ -310,12 +311,20 @@ def test_the_audit_trail_shows_an_edited_or_deleted_record(db: Store) -> None:
     keys = PlateKeys.parse(KEY_A)
     for i in range(4):
         search(db, keys, POLICY, ask("7ABC123", case_number=f"CR-{i}"), WHO, now_ms=T0 + i)
-    assert audit_chain_problems(db) == []
-    assert any(f.message == "every audit chain links up" for f in verify_store(db, POLICY, now_ms=T0))
+    first = log_rows(db)[0].seq
+    assert verify_log(log_rows(db), verifier()) == []
+    intact = "every audit record is signed and links to the one before"
+    assert any(f.message == intact for f in verify_store(db, POLICY, now_ms=T0))
 
-    db.command("ALTER TABLE audit_log UPDATE reason = 'nothing to see' WHERE seq = 2 SETTINGS mutations_sync = 1")
-    assert audit_chain_problems(db) == [f"writer {AUDIT_WRITER} record 2 was changed after it was written"]
-    db.command("ALTER TABLE audit_log DELETE WHERE seq = 2 SETTINGS mutations_sync = 1")
-    assert audit_chain_problems(db) == [f"writer {AUDIT_WRITER}: records 2..2 are missing"]
+    second = first + 1
+    db.command(
+        f"ALTER TABLE audit_log UPDATE reason = 'nothing to see' WHERE seq = {second} SETTINGS mutations_sync = 1"
+    )
+    assert verify_log(log_rows(db), verifier()) == [f"record {second}: column(s) reason differ from what was signed"]
+    db.command(f"ALTER TABLE audit_log DELETE WHERE seq = {second} SETTINGS mutations_sync = 1")
+    assert verify_log(log_rows(db), verifier()) == [
+        f"records {second}..{second} are missing (deleted from the middle)",
+        f"record {second + 1}: its link does not follow from record {second}",
+    ]
     failed = [f for f in verify_store(db, POLICY, now_ms=T0) if f.failed]
-    assert [f.subject.split("/")[-1] for f in failed] == ["audit_log"]
+    assert {f.subject.split("/")[-1] for f in failed} == {"audit_log"}
