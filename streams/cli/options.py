@@ -12,7 +12,7 @@ from rich.console import Console
 
 from streams.errors import PlatestreamError
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one message, one line: never wrapped mid-sentence
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file (else $PLATESTREAM_CONFIG)")]
 

@@ -209,9 +209,7 @@ def verify_log(
         if verifier is not None and not verifier.checkpoint(cp):
             problems.append(f"checkpoint at record {cp.seq}: its signature does not verify")
         elif cp.seq > last:
-            problems.append(
-                f"checkpoint at record {cp.seq}: the log ends at record {last} (records deleted at the tail)"
-            )
+            problems.append(f"checkpoint at record {cp.seq}: the log ends at record {last} (deleted at the tail)")
         elif first is not None and cp.seq < first:
             if kept_since_ms is not None and cp.head_at_ms >= kept_since_ms:
                 problems.append(

@@ -1,3 +1,3 @@
 """Runners that drive the core without Kafka: the embedded demo job (`platestream run`) and `platestream replay`."""
 
-__all__ = ["embedded", "replay", "retention_verify"]
+__all__ = ["audit", "embedded", "replay", "retention_verify"]

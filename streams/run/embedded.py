@@ -20,6 +20,7 @@ from streams.loadtest.synth import Synth, SynthConfig
 from streams.model.batch import Totals
 from streams.model.decoded import Decoded
 from streams.model.read import HEARTBEAT_SCHEMA
+from streams.store import audit
 from streams.store.aggregates import write_aggregates, write_expiry
 from streams.store.clickhouse import migrate, open_store
 
@@ -55,6 +56,7 @@ def run_embedded(
     shutil.rmtree(path, ignore_errors=True)
     store = open_store(None, path)
     migrate(store, settings.aggregate_ttl_days)
+    audit.configure(settings.audit_signer(), settings.audit_trusted_keys())  # the purge's records are signed
 
     totals = Totals()
     t0 = time.perf_counter()

@@ -16,7 +16,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from streams.core.audit_log import FIELDS, GENESIS, AuditSigner, AuditVerifier, LogRow, digest, link
-from streams.errors import StoreError
 from streams.metrics import AUDIT_RECORDS
 from streams.model.audit import AuditEntry
 from streams.store.clickhouse import Store
@@ -30,7 +29,6 @@ COLUMNS = [c for c in FIELDS if c != "at_ms"]
 
 # Replaced by configure() at start-up; until then records are signed by a key of this process only.
 _state: dict[str, Any] = {"signer": AuditSigner(Ed25519PrivateKey.generate()), "trusted": []}
-_heads: dict[int, tuple[int, str]] = {}  # id(store) -> (seq, hash) of the last record this process appended
 _lock = threading.Lock()
 
 
@@ -51,9 +49,8 @@ def verifier() -> AuditVerifier:
 
 
 def _head(store: Store) -> tuple[int, str]:
-    known = _heads.get(id(store))
-    if known is not None:
-        return known
+    # Read every time, not cached: the store is the one place the log's head is (and a cache would follow a
+    # Store object into another database).
     last = store.query_arrow("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").to_pylist()
     return (int(last[0]["seq"]), last[0]["hash"]) if last else (0, GENESIS)
 
@@ -68,16 +65,11 @@ def audit(store: Store, entry: AuditEntry) -> int:
         digest_hash = link(prev, digest(signed))
         record = asdict(entry)
         values = ", ".join(str(int(record[c])) if c == "rows" else sql_literal(record[c]) for c in COLUMNS)
-        try:
-            store.command(
-                f"INSERT INTO audit_log (at, {', '.join(COLUMNS)}, writer, seq, prev_hash, hash, signed) "
-                f"SELECT {ts_sql(entry.at_ms)}, {values}, {sql_literal(AUDIT_WRITER)}, {seq}, "
-                f"{sql_literal(prev)}, {sql_literal(digest_hash)}, {sql_literal(signed.decode())}"
-            )
-        except StoreError:
-            _heads.pop(id(store), None)  # read the head again next time: the insert may have landed
-            raise
-        _heads[id(store)] = (seq, digest_hash)
+        store.command(
+            f"INSERT INTO audit_log (at, {', '.join(COLUMNS)}, writer, seq, prev_hash, hash, signed) "
+            f"SELECT {ts_sql(entry.at_ms)}, {values}, {sql_literal(AUDIT_WRITER)}, {seq}, "
+            f"{sql_literal(prev)}, {sql_literal(digest_hash)}, {sql_literal(signed.decode())}"
+        )
     AUDIT_RECORDS.set(seq)
     return seq
 
