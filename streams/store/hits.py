@@ -24,13 +24,26 @@ HIT_COLUMNS = (
     "alert",
     "status",
     "verification_required",
+    # the evidence, and the entry as it stood (migration 013)
+    "read_region",
+    "entry_region",
+    "legal_basis",
+    "entry_expires_at",
+    "entry_source",
+    "source_stale",
+    "repeat_passage",
+    "candidate_rank",
+    "differing_positions",
+    "region_unknown",
 )
 
 
 def write_hits(store: Store, hits: pa.Table, token: str) -> int:
-    """Insert a batch's hits (``HIT_SCHEMA`` rows) without their plate columns; idempotent on ``token``."""
+    """Insert a batch's hits (``HIT_SCHEMA`` rows) without their plate columns (read, entry and candidate plate
+    text stay on the hits topic); idempotent on ``token``."""
     if hits.num_rows == 0:
         return 0
+    flags = ("source_stale", "repeat_passage", "region_unknown")
     rows = pa.table(
         {
             **{c: hits[c] for c in ("hit_id", "read_id", "read_time", "camera_id", "entry_id", "reason", "match_kind")},
@@ -39,6 +52,11 @@ def write_hits(store: Store, hits: pa.Table, token: str) -> int:
             "alert": pc.cast(hits["alert"], pa.uint8()),
             "status": hits["status"],
             "verification_required": pc.cast(hits["verification_required"], pa.uint8()),
+            **{c: pc.fill_null(hits[c], "") for c in ("read_region", "entry_region", "legal_basis", "entry_source")},
+            "entry_expires_at": hits["entry_expires_at"],
+            **{c: pc.cast(pc.fill_null(hits[c], False), pa.uint8()) for c in flags},
+            "candidate_rank": pc.fill_null(hits["candidate_rank"], -1),
+            "differing_positions": pc.fill_null(hits["differing_positions"], pa.scalar([], pa.list_(pa.int8()))),
         }
     ).select(list(HIT_COLUMNS))
     store.insert_arrow("hits", rows, dedup_token=f"{token}:hits")
