@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from streams.cli.api import api
-from streams.cli.audit_trail import audit_checkpoint, audit_export, audit_verify
+from streams.cli.audit_trail import audit_checkpoint, audit_export, audit_sequence, audit_verify
 from streams.cli.client import ApiClient
 from streams.cli.dlq import dlq_app
 from streams.cli.holds import hold_app
@@ -49,6 +49,7 @@ audit_app = typer.Typer(no_args_is_help=True, help="The audit log: verify it, ch
 audit_app.command("verify")(audit_verify)
 audit_app.command("checkpoint")(audit_checkpoint)
 audit_app.command("export")(audit_export)
+audit_app.command("sequence")(audit_sequence)
 app.add_typer(audit_app, name="audit")
 
 

@@ -17,11 +17,12 @@ from streams.core.audit_log import AuditVerifier
 from streams.errors import PlatestreamError
 from streams.model.audit import AuditEntry
 from streams.run.audit import verify_audit, write_checkpoint
+from streams.run.audit_sequencer import AuditSequencer
 from streams.run.discovery import export_case, verify_bundle
 from streams.store import audit
-from streams.store.clickhouse import open_store
+from streams.store.clickhouse import migrate, open_store
 
-__all__ = ["audit_checkpoint", "audit_export", "audit_verify"]
+__all__ = ["audit_checkpoint", "audit_export", "audit_sequence", "audit_verify"]
 
 CheckpointDir = Annotated[
     Path | None, typer.Option("--checkpoints", help="folder of checkpoint files (else audit_checkpoint_dir)")
@@ -104,3 +105,21 @@ def audit_export(
         f"bundle for case {done.case} in {out}: {done.records} record(s), {done.hits} hit(s), "
         f"{done.verifications} verification(s), {done.holds} hold(s), proven against checkpoint {done.checkpoint_seq}"
     )
+
+
+def audit_sequence(
+    until_idle: Annotated[
+        float | None, typer.Option("--until-idle", help="stop after this many seconds with nothing new")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The deployment's one audit writer: the `audit` topic into the store, in the broker's order."""
+    settings = load_settings(config)
+    store = open_store(settings.clickhouse_url, settings.chdb_path)
+    try:
+        migrate(store, settings.aggregate_ttl_days)
+        sequencer = AuditSequencer(settings, store)
+        written = sequencer.run(idle_exit_s=until_idle)
+    finally:
+        store.close()
+    typer.echo(f"audit sequencer: wrote {written} record(s); the log ends at record {sequencer.last_seq}")

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     audit_signing_key_file: Path = Path(".local/audit.key")
     audit_keys_file: Path | None = None
     audit_checkpoint_dir: Path = Path(".local/audit-checkpoints")
+    # With a ClickHouse server several processes write audit records: they send them to the `audit` topic and
+    # one `platestream audit sequence` writes them in the broker's order. Off: each process writes its own store.
+    audit_via_kafka: bool = False
 
     # The API service (`platestream api`): search and administration, authenticated by bearer tokens.
     api_host: str = "127.0.0.1"  # off loopback only with authentication configured

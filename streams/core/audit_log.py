@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "LogRow",
     "digest",
     "link",
+    "record_fields",
     "record_problems",
     "verify_log",
 ]
@@ -100,9 +102,17 @@ class AuditSigner:
         self.private = private
         self.kid = key_id(private.public_key())
 
-    def sign_record(self, seq: int, writer: str, entry: AuditEntry) -> bytes:
-        """The signed bytes of record ``seq``: its fields, its writer and its place in the log."""
-        body = {"type": "audit_record", "seq": seq, "writer": writer, "kid": self.kid, "record": asdict(entry)}
+    def sign_record(self, seq: int | None, writer: str, entry: AuditEntry) -> bytes:
+        """The signed bytes of a record: its fields, its writer, a unique id, and its place in the log when the
+        writer knows it (``seq``; None when a sequencer places it, the chain then proves its place)."""
+        body = {
+            "type": "audit_record",
+            "seq": seq,
+            "rid": uuid.uuid4().hex,
+            "writer": writer,
+            "kid": self.kid,
+            "record": asdict(entry),
+        }
         return canonical({**body, "sig": _b64(self.private.sign(canonical(body)))})
 
     def sign_checkpoint(self, seq: int, head: str, at_ms: int, head_at_ms: int) -> Checkpoint:
@@ -152,13 +162,28 @@ class LogRow:
     hash: str
 
 
+def _record_id(signed: bytes) -> str | None:
+    try:
+        rid = json.loads(signed).get("rid")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return rid if isinstance(rid, str) else None
+
+
+def record_fields(signed: bytes) -> dict[str, Any]:
+    """The AuditEntry fields of a signed record (as the sequencer stores them in their columns)."""
+    doc = json.loads(signed)
+    record = doc["record"]
+    return {k: record[k] for k in FIELDS}
+
+
 def record_problems(row: LogRow, verifier: AuditVerifier) -> list[str]:
     """What is wrong with one stored record on its own: its signature, its place, its columns."""
     doc = verifier.record(row.signed)
     if doc is None:
         return [f"record {row.seq}: its signature does not verify (changed, or signed by another key)"]
     problems = []
-    if doc.get("seq") != row.seq:
+    if doc.get("seq") is not None and doc.get("seq") != row.seq:
         problems.append(f"record {row.seq}: it was signed as record {doc.get('seq')} (moved)")
     signed = {k: doc["record"].get(k) for k in FIELDS}
     changed = sorted(k for k in FIELDS if signed[k] != row.fields.get(k))
@@ -188,6 +213,7 @@ def verify_log(
     prev_hash: str | None = None
     first = rows[0].seq if rows else None
     true_head: str | None = None
+    seen: dict[str, int] = {}  # record id -> seq: a record copied to a second place is a replay
     for row in rows:
         if prev_seq is None:
             prev_hash = GENESIS if row.seq == 1 else row.prev_hash
@@ -195,6 +221,11 @@ def verify_log(
             problems.append(f"records {prev_seq + 1}..{row.seq - 1} are missing (deleted from the middle)")
         if verifier is not None:
             problems += record_problems(row, verifier)
+        rid = _record_id(row.signed)
+        if rid is not None:
+            if rid in seen:
+                problems.append(f"record {row.seq} repeats record {seen[rid]} (replayed)")
+            seen.setdefault(rid, row.seq)
         record_digest = digest(row.signed)
         consistent = link(row.prev_hash, record_digest) == row.hash
         if row.prev_hash != prev_hash or not consistent:

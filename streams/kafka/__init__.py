@@ -4,6 +4,7 @@ the hot-list and holds followers, dead letters."""
 __all__ = [
     "acls",
     "admin",
+    "audit_log",
     "client",
     "dlq",
     "holds_follower",

@@ -36,8 +36,10 @@ CONTROL_TOPICS = ("hotlist.events", "holds", "verifications")
 READ_TOPICS = ("reads.batch", "reads.json")
 # role -> (topics it reads, topics it writes, whether it describes every topic's configs, whether it joins groups)
 ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool, bool]] = {
-    "worker": ((*READ_TOPICS, *CONTROL_TOPICS, "hits"), ("hits", "deadletter"), True, True),
-    "api": ((), CONTROL_TOPICS, False, False),
+    "worker": ((*READ_TOPICS, *CONTROL_TOPICS, "hits"), ("hits", "deadletter", "audit"), True, True),
+    "api": ((), (*CONTROL_TOPICS, "audit"), False, False),
+    # the audit sequencer (`platestream audit sequence`): reads the log in order, nothing else
+    "audit_sequencer": (("audit",), (), False, True),
     "producer": ((), READ_TOPICS, False, False),
 }
 

@@ -23,7 +23,8 @@ class TopicSpec:
 def declared(settings: Settings) -> list[TopicSpec]:
     """The topics of a deployment. Every topic with personal data keeps it as long as the retention policy allows
     (streams/config/retention.py): reads, dead letters, hits, verifications."""
-    limits = kafka_topic_limits(load_retention(settings.retention))
+    policy = load_retention(settings.retention)
+    limits = kafka_topic_limits(policy)
     keep = {topic: kafka_limit_configs(limit) for topic, (_, limit) in limits.items()}
     return [
         TopicSpec(
@@ -62,6 +63,12 @@ def declared(settings: Settings) -> list[TopicSpec]:
             "verifications",
             "operator confirm/reject events for hits",
             keep["verifications"],
+        ),
+        TopicSpec(
+            "audit",
+            "signed audit records in the order of the log (one partition: a record's seq is its offset + 1)",
+            kafka_limit_configs(max(1000, policy.limit_ms("audit"))),
+            partitions=1,
         ),
     ]
 

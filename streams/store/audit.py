@@ -8,35 +8,49 @@ the database never holds it, so an edit made with database rights alone shows in
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
-from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from streams.core.audit_log import FIELDS, GENESIS, AuditSigner, AuditVerifier, LogRow, digest, link
+from streams.core.audit_log import FIELDS, GENESIS, AuditSigner, AuditVerifier, LogRow, digest, link, record_fields
+from streams.errors import StoreError
 from streams.metrics import AUDIT_RECORDS
 from streams.model.audit import AuditEntry
 from streams.store.clickhouse import Store
 from streams.store.sql import sql_literal, ts_sql
 
-__all__ = ["AUDIT_WRITER", "audit", "configure", "log_rows", "signer", "verifier"]
+__all__ = ["AUDIT_WRITER", "AuditSink", "append_signed", "audit", "configure", "log_rows", "signer", "verifier"]
 
 # Which process wrote a record (informational: the order is the log's seq, the proof is the signature).
 AUDIT_WRITER = uuid.uuid4().hex[:16]
 COLUMNS = [c for c in FIELDS if c != "at_ms"]
 
 # Replaced by configure() at start-up; until then records are signed by a key of this process only.
-_state: dict[str, Any] = {"signer": AuditSigner(Ed25519PrivateKey.generate()), "trusted": []}
+_state: dict[str, Any] = {"signer": AuditSigner(Ed25519PrivateKey.generate()), "trusted": [], "sink": None}
+
+
+class AuditSink(Protocol):
+    """Where a process sends its records when it is not the store's one writer: the Kafka sequencer
+    (streams.kafka.audit_log). ``append`` returns the record's seq once the log has it."""
+
+    def append(self, signed: bytes) -> int: ...
+
+
 _lock = threading.Lock()
 
 
-def configure(audit_signer: AuditSigner, trusted: list[Ed25519PublicKey] | None = None) -> None:
+def configure(
+    audit_signer: AuditSigner, trusted: list[Ed25519PublicKey] | None = None, sink: AuditSink | None = None
+) -> None:
     """Sign this process's audit records with ``audit_signer`` (from ``audit_signing_key_file``); ``trusted``:
-    other writers' public keys (``audit_keys_file``), accepted by ``verifier``."""
+    other writers' public keys (``audit_keys_file``), accepted by ``verifier``. With a ``sink`` the records go
+    to the deployment's sequencer instead of straight into the store."""
     _state["signer"] = audit_signer
     _state["trusted"] = list(trusted or [])
+    _state["sink"] = sink
 
 
 def signer() -> AuditSigner:
@@ -56,22 +70,44 @@ def _head(store: Store) -> tuple[int, str]:
 
 
 def audit(store: Store, entry: AuditEntry) -> int:
-    """Append ``entry`` to the store's audit log, signed and linked; its seq. Raises StoreError when it cannot be
-    written: the caller then fails what it was doing (no answer without its record)."""
-    with _lock:
-        seq, prev = _head(store)
-        seq += 1
-        signed = signer().sign_record(seq, AUDIT_WRITER, entry)
-        digest_hash = link(prev, digest(signed))
-        record = asdict(entry)
-        values = ", ".join(str(int(record[c])) if c == "rows" else sql_literal(record[c]) for c in COLUMNS)
-        store.command(
-            f"INSERT INTO audit_log (at, {', '.join(COLUMNS)}, writer, seq, prev_hash, hash, signed) "
-            f"SELECT {ts_sql(entry.at_ms)}, {values}, {sql_literal(AUDIT_WRITER)}, {seq}, "
-            f"{sql_literal(prev)}, {sql_literal(digest_hash)}, {sql_literal(signed.decode())}"
-        )
+    """Append ``entry`` to the audit log, signed and linked; its seq. Raises StoreError when it cannot be
+    written: the caller then fails what it was doing (no answer without its record).
+
+    Straight into ``store`` when this process is its one writer; through the configured sink (the deployment's
+    sequencer) otherwise, returning once the sequencer's log has it."""
+    sink: AuditSink | None = _state["sink"]
+    if sink is not None:
+        seq = sink.append(signer().sign_record(None, AUDIT_WRITER, entry))
+    else:
+        with _lock:
+            seq = _head(store)[0] + 1
+            _insert(store, seq, signer().sign_record(seq, AUDIT_WRITER, entry), AUDIT_WRITER)
     AUDIT_RECORDS.set(seq)
     return seq
+
+
+def append_signed(store: Store, seq: int, signed: bytes) -> bool:
+    """The sequencer's write: record ``seq`` as its writer signed it, linked to the store's head. False (nothing
+    written) when the store has it already, as after a restart; StoreError when ``seq`` would leave a gap."""
+    with _lock:
+        head = _head(store)[0]
+        if seq <= head:
+            return False
+        if head and seq != head + 1:
+            raise StoreError(f"audit sequencer: record {seq} would follow record {head}: records are missing")
+        _insert(store, seq, signed, json.loads(signed).get("writer", ""))
+    return True
+
+
+def _insert(store: Store, seq: int, signed: bytes, writer: str) -> None:
+    prev = _head(store)[1]
+    record = record_fields(signed)
+    values = ", ".join(str(int(record[c])) if c == "rows" else sql_literal(record[c]) for c in COLUMNS)
+    store.command(
+        f"INSERT INTO audit_log (at, {', '.join(COLUMNS)}, writer, seq, prev_hash, hash, signed) "
+        f"SELECT {ts_sql(int(record['at_ms']))}, {values}, {sql_literal(writer)}, {seq}, "
+        f"{sql_literal(prev)}, {sql_literal(link(prev, digest(signed)))}, {sql_literal(signed.decode())}"
+    )
 
 
 def log_rows(store: Store, since_seq: int = 0) -> list[LogRow]:
