@@ -25,6 +25,7 @@ from streams.ingest.search import (
     NearSceneBody,
     PlateHistoryBody,
     RetroactiveMatchBody,
+    check_process,
     check_search,
     json_rows,
     resolve_cameras,
@@ -168,7 +169,10 @@ def hit_trail_search(body: HitTrailBody, request: Request, who: Who) -> dict[str
     retention = service.settings.retention_policy()
     hit = store_call(service, find_hit, retention, body.hit_id, cited.now_ms)
     if hit is None:
-        check(cited, who, KindSearch("hit_trail", body.process_id, body.purpose))  # process rules first
+        try:  # the record's own rules first: an unknown hit is no answer to a search without process
+            check_process("hit_trail", cited.record, who.principal.agency, cited.policy.requires, cited.now_ms)
+        except SearchDenied as exc:
+            raise Refused(exc.status, exc.rule, exc.message) from None
         raise Refused(404, "unknown_hit", "no hit with this id is in the store (or it is past its limit)")
     plate = store_call(service, read_plate_keys, retention, hit["read_id"], cited.now_ms)
     when = int(hit["read_ms"])

@@ -42,6 +42,7 @@ __all__ = [
     "SearchBody",
     "area_within",
     "camera_covered",
+    "check_process",
     "check_search",
     "json_rows",
     "measures",
@@ -174,6 +175,23 @@ def measures(search: KindSearch) -> dict[str, float]:
     return found
 
 
+def check_process(kind: str, record: ProcessRecord | None, agency: str, requires: Collection[str], now_ms: int) -> None:
+    """The rules on the record alone: it exists, is the agency's, is unexpired, of a kind the search kind accepts,
+    and (an exception) reviewed by its deadline. Raises SearchDenied (403)."""
+    if record is None:
+        raise SearchDenied(403, "no_process", "no legal-process record with this id is registered")
+    if record.agency != agency:
+        raise SearchDenied(403, "process_other_agency", "the legal-process record belongs to another agency")
+    if record.expires_at_ms <= now_ms:
+        raise SearchDenied(403, "process_expired", "the legal-process record has expired")
+    if record.kind not in requires:
+        raise SearchDenied(
+            403, "process_kind_not_allowed", f"a {kind} search needs a record of kind {sorted(requires)}"
+        )
+    if record.review_due_ms is not None and record.reviewed_at_ms is None and record.review_due_ms <= now_ms:
+        raise SearchDenied(403, "process_review_overdue", "this exception was not reviewed by its deadline")
+
+
 def check_search(
     search: KindSearch,
     record: ProcessRecord | None,
@@ -184,18 +202,8 @@ def check_search(
     positions: Positions,
 ) -> None:
     """Raise SearchDenied unless ``search`` by someone of ``agency`` may run under ``record`` (see the module)."""
-    if record is None:
-        raise SearchDenied(403, "no_process", "no legal-process record with this id is registered")
-    if record.agency != agency:
-        raise SearchDenied(403, "process_other_agency", "the legal-process record belongs to another agency")
-    if record.expires_at_ms <= now_ms:
-        raise SearchDenied(403, "process_expired", "the legal-process record has expired")
-    if record.kind not in requires:
-        raise SearchDenied(
-            403, "process_kind_not_allowed", f"a {search.kind} search needs a record of kind {sorted(requires)}"
-        )
-    if record.review_due_ms is not None and record.reviewed_at_ms is None and record.review_due_ms <= now_ms:
-        raise SearchDenied(403, "process_review_overdue", "this exception was not reviewed by its deadline")
+    check_process(search.kind, record, agency, requires, now_ms)
+    assert record is not None  # check_process refuses a missing record
     if search.from_ms > search.to_ms:
         raise SearchDenied(400, "invalid_window", "the window's start (from) is after its end (to)")
     found = measures(search)

@@ -32,15 +32,29 @@ ENDPOINTS: dict[str, tuple[str, str, dict | None, int, str]] = {
     "process.register": (
         "POST",
         "/v1/process",
-        {"kind": "warrant", "number": "W-9", "issuer": "Superior Court", "case_number": "CR-9",
-         "offence": "robbery", "plates": [PLATE], "from": NOW - 86_400_000, "to": NOW, "expires_at": FAR},
+        {
+            "kind": "warrant",
+            "number": "W-9",
+            "issuer": "Superior Court",
+            "case_number": "CR-9",
+            "offence": "robbery",
+            "plates": [PLATE],
+            "from": NOW - 86_400_000,
+            "to": NOW,
+            "expires_at": FAR,
+        },
         201,
         "",
     ),  # fmt: skip
     "process.review": ("POST", f"/v1/process/{EXCEPTION_ID}/review", None, 200, ""),
     "process.read": ("GET", f"/v1/process/{PROCESS_ID}", None, 200, ""),
-    "sharing.manage": ("PUT", "/v1/sharing/state-patrol", {"warrant_rules": "state warrant", "retention": "30 days"},
-                       200, ""),  # fmt: skip
+    "sharing.manage": (
+        "PUT",
+        "/v1/sharing/state-patrol",
+        {"warrant_rules": "state warrant", "retention": "30 days"},
+        200,
+        "",
+    ),  # fmt: skip
     "sharing.read": ("GET", "/v1/sharing", None, 200, ""),
     "hits.read": ("GET", "/v1/hits?limit=5", None, 200, ""),
     "verify": (
