@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from streams.api import control, reads
+from streams.api import control, process, reads, search, sharing
 from streams.api.auth import auth_configured
 from streams.api.gate import STATUS_RULES, AuditGate
 from streams.api.refusals import Refused, error_response, field_problems
@@ -59,10 +59,11 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = svc
-    app.include_router(reads.router)
-    app.include_router(control.router)
+    routers = [reads.router, search.router, control.router, process.router, sharing.router]
+    for router in routers:
+        app.include_router(router)
     # The gate matches requests against the routers' own routes (no prefixes: the paths are the same).
-    app.add_middleware(AuditGate, service=svc, routes=[*reads.router.routes, *control.router.routes])
+    app.add_middleware(AuditGate, service=svc, routes=[route for router in routers for route in router.routes])
 
     @app.exception_handler(StarletteHTTPException)
     async def refused(request: Request, exc: StarletteHTTPException) -> JSONResponse:

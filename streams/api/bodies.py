@@ -1,6 +1,6 @@
 """Request bodies of the API: strict (an unknown field such as ``actor`` or ``entered_by`` is refused, 400) and
-bounded. Who acts is never a field here: it is the verified principal of the request. The search body is
-``streams.ingest.search.SearchBody``."""
+bounded. Who acts is never a field here: it is the verified principal of the request. The search kinds' bodies are
+in ``streams.ingest.search``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,20 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from streams.ingest.hotlist_events import CLEAR_REASONS
+from streams.ingest.search import AreaBody
+from streams.model.search import PROCESS_KINDS
 
-__all__ = ["ClearBody", "EntriesBody", "EntryBody", "HoldBody", "ReleaseBody", "SyncBody", "VerificationBody"]
+__all__ = [
+    "ClearBody",
+    "EntriesBody",
+    "EntryBody",
+    "HoldBody",
+    "PartnerBody",
+    "ProcessBody",
+    "ReleaseBody",
+    "SyncBody",
+    "VerificationBody",
+]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -89,3 +101,31 @@ class SyncBody(BaseModel):
 
     source: Short
     at: Ms | None = None
+
+
+class ProcessBody(BaseModel):
+    """A legal-process record: what it is, who issued it, for which case and offence, what it covers (plates
+    and/or an area or cameras, within a time window) and until when. The registrar is the caller."""
+
+    model_config = STRICT
+
+    kind: Literal[PROCESS_KINDS]  # type: ignore[valid-type]
+    number: Text
+    issuer: Text
+    case_number: Text
+    offence: Short
+    plates: list[Plate] = Field(default_factory=list, max_length=1_000)
+    cameras: list[Short] = Field(default_factory=list, max_length=1_000)
+    area: AreaBody | None = None
+    from_ms: Ms = Field(alias="from")
+    to_ms: Ms = Field(alias="to")
+    expires_at: Ms
+
+
+class PartnerBody(BaseModel):
+    """An outside agency's entry on the sharing allow-list: the equivalent protections it is bound by."""
+
+    model_config = STRICT
+
+    warrant_rules: Text
+    retention: Text

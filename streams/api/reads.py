@@ -1,7 +1,8 @@
-"""The API's read endpoints: the gated search, the hits queue, holds and the audit trail; and the health probes.
+"""The API's read endpoints: the hits queue, holds and the audit trail; and the health probes. (The searches of the
+read store are the search kinds, ``streams.api.search``: there is no search without a legal-process record.)
 
 Each protected route names its action (``needs``); the ``caller`` dependency checks token, rate and role, and the
-gate records the attempt. The search records itself (``streams.store.search``), with the plates as keyed hashes.
+gate records the attempt.
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ from streams.api.gate import Caller, caller, needs
 from streams.api.refusals import Refused
 from streams.api.service import Service
 from streams.errors import StoreError
-from streams.ingest.search import SearchBody, json_rows
-from streams.model.audit import AuditEntry
-from streams.model.search import SearchRefused
+from streams.ingest.search import json_rows
 from streams.store.clickhouse import Store
 from streams.store.hits import HIT_COLUMNS
 from streams.store.holds import list_holds
-from streams.store.search import search as search_store
 from streams.store.sql import sql_literal
 
 __all__ = ["AUDIT_COLUMNS", "router"]
@@ -48,27 +46,6 @@ def read_store(request: Request, who: Caller, sql: str) -> list[dict[str, Any]]:
         raise Refused(503, "store_error", STORE_DOWN) from None
     who.attempt.rows = rows.num_rows
     return json_rows(rows)
-
-
-@router.post("/v1/search", openapi_extra=needs("search"))
-def search(body: SearchBody, request: Request, who: Who) -> dict[str, list[dict[str, Any]]]:
-    """Reads of plates or read ids, live or under a hold; audited (plates as keyed hashes) before rows return."""
-    service = service_of(request)
-    req = body.request()
-    attempt = who.attempt
-    attempt.reason, attempt.case_number = req.reason, req.case_number
-    attempt.detail = {"plates": len(req.plates), "read_ids": len(req.read_ids)}
-    p = who.principal
-    entry = AuditEntry(0, "search", p.actor, p.agency, who.role, attempt.client)
-    policy = service.settings.retention_policy()
-    try:
-        rows = service.with_store(search_store, service.keys, policy, req, entry)
-    except SearchRefused as exc:
-        raise Refused(400, "search_refused", str(exc).replace("\n", " ")) from None
-    except StoreError:
-        raise Refused(503, "store_error", STORE_DOWN) from None
-    attempt.recorded, attempt.rows = True, rows.num_rows
-    return {"rows": json_rows(rows)}
 
 
 @router.get("/v1/hits", openapi_extra=needs("hits.read"))

@@ -1,6 +1,7 @@
 """What one API process holds: its settings, the store (one lock: chDB is one engine per process and is not to
-be entered from two threads at once), the plate keys, the roles, the token checker, the control-event signer and
-the Kafka producer that publishes signed events, and the per-principal rate limit."""
+be entered from two threads at once), the plate keys, the roles, the search policy and the camera positions, the
+token checker, the control-event signer and the Kafka producer that publishes signed events, and the
+per-principal rate limit."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from streams.api.auth import Authenticator
 from streams.api.refusals import Refused
 from streams.config.access import load_access
+from streams.config.search_policy import load_search_policy
 from streams.config.secret_files import load_signer
 from streams.config.settings import Settings
 from streams.core.signing import ControlSigner
+from streams.ingest.camera_sites import load_camera_positions
 from streams.kafka.producer import make_producer
 from streams.kafka.topics import topic_name
 from streams.model.access import Principal
 from streams.model.audit import AuditEntry
 from streams.store.audit import audit
 from streams.store.clickhouse import Store, migrate, open_store
+from streams.store.faults import FaultInjectingStore
 
 __all__ = ["RateLimiter", "Service"]
 
@@ -65,6 +69,9 @@ class Service:
         self.access = policy.access()
         self.hold_release_roles = frozenset(policy.hold_release_roles)
         self.keys = settings.load_plate_keys()
+        self.search_policy = load_search_policy(settings.search_policy_path)
+        registry = settings.camera_registry_path
+        self.camera_positions = load_camera_positions(registry) if registry else {}
         self.signer: ControlSigner | None = (
             load_signer(settings.control_signing_key_file) if settings.control_signing_key_file else None
         )
@@ -77,6 +84,8 @@ class Service:
     def start(self) -> None:
         store = open_store(self.settings.clickhouse_url, self.settings.chdb_path)
         migrate(store, self.settings.aggregate_ttl_days)
+        if self.settings.store_fault_file is not None:  # test hook, inert unless configured
+            store = FaultInjectingStore(store, self.settings.store_fault_file)
         self.store = store
 
     def close(self) -> None:

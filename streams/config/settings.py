@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     auth_client_id: str | None = None
     auth_client_secret: SecretStr | None = None
 
+    # Searches under legal process (docs/search-and-audit.md): the search policy file; None: the packaged
+    # policies/search.yaml. Camera positions for near-scene searches: optional lat, lon columns of the registry.
+    search_policy_path: Path | None = None
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap(cls, v: str) -> str:

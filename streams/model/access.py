@@ -24,6 +24,10 @@ ACTIONS = (
     "policy.manage",
     "sharing.manage",
     "records.discover",  # discovery exports for a case
+    "process.register",  # register a legal-process record (warrant, court order, or an exception)
+    "process.review",  # review another's exception record (never one's own)
+    "process.read",  # read the legal-process records of one's agency
+    "sharing.read",  # list the outside agencies on the sharing allow-list
 )
 
 

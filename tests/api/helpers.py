@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -20,10 +20,13 @@ from streams.core.normalise import encode_plates, normalise_plates
 from streams.core.pseudonym import PlateKeys
 from streams.model.batch import HIT_SCHEMA, STORED_READ_SCHEMA
 from streams.model.hold import Hold
+from streams.model.search import ProcessRecord
 from streams.store.clickhouse import Store, migrate, open_store
 from streams.store.hits import write_hits
 from streams.store.holds import place_hold
+from streams.store.process import register_process
 from streams.store.reads import write_reads
+from streams.store.search import plate_pseudonyms
 from tests.conftest import free_port
 from tests.support.issuer import TokenIssuer
 
@@ -31,6 +34,8 @@ PLATE_KEYS = "k1:000102030405060708090a0b0c0d0e0f"
 PLATE = "7ABC123"
 HIT_ID = "hit-0001"
 HOLD_ID = "hold-seeded"
+PROCESS_ID = "lp-5eed00000001"  # a warrant for PLATE, of metro-pd
+EXCEPTION_ID = "lp-5eed00000002"  # an emergency record of metro-pd, registered by someone no test acts as
 CLI = [sys.executable, "-m", "streams.cli.app"]
 
 
@@ -49,7 +54,8 @@ def base_env(tmp: Path, issuer: TokenIssuer | None, **extra: str) -> dict[str, s
 
 
 def seed(chdb_path: Path) -> None:
-    """Reads of PLATE, one hit and one hold (placed before holds had an agency column) in a fresh store."""
+    """Reads of PLATE, one hit, one hold (placed before holds had an agency column), a warrant covering PLATE and an
+    unreviewed exception in a fresh store."""
     now = int(time.time() * 1000)
     keys = PlateKeys.parse(PLATE_KEYS)
     codes, ok = encode_plates(normalise_plates(pa.array([PLATE, PLATE, "8XYZ999"])))
@@ -80,6 +86,13 @@ def seed(chdb_path: Path) -> None:
         write_hits(store, pa.Table.from_pydict(hit, schema=HIT_SCHEMA), "seed")
         hold = Hold(HOLD_ID, "defence", "CR-1", "seeded", (), ("r1",), 0, now - 1000, now + 86_400_000, now - 1000)
         place_hold(store, hold, version=1)
+        plate_keys = frozenset(plate_pseudonyms([PLATE], keys))
+        warrant = ProcessRecord(PROCESS_ID, "warrant", "W-1", "Superior Court", "CR-1", "vehicle_theft", plate_keys,
+                                (), None, now - 86_400_000, now + 3_600_000, now + 86_400_000, "clerk@metro-pd",
+                                "metro-pd", now - 1000)  # fmt: skip
+        register_process(store, warrant)
+        register_process(store, replace(warrant, process_id=EXCEPTION_ID, kind="emergency",
+                                        review_due_ms=now + 86_400_000))  # fmt: skip
     finally:
         store.close()
 

@@ -12,16 +12,50 @@ import pytest
 import yaml
 
 from streams import resources
-from tests.api.helpers import HIT_ID, HOLD_ID, PLATE, ApiServer, last_seq, records_since
+from tests.api.helpers import EXCEPTION_ID, HIT_ID, HOLD_ID, PLATE, PROCESS_ID, ApiServer, last_seq, records_since
 from tests.support.issuer import TokenIssuer
 
 ROLES: dict[str, list[str]] = yaml.safe_load(resources.policy_file("access.yaml").read_text())["roles"]
-FAR = int(time.time() * 1000) + 30 * 86_400_000
+NOW = int(time.time() * 1000)
+FAR = NOW + 30 * 86_400_000
 # action -> (method, path, body, what an allowed caller gets: status and rule). The main server has no signing
 # key, so a control request that passes every check stops at publishing (503 no_signing_key); the seeded hold
 # predates the agency column, so its release stops there (403 agency_unknown, not a role refusal).
 ENDPOINTS: dict[str, tuple[str, str, dict | None, int, str]] = {
-    "search": ("POST", "/v1/search", {"reason": "case review", "plates": [PLATE]}, 200, ""),
+    "search": (
+        "POST",
+        "/v1/search/plate_history",
+        {"process_id": PROCESS_ID, "reason": "case review", "plates": [PLATE], "from": NOW - 3_600_000, "to": NOW},
+        200,
+        "",
+    ),
+    "process.register": (
+        "POST",
+        "/v1/process",
+        {
+            "kind": "warrant",
+            "number": "W-9",
+            "issuer": "Superior Court",
+            "case_number": "CR-9",
+            "offence": "robbery",
+            "plates": [PLATE],
+            "from": NOW - 86_400_000,
+            "to": NOW,
+            "expires_at": FAR,
+        },
+        201,
+        "",
+    ),  # fmt: skip
+    "process.review": ("POST", f"/v1/process/{EXCEPTION_ID}/review", None, 200, ""),
+    "process.read": ("GET", f"/v1/process/{PROCESS_ID}", None, 200, ""),
+    "sharing.manage": (
+        "PUT",
+        "/v1/sharing/state-patrol",
+        {"warrant_rules": "state warrant", "retention": "30 days"},
+        200,
+        "",
+    ),  # fmt: skip
+    "sharing.read": ("GET", "/v1/sharing", None, 200, ""),
     "hits.read": ("GET", "/v1/hits?limit=5", None, 200, ""),
     "verify": (
         "POST",

@@ -36,10 +36,10 @@ def login(server: ApiServer, token_file: Path, token: str) -> None:
 def test_search_and_hold_list_as_the_logged_in_principal(api: ApiServer, issuer: TokenIssuer, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     login(api, token_file, issuer.token("ivy", roles=["investigator"]))
+    # There is no search without a legal-process record: the free-text search the CLI still sends is gone (the
+    # CLI's --process/--kind are the lead's to wire, docs/search-and-audit.md), and it fails in one line.
     done = cli(api, token_file, "search", "--reason", "stolen vehicle report 88", "--case", "CR-88", "--plate", PLATE)
-    assert done.returncode == 0, done.stderr
-    assert [line.count('"read_id"') for line in done.stdout.splitlines()] == [1, 1]
-    assert "2 read(s)" in done.stderr and PLATE not in done.stdout
+    assert done.returncode != 0 and '"read_id"' not in done.stdout and "Traceback" not in done.stderr
     refused = cli(api, token_file, "hold", "list")
     assert refused.returncode != 0
     assert (

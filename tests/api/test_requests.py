@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from streams.store.clickhouse import open_store
-from tests.api.helpers import CLI, HIT_ID, PLATE, ApiServer, base_env, last_seq, records_since, start_api
+from tests.api.helpers import CLI, HIT_ID, PLATE, PROCESS_ID, ApiServer, base_env, last_seq, records_since, start_api
 from tests.support.control import control_keys
 from tests.support.issuer import TokenIssuer
 
@@ -41,7 +41,11 @@ def test_a_hold_on_the_future_or_too_long_is_400_with_its_rule(api: ApiServer, i
 @pytest.mark.parametrize(
     ("path", "roles", "body"),
     [
-        ("/v1/search", ["investigator"], {"reason": "x", "plates": [PLATE], "actor": "chief@hq"}),
+        (
+            "/v1/search/plate_history",
+            ["investigator"],
+            {"process_id": PROCESS_ID, "reason": "x", "plates": [PLATE], "from": 0, "to": 1, "actor": "chief@hq"},
+        ),
         (
             "/v1/hits/" + HIT_ID + "/verification",
             ["operator"],
@@ -61,7 +65,8 @@ def test_a_body_naming_who_acts_is_refused(api: ApiServer, issuer: TokenIssuer, 
 
 def test_validation_errors_name_fields_never_values(api: ApiServer, issuer: TokenIssuer) -> None:
     long_plate = "7ABC123" * 10
-    r = api.call("POST", "/v1/search", issuer.token(), json={"reason": "x", "plates": [long_plate]})
+    body = {"process_id": PROCESS_ID, "reason": "x", "plates": [long_plate], "from": 0, "to": 1}
+    r = api.call("POST", "/v1/search/plate_history", issuer.token(), json=body)
     assert r.status_code == 400 and r.json()["rule"] == "invalid_request" and "plates" in r.json()["error"]
     assert "7ABC123" not in r.text
     r = api.call("POST", "/v1/hits/no-such-hit/verification", issuer.token(roles=["operator"]),
@@ -76,12 +81,13 @@ def test_validation_errors_name_fields_never_values(api: ApiServer, issuer: Toke
 
 def test_search_returns_rows_and_records_plates_as_keyed_hashes(api: ApiServer, issuer: TokenIssuer) -> None:
     before = last_seq(api, issuer)
-    r = api.call("POST", "/v1/search", issuer.token("ivy"), json={"reason": "case", "case_number": "CR-2",
-                                                                  "plates": [PLATE.lower()]})  # fmt: skip
+    now = int(time.time() * 1000)
+    body = {"process_id": PROCESS_ID, "reason": "case", "plates": [PLATE.lower()], "from": now - 3_600_000, "to": now}
+    r = api.call("POST", "/v1/search/plate_history", issuer.token("ivy"), json=body)
     assert r.status_code == 200 and sorted(x["read_id"] for x in r.json()["rows"]) == ["r1", "r2"]
     [record] = records_since(api, issuer, before)
     assert (record["decision"], record["rows"], record["case_number"], record["role"]) == (
-        "allowed", 2, "CR-2", "investigator"
+        "allowed", 2, "CR-1", "investigator"
     )  # fmt: skip
     assert PLATE not in record["detail"]
 
@@ -124,7 +130,7 @@ def test_429_beyond_the_rate_per_principal(limited: ApiServer, issuer: TokenIssu
 
 def test_413_over_the_body_cap_by_header_and_by_bytes(limited: ApiServer, issuer: TokenIssuer) -> None:
     body = b'{"reason": "x", "read_ids": ["' + b"r" * 4000 + b'"]}'
-    r = limited.call("POST", "/v1/search", issuer.token("big-1"), content=body,
+    r = limited.call("POST", "/v1/search/plate_history", issuer.token("big-1"), content=body,
                      headers={"Content-Type": "application/json"})  # fmt: skip
     assert (r.status_code, r.json()["rule"]) == (413, "body_too_large")
 
@@ -132,7 +138,7 @@ def test_413_over_the_body_cap_by_header_and_by_bytes(limited: ApiServer, issuer
         yield body[:1000]
         yield body[1000:]
 
-    r = limited.call("POST", "/v1/search", issuer.token("big-2"), content=chunks(),
+    r = limited.call("POST", "/v1/search/plate_history", issuer.token("big-2"), content=chunks(),
                      headers={"Content-Type": "application/json"})  # fmt: skip
     assert (r.status_code, r.json()["rule"]) == (413, "body_too_large")
     records = limited.call("GET", "/v1/audit?limit=50&action=search", issuer.token("aud2", roles=["auditor"]))
