@@ -22,7 +22,7 @@ from streams.cli.load import load_app
 from streams.cli.login import login
 from streams.cli.options import ConfigOpt, err
 from streams.cli.retention import retention_app
-from streams.cli.search import search
+from streams.cli.search import search_app
 from streams.cli.topics import topics_app
 from streams.clock import now_ms
 from streams.config.settings import load_settings
@@ -171,7 +171,7 @@ def verify(
     typer.echo(f"{body['decision']} {hit_id}")
 
 
-app.command("search")(search)  # registered last: after the pipeline's own commands in --help
+app.add_typer(search_app, name="search")  # registered last: after the pipeline's own commands in --help
 app.command("login")(login)
 app.command("api")(api)
 

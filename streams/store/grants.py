@@ -5,8 +5,9 @@ needs. The embedded store (chDB) has no users: grants apply to a server only.
 
 - ``platestream_audit_writer``: INSERT into ``audit_log`` and nothing else (not even SELECT): a writer that can
   add records but never read, change or delete them.
-- ``platestream_api``: reads the read store, hits, holds, verifications and the audit trail; writes audit records.
-  It changes nothing else: its changes travel to the workers as signed control events.
+- ``platestream_api``: reads the read store, hits, holds, verifications and the audit trail; writes audit records,
+  legal-process records and the sharing list (each change also an audit record). Its other changes travel to the
+  workers as signed control events.
 - ``platestream_worker``: writes what the pipeline writes and deletes what retention requires (the purge).
 - ``platestream_auditor``: reads the audit trail and the holds.
 """
@@ -40,6 +41,8 @@ ROLES: dict[str, list[tuple[str, str]]] = {
     "platestream_api": [
         *[("SELECT", t) for t in ("reads", "held_reads", "hits", "holds", "verifications", "audit_log")],
         ("INSERT", "audit_log"),
+        ("SELECT, INSERT", "legal_process"),
+        ("SELECT, INSERT", "sharing"),
     ],
     # The purge keeps the audit limit too (ALTER DELETE on audit_log); the chain shows a record deleted out of
     # turn (streams/core/audit_chain.py).
@@ -48,7 +51,7 @@ ROLES: dict[str, list[tuple[str, str]]] = {
         ("SELECT, INSERT, ALTER DELETE", "audit_log"),
         ("SELECT, INSERT", "schema_migrations"),
     ],
-    "platestream_auditor": [("SELECT", "audit_log"), ("SELECT", "holds")],
+    "platestream_auditor": [("SELECT", t) for t in ("audit_log", "holds", "legal_process", "sharing")],
 }
 
 

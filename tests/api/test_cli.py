@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from streams.config.secret_files import load_verifier
-from tests.api.helpers import HIT_ID, PLATE, ApiServer, base_env, seed, start_api
+from tests.api.helpers import HIT_ID, PLATE, PROCESS_ID, ApiServer, base_env, seed, start_api
 from tests.api.test_publish_kafka import messages
 from tests.integration.helpers import cli as integration_cli
 from tests.support.control import control_keys
@@ -36,10 +36,15 @@ def login(server: ApiServer, token_file: Path, token: str) -> None:
 def test_search_and_hold_list_as_the_logged_in_principal(api: ApiServer, issuer: TokenIssuer, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     login(api, token_file, issuer.token("ivy", roles=["investigator"]))
-    # There is no search without a legal-process record: the free-text search the CLI still sends is gone (the
-    # CLI's --process/--kind are the lead's to wire, docs/search-and-audit.md), and it fails in one line.
-    done = cli(api, token_file, "search", "--reason", "stolen vehicle report 88", "--case", "CR-88", "--plate", PLATE)
-    assert done.returncode != 0 and '"read_id"' not in done.stdout and "Traceback" not in done.stderr
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86_400))
+    done = cli(api, token_file, "search", "plate-history", "--process", PROCESS_ID, "--reason", "stolen vehicle 88",
+               "--plate", PLATE, "--from", since)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [line.count('"read_id"') for line in done.stdout.splitlines()] == [1, 1]
+    assert "2 read(s)" in done.stderr and PLATE not in done.stdout
+    outside = cli(api, token_file, "search", "plate-history", "--process", PROCESS_ID, "--reason", "r",
+                  "--plate", "8XYZ999", "--from", since)  # fmt: skip
+    assert outside.returncode != 0 and "[outside_scope_plates]" in outside.stderr and "8XYZ999" not in outside.stderr
     refused = cli(api, token_file, "hold", "list")
     assert refused.returncode != 0
     assert (

@@ -13,6 +13,9 @@ import pytest
 from tests.support.issuer import TokenIssuer
 
 
+SEARCH = ("search", "plate-history", "--process", "lp-1", "--reason", "r", "--plate", "7ABC123", "--from", "2026-01-01")
+
+
 def cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
@@ -63,14 +66,14 @@ def test_client_credentials_come_from_the_token_endpoint(issuer, env) -> None:
 
 
 def test_commands_need_a_login_a_private_token_file_and_a_reachable_api(issuer, env) -> None:
-    done = cli(env, "search", "--reason", "r", "--plate", "7ABC123")
+    done = cli(env, *SEARCH)
     assert done.returncode != 0 and "not logged in: run `platestream login`" in done.stderr
     assert cli(env, "login", stdin=issuer.token()).returncode == 0
     path = Path(env["PLATESTREAM_TOKEN_FILE"])
     path.chmod(0o644)
-    done = cli(env, "search", "--reason", "r", "--plate", "7ABC123")
+    done = cli(env, *SEARCH)
     assert done.returncode != 0 and "readable by others" in done.stderr
     path.chmod(0o600)
-    done = cli(env, "search", "--reason", "r", "--plate", "7ABC123")
+    done = cli(env, *SEARCH)
     assert done.returncode != 0 and "cannot reach the API at http://127.0.0.1:9" in done.stderr
     assert "PLATESTREAM_API_URL" in done.stderr and "7ABC123" not in done.stderr and "Traceback" not in done.stderr

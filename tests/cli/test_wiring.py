@@ -10,8 +10,8 @@ from streams.cli import app, main
 from streams.cli.options import when_ms
 from streams.errors import PlatestreamError
 
-TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "search", "login", "api",
-       "topics", "hotlist", "retention", "dlq", "load", "hold", "keys", "audit"]  # fmt: skip
+TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "login", "api",
+       "topics", "hotlist", "retention", "dlq", "load", "hold", "keys", "audit", "search"]  # fmt: skip
 GROUPS = {
     "topics": ["create", "apply", "check"],
     "hotlist": ["add", "clear", "sync"],
@@ -21,6 +21,7 @@ GROUPS = {
     "hold": ["place", "release", "list"],
     "keys": ["new", "control-new"],
     "audit": ["verify", "checkpoint", "export", "sequence"],
+    "search": ["plate-history", "near-scene", "hit-trail", "retroactive-match"],
 }
 
 

@@ -30,9 +30,9 @@ def test_the_audit_writer_may_only_insert_into_the_audit_table() -> None:
     assert privileges("platestream_audit_writer") == {"audit_log": {"INSERT"}}
 
 
-def test_the_api_reads_and_writes_only_audit_records() -> None:
+def test_the_api_writes_only_audit_legal_process_and_sharing_records() -> None:
     api = privileges("platestream_api")
-    assert {t for t, p in api.items() if p - {"SELECT"}} == {"audit_log"}
+    assert {t for t, p in api.items() if p - {"SELECT"}} == {"audit_log", "legal_process", "sharing"}
     assert api["audit_log"] == {"SELECT", "INSERT"}
     assert not any("ALTER" in p for ps in api.values() for p in ps)
 
@@ -40,7 +40,7 @@ def test_the_api_reads_and_writes_only_audit_records() -> None:
 def test_every_table_has_an_owner_and_no_role_names_a_table_that_does_not_exist() -> None:
     named = {table for grants in ROLES.values() for _, table in grants}
     assert named <= TABLES
-    assert TABLES <= set(WORKER_TABLES) | {"audit_log", "schema_migrations"}
+    assert TABLES <= set(WORKER_TABLES) | {"audit_log", "schema_migrations", "legal_process", "sharing"}
 
 
 def test_clickhouse_parses_every_grant_statement(chdb_store: ChdbStore) -> None:
