@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from streams.cli.api import api
+from streams.cli.audit import audit_app
 from streams.cli.client import ApiClient
 from streams.cli.dlq import dlq_app
 from streams.cli.holds import hold_app
@@ -44,6 +45,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(load_app, name="load")
 app.add_typer(hold_app, name="hold")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()

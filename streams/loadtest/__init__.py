@@ -8,6 +8,7 @@ comparison.
 """
 
 __all__ = [
+    "abuse_scenario",
     "arrow_strings",
     "baseline",
     "bench",

@@ -11,7 +11,7 @@ from streams.cli.options import when_ms
 from streams.errors import PlatestreamError
 
 TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "search", "login", "api",
-       "topics", "hotlist", "retention", "dlq", "load", "hold", "keys"]  # fmt: skip
+       "topics", "hotlist", "retention", "dlq", "load", "hold", "keys", "audit"]  # fmt: skip
 GROUPS = {
     "topics": ["create", "apply", "check"],
     "hotlist": ["add", "clear", "sync"],
@@ -20,6 +20,7 @@ GROUPS = {
     "load": ["run", "replay", "bench"],
     "hold": ["place", "release", "list"],
     "keys": ["new", "control-new"],
+    "audit": ["review"],
 }
 
 
