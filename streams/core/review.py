@@ -131,7 +131,7 @@ def _cited(records: Iterable[Record]) -> tuple[str, ...]:
     return tuple(sorted({r.process_id for r in records if r.process_id}))
 
 
-def repeat_plate(c: _Context) -> list[Flag]:
+def _repeat_plate(c: _Context) -> list[Flag]:
     uncovered: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for s in c.searches:
         for key in set(s.plate_keys):
@@ -152,12 +152,12 @@ def repeat_plate(c: _Context) -> list[Flag]:
                     agency=found[0].agency,
                     process_ids=_cited(found),
                     facts=facts,
-                )  # fmt: skip
+                )
             )
     return flags
 
 
-def vague_reason(c: _Context) -> list[Flag]:
+def _vague_reason(c: _Context) -> list[Flag]:
     flags = []
     for actor, searches in _by_actor(c.searches).items():
         vague = [s for s in searches if is_vague(s.reason, s.case_number, c.policy)]
@@ -169,7 +169,7 @@ def vague_reason(c: _Context) -> list[Flag]:
     return flags
 
 
-def unused_process(c: _Context) -> list[Flag]:
+def _unused_process(c: _Context) -> list[Flag]:
     used = {_normal_text(r.case_number) for r in c.records if r.case_number and not r.action.startswith("process.")}
     latest = c.until_ms - c.policy.unused_grace_days * DAY_MS
     flags = []
@@ -189,12 +189,12 @@ def unused_process(c: _Context) -> list[Flag]:
                 agency=p.agency,
                 process_ids=(p.process_id,),
                 facts={"case_number": p.case_number},
-            )  # fmt: skip
+            )
         )
     return flags
 
 
-def prohibited_purpose(c: _Context) -> list[Flag]:
+def _prohibited_purpose(c: _Context) -> list[Flag]:
     pattern = _terms_pattern(c.policy.prohibited_terms)
     if pattern is None:
         return []
@@ -214,7 +214,7 @@ def prohibited_purpose(c: _Context) -> list[Flag]:
             agency=rs[0].agency,
             process_ids=_cited(rs),
             facts={"terms": sorted(terms[a])},
-        )  # fmt: skip
+        )
         for a, rs in found.items()
     ]
 
@@ -232,13 +232,13 @@ def _agency_flags(c: _Context, rule: str, outside: Callable[[str], str | None]) 
     return flags
 
 
-def outside_agency(c: _Context) -> list[Flag]:
+def _outside_agency(c: _Context) -> list[Flag]:
     return _agency_flags(
         c, "outside_agency", lambda a: None if a in c.allowed_agencies else "an agency not on the allow-list"
     )
 
 
-def outside_jurisdiction(c: _Context) -> list[Flag]:
+def _outside_jurisdiction(c: _Context) -> list[Flag]:
     def outside(agency: str) -> str | None:
         region = c.policy.agency_regions.get(agency)
         return f"region {region}, outside the jurisdiction" if region and region not in c.policy.home_regions else None
@@ -262,7 +262,7 @@ def _scope_measures(s: Record) -> dict[str, float]:
     return out
 
 
-def scope_outlier(c: _Context) -> list[Flag]:
+def _scope_outlier(c: _Context) -> list[Flag]:
     groups: dict[tuple[str, str, str], list[tuple[Record, float]]] = defaultdict(list)
     for s in c.searches:
         process = c.processes.get(s.process_id)
@@ -291,7 +291,7 @@ def scope_outlier(c: _Context) -> list[Flag]:
                 agency=searches[0].agency,
                 process_ids=_cited(searches),
                 facts={"over": [f for _, f in items]},
-            )  # fmt: skip
+            )
         )
     return flags
 
@@ -300,7 +300,7 @@ def _hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def off_shift(c: _Context) -> list[Flag]:
+def _off_shift(c: _Context) -> list[Flag]:
     roles: dict[str, Counter[str]] = defaultdict(Counter)
     for r in c.records:
         if r.role:
@@ -344,7 +344,7 @@ def _spikes(c: _Context, groups: Mapping[str, list[Record]], agency_wide: bool) 
     return flags
 
 
-def volume_spike(c: _Context) -> list[Flag]:
+def _volume_spike(c: _Context) -> list[Flag]:
     partners: dict[str, list[Record]] = defaultdict(list)
     for s in c.searches:
         if s.agency and s.agency not in c.policy.home_agencies:
@@ -352,7 +352,7 @@ def volume_spike(c: _Context) -> list[Flag]:
     return _spikes(c, _by_actor(c.searches), agency_wide=False) + _spikes(c, partners, agency_wide=True)
 
 
-def hotlist_without_process(c: _Context) -> list[Flag]:
+def _hotlist_without_process(c: _Context) -> list[Flag]:
     def covered(r: Record) -> bool:
         cited = c.processes.get(r.process_id)
         if cited is not None and cited.in_force(r.at_ms):
@@ -369,12 +369,12 @@ def hotlist_without_process(c: _Context) -> list[Flag]:
             actor=a,
             agency=rs[0].agency,
             facts={"adds": len(rs)},
-        )  # fmt: skip
+        )
         for a, rs in _by_actor(adds).items()
     ]
 
 
-def exception_unreviewed(c: _Context) -> list[Flag]:
+def _exception_unreviewed(c: _Context) -> list[Flag]:
     flags = []
     for p in c.processes.values():
         due = p.review_due
@@ -391,23 +391,23 @@ def exception_unreviewed(c: _Context) -> list[Flag]:
                     agency=p.agency,
                     process_ids=(p.process_id,),
                     facts={"review_due_ms": due},
-                )  # fmt: skip
+                )
             )
     return flags
 
 
 _RULE_FUNCTIONS: dict[str, Callable[[_Context], list[Flag]]] = {
-    "repeat_plate": repeat_plate,
-    "vague_reason": vague_reason,
-    "unused_process": unused_process,
-    "prohibited_purpose": prohibited_purpose,
-    "outside_agency": outside_agency,
-    "outside_jurisdiction": outside_jurisdiction,
-    "scope_outlier": scope_outlier,
-    "off_shift": off_shift,
-    "volume_spike": volume_spike,
-    "hotlist_without_process": hotlist_without_process,
-    "exception_unreviewed": exception_unreviewed,
+    "repeat_plate": _repeat_plate,
+    "vague_reason": _vague_reason,
+    "unused_process": _unused_process,
+    "prohibited_purpose": _prohibited_purpose,
+    "outside_agency": _outside_agency,
+    "outside_jurisdiction": _outside_jurisdiction,
+    "scope_outlier": _scope_outlier,
+    "off_shift": _off_shift,
+    "volume_spike": _volume_spike,
+    "hotlist_without_process": _hotlist_without_process,
+    "exception_unreviewed": _exception_unreviewed,
 }
 
 

@@ -24,13 +24,9 @@ PROCESS_COLUMNS = (
 
 
 def table_exists(store: Store, name: str) -> bool:
-    return bool(
-        count_rows(
-            store,
-            "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() "
-            f"AND name = {sql_literal(name)}",
-        )
-    )
+    """Whether the store's current database has table ``name``."""
+    where = f"database = currentDatabase() AND name = {sql_literal(name)}"
+    return bool(count_rows(store, f"SELECT count() AS n FROM system.tables WHERE {where}"))
 
 
 def audit_rows(store: Store, since_ms: int | None = None, until_ms: int | None = None) -> pa.Table:
