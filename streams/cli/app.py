@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from streams.cli.api import api
-from streams.cli.audit_trail import audit_checkpoint, audit_export, audit_sequence, audit_verify
+from streams.cli.audit import audit_app
 from streams.cli.client import ApiClient
 from streams.cli.dlq import dlq_app
 from streams.cli.holds import hold_app
@@ -45,11 +45,6 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(load_app, name="load")
 app.add_typer(hold_app, name="hold")
 app.add_typer(keys_app, name="keys")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit log: verify it, checkpoint it, export a case.")
-audit_app.command("verify")(audit_verify)
-audit_app.command("checkpoint")(audit_checkpoint)
-audit_app.command("export")(audit_export)
-audit_app.command("sequence")(audit_sequence)
 app.add_typer(audit_app, name="audit")
 
 

@@ -19,6 +19,8 @@ __all__ = [
     "pipeline",
     "policy",
     "pseudonym",
+    "review",
+    "review_records",
     "signing",
     "stopwatch",
     "validate",

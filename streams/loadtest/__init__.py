@@ -4,10 +4,11 @@ Synthetic cameras: ``synth`` (the network of cameras and the reads it sends) on 
 trips), ``daily_curve`` (traffic by time of day), ``ocr_noise`` (misreads, candidates) and ``arrow_strings``.
 The load generator: ``generator`` (reads at a rate, per worker), ``token_bucket``, ``sinks`` (Kafka, Parquet),
 ``replay`` (recorded reads, paced). ``bench`` runs the local stack under load; ``baseline`` is its plain-Faust
-comparison.
+comparison. ``abuse_scenario`` is a month of audit records with planted abuse, for the audit review's test.
 """
 
 __all__ = [
+    "abuse_scenario",
     "arrow_strings",
     "baseline",
     "bench",

@@ -1,8 +1,8 @@
 """Storage adapters: ClickHouse, embedded (chDB) or server, behind one small interface.
 
 ``clickhouse`` (client, ``Store``, migrations) and ``sql``/``limits`` (SQL text) are the base; ``reads``,
-``aggregates``, ``plans``, ``holds``, ``purge``, ``audit``, ``search`` and ``deletions`` each own one job on it;
-``retention_check`` verifies the tables against the policy; ``faults`` is a test hook.
+``aggregates``, ``plans``, ``holds``, ``purge``, ``audit``, ``search``, ``review`` and ``deletions`` each own one
+job on it; ``retention_check`` verifies the tables against the policy; ``faults`` is a test hook.
 """
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "purge",
     "reads",
     "retention_check",
+    "review",
     "search",
     "sql",
 ]

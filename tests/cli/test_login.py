@@ -12,7 +12,6 @@ import pytest
 
 from tests.support.issuer import TokenIssuer
 
-
 SEARCH = ("search", "plate-history", "--process", "lp-1", "--reason", "r", "--plate", "7ABC123", "--from", "2026-01-01")
 
 

@@ -20,7 +20,7 @@ GROUPS = {
     "load": ["run", "replay", "bench"],
     "hold": ["place", "release", "list"],
     "keys": ["new", "control-new"],
-    "audit": ["verify", "checkpoint", "export", "sequence"],
+    "audit": ["verify", "checkpoint", "export", "sequence", "review"],
     "search": ["plate-history", "near-scene", "hit-trail", "retroactive-match"],
 }
 
