@@ -13,11 +13,12 @@ from streams.model.access import ACTIONS, Principal
 # What the issue names for each role: the packaged file must grant these, and nothing from another role's list.
 EXPECTED = {
     "operator": {"verify", "hits.read"},
-    "investigator": {"search", "hits.read"},
-    "supervisor": {"holds.place", "holds.release", "holds.read", "hits.read"},
-    "auditor": {"audit.read", "holds.read"},
-    "admin": {"hotlist.add", "hotlist.clear", "hotlist.sync", "policy.manage", "sharing.manage"},
-    "records": {"holds.place", "holds.release", "holds.read", "records.discover"},
+    "investigator": {"search", "hits.read", "process.read"},
+    "supervisor": {"holds.place", "holds.release", "holds.read", "hits.read", "process.register", "process.review",
+                   "process.read"},  # fmt: skip
+    "auditor": {"audit.read", "holds.read", "process.read", "sharing.read"},
+    "admin": {"hotlist.add", "hotlist.clear", "hotlist.sync", "policy.manage", "sharing.manage", "sharing.read"},
+    "records": {"holds.place", "holds.release", "holds.read", "records.discover", "process.register", "process.read"},
 }
 
 

@@ -5,7 +5,6 @@ it. Who acted is the envelope's principal, never a field of the event or of the 
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from streams.api.refusals import Refused, field_problems
 from streams.errors import StoreError
 from streams.ingest.holds import PlaceHold, ReleaseHold, hold_rule_broken, place_event
 from streams.ingest.hotlist_events import add_event, clear_event, sync_event
-from streams.ingest.verifications import decode_verifications
+from streams.ingest.verifications import verification_problem
 from streams.model.hold import Hold
 from streams.model.search import SearchRefused
 from streams.store.hits import known_hits
@@ -60,11 +59,9 @@ def verify(hit_id: Id, body: VerificationBody, request: Request, who: Who) -> Ac
         event["reason"] = body.reason
     if body.checks is not None:
         event["checks"] = body.checks
-    # The workers' own decoder judges it (it still wants an operator field: the caller stands in for it).
-    as_worker_sees = json.dumps({**event, "operator": who.principal.actor}).encode()
-    _, dead = decode_verifications([as_worker_sees], ["api"])
-    if dead:
-        raise Refused(400, "invalid_verification", dead[0].detail)
+    problem = verification_problem(event)  # the rule the workers apply
+    if problem:
+        raise Refused(400, "invalid_verification", problem)
     if hit_id not in from_store(request, known_hits, [hit_id]):
         raise Refused(404, "unknown_hit", "no hit with this id is in the store")
     service_of(request).publish("verifications", hit_id, event, who.principal)
@@ -177,7 +174,7 @@ def add_entries(body: EntriesBody, request: Request, who: Who) -> Accepted:
 def clear_entry(entry_id: Id, body: ClearBody, request: Request, who: Who) -> Accepted:
     """Clear a hot-list entry: who cleared it (the caller) and why travel with the event."""
     who.attempt.reason, who.attempt.detail = body.reason, {"entry_id": entry_id}
-    event = clear_event(entry_id, body.reason, who.principal.actor, clock.now_ms())
+    event = clear_event(entry_id, body.reason, clock.now_ms())  # who cleared it: the envelope's principal
     service_of(request).publish("hotlist.events", entry_id, event, who.principal)
     return {"entry_id": entry_id, "cleared": body.reason}
 

@@ -21,11 +21,13 @@ from streams.config.secret_files import load_signer
 from streams.config.settings import Settings
 from streams.core.signing import ControlSigner
 from streams.ingest.camera_sites import load_camera_positions
+from streams.kafka.audit_log import audit_setup
 from streams.kafka.producer import make_producer
 from streams.kafka.topics import topic_name
 from streams.model.access import Principal
 from streams.model.audit import AuditEntry
 from streams.store.audit import audit
+from streams.store.audit import configure as configure_audit
 from streams.store.clickhouse import Store, migrate, open_store
 from streams.store.faults import FaultInjectingStore
 
@@ -64,6 +66,7 @@ class Service:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        configure_audit(*audit_setup(settings))  # every record this process writes is signed with its key
         self.auth = Authenticator(settings)
         policy = load_access(settings.access_path)
         self.access = policy.access()

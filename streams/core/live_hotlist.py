@@ -9,6 +9,8 @@ limit, its entries still match but no longer alert (hits are marked ``source_sta
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -119,18 +121,39 @@ class LiveHotList:
         return seg.entries.filter(pa.array(keep))
 
 
-def apply_ops(live: LiveHotList, ops: list[tuple[str, object]], now_ms: int) -> dict[str, int]:
-    """Apply decoded hot-list events in order; returns counts of added, refused, cleared and synced."""
-    counts = {"added": 0, "refused": 0, "cleared": 0, "synced": 0}
+@dataclass
+class Applied:
+    """What ``apply_ops`` did, event by event (each item ends with the event's origin): the adds admitted, the adds
+    the admission policy refused (with the rule), the clears (and whether the entry was active), the syncs."""
+
+    added: list[tuple[str, str]] = field(default_factory=list)  # (entry_id, origin)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (entry_id, origin, rule)
+    cleared: list[tuple[str, str, str, bool]] = field(default_factory=list)  # (entry_id, reason, origin, active)
+    synced: list[tuple[str, int, str]] = field(default_factory=list)  # (source, at_ms, origin)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": len(self.added),
+            "refused": len(self.refused),
+            "cleared": sum(active for *_, active in self.cleared),
+            "synced": len(self.synced),
+        }
+
+
+def apply_ops(live: LiveHotList, ops: list[tuple[str, Any]], now_ms: int) -> Applied:
+    """Apply decoded hot-list events in order (``streams.ingest.hotlist_events``); returns what each did."""
+    done = Applied()
     for op, items in ops:
         if op == "add":
-            adm = live.add(items, now_ms)  # type: ignore[arg-type]
-            counts["added"] += adm.admitted.num_rows
-            counts["refused"] += adm.refused.num_rows
+            adm = live.add(items, now_ms)
+            done.added += zip(adm.admitted["entry_id"].to_pylist(), adm.admitted["origin"].to_pylist(), strict=True)
+            refused = adm.refused.select(["entry_id", "origin", "rule"]).to_pylist()
+            done.refused += [(r["entry_id"], r["origin"], r["rule"]) for r in refused]
         elif op == "clear":
-            counts["cleared"] += live.clear([entry_id for entry_id, _ in items])  # type: ignore[union-attr]
+            for entry_id, reason, origin in items:
+                done.cleared.append((entry_id, reason, origin, live.clear([entry_id]) > 0))
         elif op == "sync":
-            for source, at in items:  # type: ignore[union-attr]
+            for source, at, origin in items:
                 live.sync(source, at)
-                counts["synced"] += 1
-    return counts
+                done.synced.append((source, at, origin))
+    return done

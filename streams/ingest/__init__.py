@@ -1,3 +1,3 @@
 """Ingest: bytes from cameras (Arrow IPC batches, JSON events) into Arrow batches of reads, or dead letters."""
 
-__all__ = ["decode", "holds", "hotlist_csv", "hotlist_events", "limits", "search", "verifications"]
+__all__ = ["control", "decode", "holds", "hotlist_csv", "hotlist_events", "limits", "search", "verifications"]

@@ -14,7 +14,6 @@ pass ``hold_rule_broken`` (preservation keeps what exists, for a bounded time). 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -22,9 +21,22 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from streams.errors import validation_message
+from streams.ingest.control import Authorised, ControlGate, Rejection, rejection
 from streams.model import deadletter as dl
-from streams.model.deadletter import DeadLetter
 from streams.model.hold import Hold
+
+__all__ = [
+    "ACTIONS_BY_OP",
+    "HoldEvent",
+    "PlaceHold",
+    "ReleaseHold",
+    "decode_hold_events",
+    "hold_rule_broken",
+    "place_event",
+    "release_event",
+]
+
+ACTIONS_BY_OP = {"place": "holds.place", "release": "holds.release"}
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Ms = Annotated[int, Field(ge=0, le=2**62, strict=True)]
@@ -94,26 +106,46 @@ class HoldEvent:
     event: PlaceHold | ReleaseHold
     origin: str
     offset: int  # order of events: a release after its placement gets the higher version
+    who: Authorised  # the signed principal that placed or released it, and the role that allowed it
+    raw: bytes  # the envelope as received: what a dead letter keeps if the worker refuses it later
+
+    @property
+    def action(self) -> str:
+        return ACTIONS_BY_OP[self.event.op]
 
 
 def decode_hold_events(
-    payloads: Sequence[bytes], origins: Sequence[str], offsets: Sequence[int]
-) -> tuple[list[HoldEvent], list[DeadLetter]]:
+    payloads: Sequence[bytes], origins: Sequence[str], offsets: Sequence[int], gate: ControlGate
+) -> tuple[list[HoldEvent], list[Rejection]]:
+    """Open, authorise and validate each event; what fails is a rejection (dead letter + audit)."""
     events: list[HoldEvent] = []
-    dead: list[DeadLetter] = []
+    rejected: list[Rejection] = []
     for raw, origin, offset in zip(payloads, origins, offsets, strict=True):
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):
-            dead.append(DeadLetter(dl.UNDECODABLE, "not JSON", bytes(raw), origin))
+        opened = gate.open(raw, origin, "holds")
+        if isinstance(opened, Rejection):
+            rejected.append(opened)
+            continue
+        doc, principal = opened
+        op = doc.get("op")
+        action = ACTIONS_BY_OP.get(op) if isinstance(op, str) else None
+        if action is None:
+            rejected.append(
+                rejection(
+                    dl.WRONG_SCHEMA, "invalid hold event: op must be place or release", raw, origin, "holds", principal
+                )
+            )
+            continue
+        who = gate.authorise(doc, principal, action, raw, origin)
+        if isinstance(who, Rejection):
+            rejected.append(who)
             continue
         try:
-            events.append(HoldEvent(_Event.model_validate({"event": doc}).event, origin, offset))
+            events.append(HoldEvent(_Event.model_validate({"event": doc}).event, origin, offset, who, bytes(raw)))
         except ValidationError as exc:
             # The message lists fields and what is wrong with them, never their values.
             detail = validation_message(exc, "invalid hold event").replace("event.", "")
-            dead.append(DeadLetter(dl.WRONG_SCHEMA, detail[:500], bytes(raw), origin))
-    return events, dead
+            rejected.append(rejection(dl.WRONG_SCHEMA, detail[:500], raw, origin, action, who))
+    return events, rejected
 
 
 def hold_rule_broken(event: PlaceHold, max_s: int) -> tuple[str, str] | None:
@@ -126,6 +158,11 @@ def hold_rule_broken(event: PlaceHold, max_s: int) -> tuple[str, str] | None:
     if event.expires_at - event.at > max_s * 1000:
         return "hold_too_long", f"a hold lasts at most {max_s // 86_400} days from placement (policy hold_max)"
     return None
+
+
+def release_event(hold_id: str, reason: str, at_ms: int) -> dict:
+    """A release; who released it is the principal of its signed envelope."""
+    return {"op": "release", "hold_id": hold_id, "reason": reason, "at": at_ms}
 
 
 def place_event(hold: Hold) -> dict:

@@ -1,27 +1,44 @@
 """Hot-list events from the compacted ``hotlist.events`` topic (key = entry id), JSON:
 
     {"op": "add",   "entry": {entry_id, plate, region, plate_type, reason, legal_basis_type, legal_basis, agency,
-                              entered_by, source, valid_from, expires_at}, "at": ms}
-    {"op": "clear", "entry_id": "...", "reason": "recovered" | "warrant_served" | ..., "by": "...", "at": ms}
+                              source, valid_from, expires_at}, "at": ms}
+    {"op": "clear", "entry_id": "...", "reason": "recovered" | "warrant_served" | ..., "at": ms}
     {"op": "sync",  "source": "ncic_extract", "at": ms}      a source's freshness clock: it synced at ``at``
 
-Times are milliseconds since the epoch or ISO 8601 strings. A bad event becomes a dead letter, never an exception.
+Each travels in a signed envelope (``streams.ingest.control``): an add's ``entered_by`` and who cleared an entry are
+the envelope's principal, which needs ``hotlist.add``, ``hotlist.clear`` or ``hotlist.sync``. Times are
+milliseconds since the epoch or ISO 8601 strings. A bad event becomes a dead letter, never an exception.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
+from streams.core.live_hotlist import Applied
+from streams.ingest.control import Authorised, ControlGate, Rejection, rejection
 from streams.model import deadletter as dl
+from streams.model.audit import AuditEntry
 from streams.model.deadletter import DeadLetter
 from streams.model.hotlist import ENTRY_SCHEMA
 
+__all__ = [
+    "ACTIONS_BY_OP",
+    "CLEAR_REASONS",
+    "HotlistEvents",
+    "add_event",
+    "audit_entries",
+    "clear_event",
+    "decode_hotlist_events",
+    "sync_event",
+]
+
+ACTIONS_BY_OP = {"add": "hotlist.add", "clear": "hotlist.clear", "sync": "hotlist.sync"}
 CLEAR_REASONS = ("recovered", "warrant_served", "cancelled", "expired", "entered_in_error", "other")
 _TEXT_FIELDS = (
     "entry_id",
@@ -39,14 +56,20 @@ _TEXT_FIELDS = (
 
 @dataclass
 class HotlistEvents:
-    """Decoded events in arrival order, consecutive events of one kind grouped: ``("add", Table)``,
-    ``("clear", [(entry_id, reason), ...])``, ``("sync", [(source, at_ms), ...])``. Order matters: an add then
-    a clear of the same id leaves it cleared."""
+    """Decoded events in arrival order, consecutive events of one kind grouped: ``("add", Table)`` (entry columns
+    and ``origin``), ``("clear", [(entry_id, reason, origin), ...])``, ``("sync", [(source, at_ms, origin), ...])``.
+    Order matters: an add then a clear of the same id leaves it cleared. ``who``: the authorised principal of each
+    decoded event, by origin; ``rejected``: the events not applied."""
 
     ops: list[tuple[str, Any]] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
+    who: dict[str, Authorised] = field(default_factory=dict)
+    rejected: list[Rejection] = field(default_factory=list)
 
-    def _push(self, op: str, item: Any) -> None:
+    @property
+    def dead(self) -> list[DeadLetter]:
+        return [r.dead for r in self.rejected]
+
+    def push(self, op: str, item: Any) -> None:
         if self.ops and self.ops[-1][0] == op:
             self.ops[-1][1].append(item)
         else:
@@ -88,14 +111,25 @@ def _text(doc: dict[str, Any], name: str, required: bool = False) -> str | None:
     return v
 
 
-def decode_hotlist_events(payloads: Sequence[bytes], origins: Sequence[str]) -> HotlistEvents:
+def decode_hotlist_events(payloads: Sequence[bytes], origins: Sequence[str], gate: ControlGate) -> HotlistEvents:
+    """Open, authorise and decode each event; what fails is a rejection (dead letter + audit), never raised."""
     out = HotlistEvents()
     for raw, origin in zip(payloads, origins, strict=True):
+        opened = gate.open(raw, origin, "hotlist")
+        if isinstance(opened, Rejection):
+            out.rejected.append(opened)
+            continue
+        doc, principal = opened
+        op = doc.get("op")
+        action = ACTIONS_BY_OP.get(op) if isinstance(op, str) else None
+        if action is None:
+            out.rejected.append(rejection(dl.WRONG_SCHEMA, "op must be add, clear or sync", raw, origin, "hotlist"))
+            continue
+        who = gate.authorise(doc, principal, action, raw, origin)
+        if isinstance(who, Rejection):
+            out.rejected.append(who)
+            continue
         try:
-            doc = json.loads(raw)
-            if not isinstance(doc, dict):
-                raise _Bad("an event must be a JSON object")
-            op = doc.get("op")
             if op == "add":
                 entry = doc.get("entry")
                 if not isinstance(entry, dict):
@@ -103,26 +137,53 @@ def decode_hotlist_events(payloads: Sequence[bytes], origins: Sequence[str]) -> 
                 row: dict[str, Any] = {k: _text(entry, k) for k in _TEXT_FIELDS}
                 if row["entry_id"] is None or row["plate"] is None:
                     raise _Bad("an entry needs entry_id and plate")
+                row["entered_by"] = who.actor  # the signed principal, whatever the entry says
                 row["valid_from"] = _time(entry.get("valid_from"), "valid_from")
                 row["expires_at"] = _time(entry.get("expires_at"), "expires_at")  # missing: refused by policy
-                out._push("add", row)
+                row["origin"] = origin
+                out.push("add", row)
             elif op == "clear":
+                if "by" in doc:
+                    raise _Bad("who cleared is the signed principal: a clear carries no by")
                 reason = _text(doc, "reason") or "other"
                 if reason not in CLEAR_REASONS:
                     raise _Bad(f"clear reason must be one of {', '.join(CLEAR_REASONS)}")
-                out._push("clear", (_text(doc, "entry_id", required=True), reason))
-            elif op == "sync":
+                out.push("clear", (_text(doc, "entry_id", required=True), reason, origin))
+            else:
                 at = _time(doc.get("at"), "at")
                 if at is None:
                     raise _Bad("sync needs at")
-                out._push("sync", (_text(doc, "source", required=True), at))
-            else:
-                raise _Bad("op must be add, clear or sync")
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, a 5000-digit integer
-            out.dead.append(DeadLetter(dl.UNDECODABLE, f"not JSON: {type(exc).__name__}", raw, origin))
+                out.push("sync", (_text(doc, "source", required=True), at, origin))
+            out.who[origin] = who
+        except (ValueError, RecursionError) as exc:  # a 5000-digit integer, ...
+            out.rejected.append(rejection(dl.UNDECODABLE, type(exc).__name__, raw, origin, action, who))
         except _Bad as exc:
-            out.dead.append(DeadLetter(dl.WRONG_SCHEMA, str(exc), raw, origin))
+            out.rejected.append(rejection(dl.WRONG_SCHEMA, str(exc), raw, origin, action, who))
     out.ops = [(op, _entries_table(items) if op == "add" else items) for op, items in out.ops]
+    return out
+
+
+def audit_entries(events: HotlistEvents, applied: Applied, now_ms: int) -> list[AuditEntry]:
+    """What the audit trail records of applied events: each add (admitted, or refused by the admission policy with
+    its rule), each clear (who cleared and why), each sync, with the signed principal; then every rejection."""
+    out: list[AuditEntry] = []
+
+    def entry(origin: str, action: str, detail: dict[str, Any], **kw: Any) -> AuditEntry:
+        who = events.who[origin]
+        p = who.principal
+        return AuditEntry(
+            now_ms, action, p.actor, p.agency, who.role, origin, detail=json.dumps(detail), decision="applied", **kw
+        )
+
+    for entry_id, origin in applied.added:
+        out.append(entry(origin, "hotlist.add", {"entry_id": entry_id}))
+    for entry_id, origin, rule in applied.refused:
+        out.append(replace(entry(origin, "hotlist.add", {"entry_id": entry_id}), decision="rejected", rule=rule))
+    for entry_id, reason, origin, active in applied.cleared:
+        out.append(entry(origin, "hotlist.clear", {"entry_id": entry_id, "was_active": active}, reason=reason))
+    for source, at_ms, origin in applied.synced:
+        out.append(entry(origin, "hotlist.sync", {"source": source, "at_ms": at_ms}))
+    out += [r.audit_entry(now_ms) for r in events.rejected]
     return out
 
 
@@ -131,15 +192,17 @@ def _entries_table(rows: list[dict[str, Any]]) -> pa.Table:
     cols = {k: pa.array([r[k] for r in rows], pa.string()) for k in _TEXT_FIELDS}
     for k in ("valid_from", "expires_at"):
         cols[k] = pa.array([r[k] for r in rows], pa.int64()).cast(ts)
-    return pa.table(cols, schema=ENTRY_SCHEMA)
+    # ``origin`` rides along through admission (extra columns pass), so what was applied is audited per event.
+    return pa.table(cols, schema=ENTRY_SCHEMA).append_column("origin", pa.array([r["origin"] for r in rows]))
 
 
 def add_event(entry: dict[str, Any], at_ms: int) -> dict[str, Any]:
     return {"op": "add", "entry": entry, "at": at_ms}
 
 
-def clear_event(entry_id: str, reason: str, by: str, at_ms: int) -> dict[str, Any]:
-    return {"op": "clear", "entry_id": entry_id, "reason": reason, "by": by, "at": at_ms}
+def clear_event(entry_id: str, reason: str, at_ms: int) -> dict[str, Any]:
+    """A clear; who cleared it is the principal of its signed envelope."""
+    return {"op": "clear", "entry_id": entry_id, "reason": reason, "at": at_ms}
 
 
 def sync_event(source: str, at_ms: int) -> dict[str, Any]:

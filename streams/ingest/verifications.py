@@ -1,22 +1,35 @@
 """Operator decisions on hits, from the ``verifications`` topic (JSON, key = hit id):
 
-    {"hit_id": "...", "decision": "confirmed", "operator": "badge-123", "at": ms,
+    {"hit_id": "...", "decision": "confirmed", "at": ms,
      "checks": {"plate_matches_image": true, "region_matches_image": true, "entry_active": true}}
-    {"hit_id": "...", "decision": "rejected", "reason": "misread", "operator": "badge-123", "at": ms}
+    {"hit_id": "...", "decision": "rejected", "reason": "misread", "at": ms}
 
-A confirmation must affirm every check; a rejection must name a reason. Anything else is a dead letter.
+Each travels in a signed envelope (``streams.ingest.control``): the operator is the envelope's principal, which
+needs ``verify``; an event naming an operator of its own is refused. A confirmation must affirm every check; a
+rejection must name a reason. Anything else is a dead letter. That the hit exists is the worker's check (its store).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from streams.ingest.control import Authorised, ControlGate, Rejection, rejection
 from streams.model import deadletter as dl
-from streams.model.deadletter import DeadLetter
+
+__all__ = [
+    "CONFIRM_CHECKS",
+    "REJECT_REASONS",
+    "VERIFICATION_SCHEMA",
+    "Verification",
+    "decode_verifications",
+    "verification_event",
+    "verification_problem",
+    "verifications_table",
+]
 
 REJECT_REASONS = ("misread", "wrong_state", "entry_cleared", "entry_expired", "plate_not_visible", "other")
 CONFIRM_CHECKS = ("plate_matches_image", "region_matches_image", "entry_active")
@@ -29,14 +42,29 @@ VERIFICATION_SCHEMA = pa.schema(
         ("decided_at", pa.timestamp("ms", tz="UTC")),
     ]
 )
+_KEYS = {"hit_id", "decision", "reason", "at", "checks"}
 
 
-def _problem(doc: Any) -> str | None:
-    if not isinstance(doc, dict):
-        return "a verification must be a JSON object"
-    for key in ("hit_id", "operator"):
-        if not isinstance(doc.get(key), str) or not doc[key] or len(doc[key]) > 128:
-            return f"{key} must be a non-empty string"
+@dataclass(frozen=True)
+class Verification:
+    """A decoded decision and who made it (the signed principal)."""
+
+    hit_id: str
+    decision: str
+    reason: str
+    at_ms: int
+    who: Authorised
+    raw: bytes
+
+
+def verification_problem(doc: Any) -> str | None:
+    if "operator" in doc:
+        return "the operator is the signed principal: a verification carries no operator"
+    extra = sorted(set(doc) - _KEYS)
+    if extra:
+        return f"unknown field(s): {', '.join(extra)[:100]}"
+    if not isinstance(doc.get("hit_id"), str) or not doc["hit_id"] or len(doc["hit_id"]) > 128:
+        return "hit_id must be a non-empty string"
     at = doc.get("at")
     if isinstance(at, bool) or not isinstance(at, int) or abs(at) > 2**62:
         return "at must be milliseconds since the epoch"
@@ -53,41 +81,47 @@ def _problem(doc: Any) -> str | None:
     return None
 
 
-def decode_verifications(payloads: Sequence[bytes], origins: Sequence[str]) -> tuple[pa.Table, list[DeadLetter]]:
-    rows: list[dict[str, Any]] = []
-    dead: list[DeadLetter] = []
+def decode_verifications(
+    payloads: Sequence[bytes], origins: Sequence[str], gate: ControlGate
+) -> tuple[list[Verification], list[Rejection]]:
+    """Open, authorise and check each decision; what fails is a rejection (dead letter + audit)."""
+    out: list[Verification] = []
+    rejected: list[Rejection] = []
     for raw, origin in zip(payloads, origins, strict=True):
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, a 5000-digit integer
-            dead.append(DeadLetter(dl.UNDECODABLE, f"not JSON: {type(exc).__name__}", raw, origin))
+        opened = gate.open(raw, origin, "verify")
+        if isinstance(opened, Rejection):
+            rejected.append(opened)
             continue
-        problem = _problem(doc)
+        who = gate.authorise(*opened, "verify", raw, origin)
+        if isinstance(who, Rejection):
+            rejected.append(who)
+            continue
+        doc = who.event
+        problem = verification_problem(doc)
         if problem:
-            dead.append(DeadLetter(dl.WRONG_SCHEMA, problem, raw, origin))
+            rejected.append(rejection(dl.WRONG_SCHEMA, problem, raw, origin, "verify", who))
             continue
-        rows.append(
-            {
-                "hit_id": doc["hit_id"],
-                "decision": doc["decision"],
-                "reason": doc.get("reason") or "",
-                "operator": doc["operator"],
-                "decided_at": doc["at"],
-            }
-        )
-    cols = {k: pa.array([r[k] for r in rows], pa.string()) for k in ("hit_id", "decision", "reason", "operator")}
-    cols["decided_at"] = pa.array([r["decided_at"] for r in rows], pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
-    return pa.table(cols, schema=VERIFICATION_SCHEMA), dead
+        out.append(Verification(doc["hit_id"], doc["decision"], doc.get("reason") or "", doc["at"], who, bytes(raw)))
+    return out, rejected
 
 
-def verification_event(hit_id: str, operator: str, at_ms: int, reject_reason: str | None = None) -> dict[str, Any]:
-    """What an operator's tool publishes: a rejection with its reason, or a confirmation of every check."""
+def verifications_table(decisions: Sequence[Verification]) -> pa.Table:
+    """The rows of ``verifications``: the operator is who signed it (``subject@agency``)."""
+    return pa.table(
+        {
+            "hit_id": pa.array([v.hit_id for v in decisions], pa.string()),
+            "decision": pa.array([v.decision for v in decisions], pa.string()),
+            "reason": pa.array([v.reason for v in decisions], pa.string()),
+            "operator": pa.array([v.who.actor for v in decisions], pa.string()),
+            "decided_at": pa.array([v.at_ms for v in decisions], pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+        },
+        schema=VERIFICATION_SCHEMA,
+    )
+
+
+def verification_event(hit_id: str, at_ms: int, reject_reason: str | None = None) -> dict[str, Any]:
+    """What an operator's decision is, before the API seals it: a rejection with its reason, or a confirmation of
+    every check."""
     if reject_reason:
-        return {"hit_id": hit_id, "decision": "rejected", "reason": reject_reason, "operator": operator, "at": at_ms}
-    return {
-        "hit_id": hit_id,
-        "decision": "confirmed",
-        "operator": operator,
-        "at": at_ms,
-        "checks": dict.fromkeys(CONFIRM_CHECKS, True),
-    }
+        return {"hit_id": hit_id, "decision": "rejected", "reason": reject_reason, "at": at_ms}
+    return {"hit_id": hit_id, "decision": "confirmed", "at": at_ms, "checks": dict.fromkeys(CONFIRM_CHECKS, True)}

@@ -11,11 +11,12 @@ import threading
 from confluent_kafka import KafkaError, Producer
 
 from streams.config.settings import Settings
+from streams.core.audit_log import AuditSigner
 from streams.errors import StoreError
 from streams.kafka.client import client_config
 from streams.kafka.topics import topic_name
 
-__all__ = ["KafkaAuditSink"]
+__all__ = ["KafkaAuditSink", "audit_setup"]
 
 DELIVERY_TIMEOUT_MS = 10_000
 
@@ -54,3 +55,10 @@ class KafkaAuditSink:
                 f"({err or 'no answer'}): check PLATESTREAM_KAFKA_BOOTSTRAP"
             )
         return int(msg.offset()) + 1  # type: ignore[attr-defined]
+
+
+def audit_setup(settings: Settings) -> tuple[AuditSigner, list, KafkaAuditSink | None]:
+    """What ``streams.store.audit.configure`` takes for this process: its signing key, the other writers' public
+    keys, and the sequencer's topic when ``audit_via_kafka`` (else the process writes its own store)."""
+    sink = KafkaAuditSink(settings) if settings.audit_via_kafka else None
+    return settings.audit_signer(), settings.audit_trusted_keys(), sink

@@ -1,8 +1,8 @@
 """Follows the ``holds`` topic: every worker reads all of it from the start (no consumer group), because with
 embedded stores each worker keeps its own copy of the reads a hold covers.
 
-The thread only decodes and queues; the worker applies the queue on its sink thread (``Worker.tick``), the one
-thread that writes to the store.
+The thread only opens, authorises, decodes and queues (``streams.ingest.control``); the worker applies the queue
+on its sink thread (``Worker.tick``), the one thread that writes to the store.
 """
 
 from __future__ import annotations
@@ -14,14 +14,17 @@ import uuid
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streams.config.settings import Settings
+from streams.ingest.control import ControlGate, Rejection
 from streams.ingest.holds import HoldEvent, decode_hold_events
 from streams.kafka.client import client_config
 from streams.kafka.topics import topic_name
-from streams.model.deadletter import DeadLetter
+
+__all__ = ["HoldsFollower"]
 
 
 class HoldsFollower:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, gate: ControlGate):
+        self.gate = gate
         self.topic = topic_name(settings, "holds")
         self.consumer = Consumer(
             client_config(
@@ -35,7 +38,7 @@ class HoldsFollower:
         )
         meta = self.consumer.list_topics(self.topic, timeout=15).topics[self.topic]
         self.consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)])
-        self.pending: queue.Queue[tuple[list[HoldEvent], list[DeadLetter]]] = queue.Queue()
+        self.pending: queue.Queue[tuple[list[HoldEvent], list[Rejection]]] = queue.Queue()
         self.received = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="platestream-holds", daemon=True)
@@ -52,13 +55,14 @@ class HoldsFollower:
                         [m.value() or b"" for m in msgs],
                         [f"{m.topic()}/{m.partition()}/{m.offset()}" for m in msgs],
                         [m.offset() for m in msgs],
+                        self.gate,
                     )
                 )
                 self.received += len(msgs)
 
-    def drain(self) -> tuple[list[HoldEvent], list[DeadLetter]]:
+    def drain(self) -> tuple[list[HoldEvent], list[Rejection]]:
         events: list[HoldEvent] = []
-        dead: list[DeadLetter] = []
+        dead: list[Rejection] = []
         while True:
             try:
                 e, d = self.pending.get_nowait()

@@ -3,11 +3,14 @@
 Every worker reads the whole topic (assigned partitions, no consumer group offsets), so the list is replicated,
 not partitioned. At start-up the worker catches up to the end before it matches anything; after that a thread
 applies new events as they arrive, under the lock that matching holds, so a clear takes effect for the very next
-batch.
+batch. Only signed events of an authorised principal are applied (``streams.ingest.control``); the rest are dead
+letters. What it applied or refused is queued as audit records (``drain_audit``): the thread never writes to the
+store, the worker's sink thread does.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
@@ -19,26 +22,76 @@ from streams import metrics
 from streams.clock import SYSTEM, Clock
 from streams.config.settings import Settings
 from streams.core.live_hotlist import LiveHotList, apply_ops
-from streams.ingest.hotlist_events import decode_hotlist_events
+from streams.ingest.control import ControlGate
+from streams.ingest.hotlist_events import audit_entries, decode_hotlist_events
 from streams.kafka.client import client_config
 from streams.kafka.topics import topic_name
+from streams.model.audit import AuditEntry
 from streams.model.deadletter import DeadLetter
 
+__all__ = ["HotlistApplier", "HotlistFollower"]
 
-class HotlistFollower:
+
+class HotlistApplier:
+    """Applies hot-list events to the live list under the matching lock: only signed events of an authorised
+    principal; the rest go to ``on_dead``. What it applied or refused waits in ``drain_audit`` for the sink thread.
+    """
+
+    def __init__(
+        self,
+        live: LiveHotList,
+        lock: threading.Lock,
+        on_dead: Callable[[list[DeadLetter]], None],
+        gate: ControlGate,
+        clock: Clock = SYSTEM,
+    ):
+        self.clock = clock  # when an event is applied: source freshness and the entries' validity
+        self.live = live
+        self.lock = lock
+        self.on_dead = on_dead
+        self.gate = gate
+        self.audits: queue.Queue[AuditEntry] = queue.Queue()
+        self.applied_at_ms: int | None = None
+
+    def apply(self, values: list[bytes], origins: list[str], done: Callable[[], None] = lambda: None) -> None:
+        """Open, authorise, decode and apply ``values``; ``done`` runs under the lock once they are applied."""
+        decoded = decode_hotlist_events(values, origins, self.gate)
+        now = self.clock.now_ms()
+        with self.lock:
+            applied = apply_ops(self.live, decoded.ops, now)
+            done()
+            self.applied_at_ms = now
+        metrics.HOTLIST_ENTRIES.set(len(self.live))
+        metrics.HOTLIST_CLEARS.inc(applied.counts()["cleared"])
+        for entry in audit_entries(decoded, applied, now):
+            self.audits.put(entry)
+        if decoded.dead:
+            self.on_dead(decoded.dead)
+
+    def drain_audit(self) -> list[AuditEntry]:
+        """The audit records queued since the last call (applied and refused events), for the sink thread."""
+        out: list[AuditEntry] = []
+        while True:
+            try:
+                out.append(self.audits.get_nowait())
+            except queue.Empty:
+                return out
+
+
+class HotlistFollower(HotlistApplier):
+    """Follows ``hotlist.events`` on the broker: catches up at start, then applies new events in a thread."""
+
     def __init__(
         self,
         settings: Settings,
         live: LiveHotList,
         lock: threading.Lock,
         on_dead: Callable[[list[DeadLetter]], None],
+        gate: ControlGate,
         clock: Clock = SYSTEM,
     ):
-        self.clock = clock  # when an event is applied: source freshness and the entries' validity
+        super().__init__(live, lock, on_dead, gate, clock)
         self.topic = topic_name(settings, "hotlist.events")
-        self.live = live
-        self.lock = lock
-        self.on_dead = on_dead
         self.consumer = Consumer(
             client_config(
                 settings,
@@ -53,7 +106,6 @@ class HotlistFollower:
         self.partitions = sorted(meta.partitions)
         self.consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in self.partitions])
         self.applied: dict[int, int] = dict.fromkeys(self.partitions, 0)  # next offset to apply, per partition
-        self.applied_at_ms: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -61,19 +113,14 @@ class HotlistFollower:
         msgs = [m for m in self.consumer.consume(1000, timeout) if m.error() is None]
         if not msgs:
             return 0
-        decoded = decode_hotlist_events(
-            [m.value() or b"" for m in msgs], [f"{m.topic()}/{m.partition()}/{m.offset()}" for m in msgs]
-        )
-        now = self.clock.now_ms()
-        with self.lock:
-            counts = apply_ops(self.live, decoded.ops, now)
+
+        def mark_applied() -> None:
             for m in msgs:
                 self.applied[m.partition()] = max(self.applied[m.partition()], m.offset() + 1)
-            self.applied_at_ms = now
-        metrics.HOTLIST_ENTRIES.set(len(self.live))
-        metrics.HOTLIST_CLEARS.inc(counts["cleared"])
-        if decoded.dead:
-            self.on_dead(decoded.dead)
+
+        self.apply(
+            [m.value() or b"" for m in msgs], [f"{m.topic()}/{m.partition()}/{m.offset()}" for m in msgs], mark_applied
+        )
         return len(msgs)
 
     def catch_up(self, timeout_s: float = 60) -> None:

@@ -12,6 +12,8 @@ relies on it:
   in the process; ``merge_with_ttl_timeout`` (3600 s in the DDL) bounds how often a part is re-merged just
   for its TTL, and ``OPTIMIZE TABLE t FINAL`` forces it. The TTL is fixed when a table is created: changing
   ``aggregate_ttl_days`` later needs an ``ALTER TABLE ... MODIFY TTL`` migration.
+- Errors: every failure is a ``StoreError``; one that retrying cannot fix (the statement itself is refused: too
+  large, a bad value) is a ``StoreRejected``, with the engine's error code, so a caller can stop retrying it.
 - ``query_arrow`` returns what the engine's Arrow output gives: ``DateTime`` arrives as uint32 seconds, so
   select ``toDateTime64(col, 0, 'UTC')`` where a timestamp type is wanted.
 """
@@ -40,6 +42,46 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TABLE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 _STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+
+
+# ClickHouse error codes (src/Common/ErrorCodes.cpp) that say the statement itself is refused: the same statement
+# fails the same way however often it is retried. A lost connection, a timeout or a full disk is not among them.
+PERMANENT_CODES = {
+    6: "CANNOT_PARSE_TEXT",
+    27: "CANNOT_PARSE_INPUT_ASSERTION_FAILED",
+    38: "CANNOT_PARSE_DATE",
+    41: "CANNOT_PARSE_DATETIME",
+    43: "ILLEGAL_TYPE_OF_ARGUMENT",
+    53: "TYPE_MISMATCH",
+    62: "SYNTAX_ERROR",  # also "Max query size exceeded"
+    69: "ARGUMENT_OUT_OF_BOUND",
+    70: "CANNOT_CONVERT_TYPE",
+    72: "CANNOT_PARSE_NUMBER",
+    128: "TOO_LARGE_ARRAY_SIZE",
+    131: "TOO_LARGE_STRING_SIZE",
+    167: "TOO_DEEP_AST",
+    168: "TOO_BIG_AST",
+    321: "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE",
+}
+_CODE = re.compile(r"\bCode: (\d+)\b")
+
+
+class StoreRejected(StoreError):
+    """The store refused a statement for good (``code``: one of ``PERMANENT_CODES``): retrying cannot help."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def code_name(self) -> str:
+        return PERMANENT_CODES.get(self.code, str(self.code))
+
+
+def error_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code an engine or server error names (``Code: 62. DB::Exception ...``), if any."""
+    found = _CODE.search(str(exc))
+    return int(found.group(1)) if found else None
 
 
 class Store(Protocol):
@@ -275,7 +317,11 @@ def _message(exc: BaseException) -> str:
 
 def _error(backend: str, sql: str, exc: BaseException) -> StoreError:
     first = next((line.strip() for line in sql.strip().splitlines()), "")
-    return StoreError(f"{backend}: {_message(exc)} [in: {first[:200]}]")
+    message = f"{backend}: {_message(exc)} [in: {first[:200]}]"
+    code = error_code(exc)
+    if code in PERMANENT_CODES:
+        return StoreRejected(message, code)
+    return StoreError(message)
 
 
 def _redact(url: str) -> str:

@@ -30,6 +30,7 @@ WORKER_TABLES = (
     "verifications",
     "reads",
     "held_reads",
+    "held_audit",
     "holds",
     "hits",
     "kafka_log_starts",
@@ -45,7 +46,7 @@ ROLES: dict[str, list[tuple[str, str]]] = {
         ("SELECT, INSERT", "sharing"),
     ],
     # The purge keeps the audit limit too (ALTER DELETE on audit_log); the chain shows a record deleted out of
-    # turn (streams/core/audit_chain.py).
+    # turn (streams/core/audit_log.py).
     "platestream_worker": [
         *[("SELECT, INSERT, ALTER DELETE, ALTER UPDATE", t) for t in WORKER_TABLES],
         ("SELECT, INSERT, ALTER DELETE", "audit_log"),

@@ -1,5 +1,6 @@
-"""The purge job: delete everything past its limit from every ClickHouse table, after copying what holds cover, and
-record the deletions (``expiry_counts`` and ``audit_log``) so they can be shown per day (docs/retention.md).
+"""The purge job: delete everything past its limit from every ClickHouse table, after copying what holds cover
+(and leaving the hits and verifications of held reads in place), and record the deletions (``expiry_counts`` and
+``audit_log``) so they can be shown per day (docs/retention.md).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from streams.config.retention import RetentionPolicy
 from streams.model.audit import AuditEntry
 from streams.store.audit import audit
 from streams.store.clickhouse import Store, count_rows
-from streams.store.holds import preserve
+from streams.store.holds import kept_by_holds_sql, preserve
 from streams.store.limits import TIMED_TABLES, active_holds_sql, due_sql
 from streams.store.sql import sql_literal, ts_sql
 
@@ -67,6 +68,10 @@ def purge(store: Store, policy: RetentionPolicy, now_ms: int | None = None, buck
         _delete(store, "held_reads", released)
         for cls, n in zip(by_class["data_class"].to_pylist(), by_class["n"].to_pylist(), strict=True):
             deleted[("held_reads", cls)] = int(n)
+    n = count_rows(store, f"SELECT count() AS n FROM held_audit FINAL WHERE {released}")
+    if n:
+        _delete(store, "held_audit", released)
+        deleted[("held_audit", "audit")] = n
 
     # A hold's own record is an audit record: kept for the audit limit after it ended.
     ended = f"coalesce(released_at, expires_at) <= {ts_sql(now - policy.limit_ms('audit'))}"
@@ -77,6 +82,9 @@ def purge(store: Store, policy: RetentionPolicy, now_ms: int | None = None, buck
 
     for table, (column, cls) in TIMED_TABLES.items():
         old = f"{column} <= {ts_sql(now - policy.limit_ms(cls))}"
+        kept = kept_by_holds_sql(table, now)
+        if kept:
+            old = f"{old} AND NOT ({kept})"
         n = count_rows(store, f"SELECT count() AS n FROM {table} WHERE {old}")
         if n:
             _delete(store, table, old)

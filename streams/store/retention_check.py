@@ -1,5 +1,6 @@
 """The ClickHouse part of ``retention verify``: no row of any table past its limit (plus one purge interval) unless
-an active hold keeps a copy of it; under a hit-only policy no non-hit read stored at all; the audit log links up.
+an active hold keeps it (a copy in ``held_reads``/``held_audit``, or a hit or verification of a held read); under
+a hit-only policy no non-hit read stored at all; the audit log is signed and links up.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from streams.core.audit_log import verify_log
 from streams.model.finding import Finding, seconds
 from streams.store.audit import log_rows, verifier
 from streams.store.clickhouse import Store
+from streams.store.holds import kept_by_holds_sql
 from streams.store.limits import TIMED_TABLES, active_holds_sql, due_sql
 from streams.store.sql import ts_sql
 
@@ -46,10 +48,8 @@ def verify_store(
         level, msg = ("fail", f"{n} non-hit read(s) stored") if n else ("ok", "no non-hit read stored")
         out.append(Finding(level, "clickhouse", f"{where}/reads", f"{msg} (policy {policy.name} keeps hits only)"))
 
-    ended = one(
-        "SELECT count() AS n FROM held_reads FINAL "
-        f"WHERE hold_id NOT IN (SELECT hold_id FROM ({active_holds_sql(then)}))"
-    )["n"]
+    ended_hold = f"hold_id NOT IN (SELECT hold_id FROM ({active_holds_sql(then)}))"
+    ended = one(f"SELECT count() AS n FROM held_reads FINAL WHERE {ended_hold}")["n"]
     held = one(
         "SELECT count() AS n, uniqExact(hold_id) AS holds FROM held_reads FINAL "
         f"WHERE hold_id IN (SELECT hold_id FROM ({active_holds_sql(now)}))"
@@ -61,6 +61,12 @@ def verify_store(
             Finding(
                 "ok", "clickhouse", f"{where}/held_reads", f"{held['n']} read(s) kept by {held['holds']} active hold(s)"
             )
+        )
+
+    ended_audit = one(f"SELECT count() AS n FROM held_audit FINAL WHERE {ended_hold}")["n"]
+    if ended_audit:
+        out.append(
+            Finding("fail", "clickhouse", f"{where}/held_audit", f"{ended_audit} audit record(s) kept after their hold")
         )
 
     broken = verify_log(log_rows(store), verifier())  # checkpoints: `platestream audit verify`
@@ -77,7 +83,11 @@ def verify_store(
         ("holds", "coalesce(released_at, expires_at)", "audit")
     ]
     for table, column, cls in checks:
-        n = one(f"SELECT count() AS n FROM {table} WHERE {column} <= {ts_sql(then - policy.limit_ms(cls))}")["n"]
+        old = f"{column} <= {ts_sql(then - policy.limit_ms(cls))}"
+        kept = kept_by_holds_sql(table, now)
+        if kept:
+            old = f"{old} AND NOT ({kept})"
+        n = one(f"SELECT count() AS n FROM {table} WHERE {old}")["n"]
         if n:
             out.append(Finding("fail", "clickhouse", f"{where}/{table}", f"{n} row(s) older than the {cls} limit"))
         else:

@@ -1,5 +1,6 @@
 """What a worker follows on Kafka beside its agents' topics: published alerts (at start), the hot-list and holds
-topics (in threads of their own), and the topics' log start offsets (what Kafka has deleted).
+topics (in threads of their own, which open and authorise control events with the worker's ``ControlGate``), and
+the topics' log start offsets (what Kafka has deleted).
 
 One seam: the ``Worker`` takes a ``Feeds`` (``KafkaFeeds`` unless told otherwise), so its logic runs without a
 broker in tests.
@@ -15,11 +16,13 @@ from streams.clock import SYSTEM, Clock
 from streams.config.retention import RetentionPolicy
 from streams.config.settings import Settings
 from streams.core.live_hotlist import LiveHotList
+from streams.ingest.control import ControlGate, Rejection
 from streams.ingest.holds import HoldEvent
 from streams.kafka.admin import log_starts
 from streams.kafka.holds_follower import HoldsFollower
 from streams.kafka.hotlist_follower import HotlistFollower
 from streams.kafka.topics import topic_name
+from streams.model.audit import AuditEntry
 from streams.model.deadletter import DeadLetter
 from streams.worker.alert_window import recent_alerts
 
@@ -36,6 +39,10 @@ class HotlistSource(Protocol):
 
     def start(self) -> None: ...
 
+    def drain_audit(self) -> list[AuditEntry]:
+        """The audit records of the events applied or refused since the last call (written by the sink thread)."""
+        ...
+
 
 class HoldsSource(Protocol):
     """Queues hold events for the worker's tick: ``HoldsFollower``."""
@@ -44,7 +51,7 @@ class HoldsSource(Protocol):
 
     def start(self) -> None: ...
 
-    def drain(self) -> tuple[list[HoldEvent], list[DeadLetter]]: ...
+    def drain(self) -> tuple[list[HoldEvent], list[Rejection]]: ...
 
 
 class Feeds(Protocol):
@@ -53,10 +60,14 @@ class Feeds(Protocol):
         ...
 
     def hotlist(
-        self, live: LiveHotList, lock: threading.Lock, on_dead: Callable[[list[DeadLetter]], None]
+        self,
+        live: LiveHotList,
+        lock: threading.Lock,
+        on_dead: Callable[[list[DeadLetter]], None],
+        gate: ControlGate,
     ) -> HotlistSource: ...
 
-    def holds(self) -> HoldsSource: ...
+    def holds(self, gate: ControlGate) -> HoldsSource: ...
 
     def log_starts(self, policy: RetentionPolicy) -> list[tuple[str, str, int, int]]:
         """(topic, data class, partition, log start offset) of every retention-bound topic."""
@@ -74,12 +85,16 @@ class KafkaFeeds:
         return recent_alerts(self.settings, topic_name(self.settings, "hits"), since_ms)
 
     def hotlist(
-        self, live: LiveHotList, lock: threading.Lock, on_dead: Callable[[list[DeadLetter]], None]
+        self,
+        live: LiveHotList,
+        lock: threading.Lock,
+        on_dead: Callable[[list[DeadLetter]], None],
+        gate: ControlGate,
     ) -> HotlistFollower:
-        return HotlistFollower(self.settings, live, lock, on_dead, clock=self.clock)
+        return HotlistFollower(self.settings, live, lock, on_dead, gate, clock=self.clock)
 
-    def holds(self) -> HoldsFollower:
-        return HoldsFollower(self.settings)
+    def holds(self, gate: ControlGate) -> HoldsFollower:
+        return HoldsFollower(self.settings, gate)
 
     def log_starts(self, policy: RetentionPolicy) -> list[tuple[str, str, int, int]]:
         return log_starts(self.settings, policy)

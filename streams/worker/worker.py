@@ -4,6 +4,11 @@ The Faust agents (``streams.worker.app``) call ``process`` and ``publish`` on th
 ``handle`` and the other writes to the sink stage's thread. Everything the worker talks to is given to it or
 built from the settings: the producer, the store, the Kafka feeds and the clock, so its logic is testable
 without a broker (see tests/worker/).
+
+Control events (hot-list changes, holds, verifications) are applied only when signed by a trusted key for a
+principal whose role allows them (``streams.ingest.control``); each applied or refused one is audited with that
+identity. A refused one is a dead letter; so is one the store refuses for good (``StoreRejected``): a bad control
+event never stops the worker, while transient store errors are still retried.
 """
 
 from __future__ import annotations
@@ -14,40 +19,71 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from streams import metrics
 from streams.clock import SYSTEM, Clock
+from streams.config.access import load_access
+from streams.config.secret_files import load_verifier
 from streams.config.settings import Settings, load_policy, policy_lut
 from streams.core.alerts import hit_payloads
 from streams.core.live_hotlist import LiveHotList
 from streams.core.pipeline import Processor
 from streams.errors import StoreError
+from streams.ingest.control import NO_KEYS, ControlGate, Rejection, rejection
+from streams.ingest.holds import HoldEvent, hold_rule_broken
 from streams.ingest.hotlist_csv import read_hotlist_csv
 from streams.ingest.limits import apply_limits
-from streams.ingest.verifications import decode_verifications
+from streams.ingest.verifications import Verification, decode_verifications, verifications_table
+from streams.kafka.audit_log import audit_setup
 from streams.kafka.producer import make_producer
 from streams.kafka.topics import topic_name
+from streams.model import deadletter as dl
+from streams.model.audit import AuditEntry
 from streams.model.batch import BatchResult
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded
 from streams.store.aggregates import write_aggregates, write_expiry
-from streams.store.clickhouse import Store, migrate, open_store
+from streams.store.audit import audit
+from streams.store.audit import configure as configure_audit
+from streams.store.clickhouse import Store, StoreRejected, migrate, open_store
 from streams.store.deletions import write_log_starts
 from streams.store.faults import FaultInjectingStore
-from streams.store.holds import place_hold, preserve, release_hold
+from streams.store.hits import known_hits, write_hits
+from streams.store.holds import known_hold, place_hold, preserve, release_hold
 from streams.store.plans import read_plans, write_plans
 from streams.store.purge import purge
 from streams.store.reads import write_reads
 from streams.store.retention_check import verify_store
+from streams.store.sql import sql_literal
 from streams.worker.alert_window import seed_alert_window
 from streams.worker.delivery import Delivery, Producer
 from streams.worker.feeds import Feeds, KafkaFeeds
 from streams.worker.pieces import Plans
 
-__all__ = ["Worker", "open_worker_store"]
+__all__ = ["Worker", "control_gate", "open_worker_store"]
 
 log = logging.getLogger(__name__)
+AUDIT_LOOKUP_CHUNK = 500  # origins per query when checking which audit records are written already
+
+
+def control_gate(settings: Settings) -> ControlGate:
+    """The check every control event passes: the trusted control keys and the roles file. Without keys nothing
+    is trusted (and the worker says so once)."""
+    if settings.control_keys_file is None:
+        log.warning("%s; every hot-list, hold and verification event will be dead-lettered", NO_KEYS)
+        verifier = None
+    else:
+        verifier = load_verifier(settings.control_keys_file)
+    return ControlGate(verifier, load_access(settings.access_path).access())
+
+
+def store_rejected(exc: StoreRejected, raw: bytes, origin: str, action: str, who: object) -> Rejection:
+    """The dead letter of a control event the store refused for good: the error's code, never its text (which can
+    quote the statement)."""
+    detail = f"the store refused it for good (ClickHouse {exc.code}: {exc.code_name}); retrying cannot help"
+    return rejection(dl.STORE_REJECTED, detail, raw, origin, action, who)  # type: ignore[arg-type]
 
 
 def open_worker_store(settings: Settings) -> Store:
@@ -94,6 +130,7 @@ class Worker:
         self.processor = Processor(self.live, settings.processor_config(policy), lut)
         self.limits = settings.input_limits()
         self.alerts_restored = self._restore_alert_window()
+        configure_audit(*audit_setup(settings))  # the worker's audit records are signed with its key
         self.store = store if store is not None else open_worker_store(settings)
         self.store_failing_since_ms: int | None = None
         self.store_error: str | None = None
@@ -104,14 +141,16 @@ class Worker:
         self.dead_topic = topic_name(settings, "deadletter")
         self.batches = 0
         self.last_batch_ms: int | None = None
-        self.follower = self.feeds.hotlist(self.live, self.lock, self._dead_from_follower)
+        self.gate = control_gate(settings)
+        self.hold_release_roles = frozenset(load_access(settings.access_path).hold_release_roles)
+        self.follower = self.feeds.hotlist(self.live, self.lock, self._dead_from_follower, self.gate)
         self.follower.catch_up()
         self.follower.start()
         metrics.HOTLIST_ENTRIES.set(len(self.live))
         # The read store: what the retention policy keeps, plates as keyed hashes; purged on its own clock.
         self.retention = settings.retention_policy()
         self.keys = settings.load_plate_keys() if self.processor.config.keep_reads != "none" else None
-        self.holds = self.feeds.holds()
+        self.holds = self.feeds.holds(self.gate)
         self.holds.start()
         self.last_purge_ms = 0
         self.last_purge: dict[str, int] = {}
@@ -161,12 +200,22 @@ class Worker:
 
     def retrying(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` until the store takes it: a failed write is retried with backoff (same tokens)."""
+        return self._retry(partial(fn, *args), give_up_when_rejected=False)
+
+    def applying(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` for a control event: retried while the store fails, but a ``StoreRejected`` is
+        raised at once (the caller dead-letters the event and goes on)."""
+        return self._retry(partial(fn, *args, **kwargs), give_up_when_rejected=True)
+
+    def _retry(self, call: Callable[[], Any], give_up_when_rejected: bool) -> Any:
         delay = 0.05
         while True:
             try:
-                result = fn(*args)
+                result = call()
             except StoreError as exc:
                 metrics.SINK_ERRORS.labels("clickhouse").inc()
+                if give_up_when_rejected and isinstance(exc, StoreRejected):
+                    raise
                 self.store_error = str(exc)[:300]  # engine messages: table and setting names, no row data
                 if self.store_failing_since_ms is None:
                     self.store_failing_since_ms = self.clock.now_ms()
@@ -180,8 +229,11 @@ class Worker:
         """In the sink thread: confirm a batch's messages, then write its aggregates (retried until written)."""
         delivery.confirm()
         self.retrying(write_aggregates, self.store, result, token)
+        # The hits, without plate text: what a verification must name (idempotent on the token).
+        self.retrying(write_hits, self.store, result.hits, token)
         if self.keys is not None:
             self.retrying(write_reads, self.store, result.stored_reads, self.keys, self.retention, token)
+        self.write_audits(self.follower.drain_audit())  # the hot-list follower's, written on this thread
         metrics.record(result, source, seconds)
         self.batches += 1
         self.last_batch_ms = self.clock.now_ms()
@@ -193,12 +245,61 @@ class Worker:
         return self.retrying(read_plans, self.store, topic, partition, from_offset, self.settings.worker_batch)
 
     def handle_verifications(self, payloads: list[bytes], origins: list[str], token: str) -> None:
-        table, dead = decode_verifications(payloads, origins)
-        self._send_dead_now(dead, "verifications")
-        if table.num_rows:
-            self.retrying(self.store.insert_arrow, "verifications", table, token)
-            for row in table.select(["decision", "reason"]).to_pylist():
-                metrics.VERIFICATIONS.labels(row["decision"], row["reason"] or "none").inc()
+        """Operators' decisions: signed by a principal allowed to ``verify``, and naming a hit this store has; each
+        written one is audited with its operator, each refused one dead-lettered and audited."""
+        decisions, rejected = decode_verifications(payloads, origins, self.gate)
+        if decisions:
+            known = self.retrying(known_hits, self.store, sorted({v.hit_id for v in decisions}))
+            rejected += [
+                rejection(dl.UNKNOWN_HIT, "no hit with this hit_id in the store", v.raw, v.who.origin, "verify", v.who)
+                for v in decisions
+                if v.hit_id not in known
+            ]
+            decisions = [v for v in decisions if v.hit_id in known]
+        if decisions:
+            try:
+                self.applying(self.store.insert_arrow, "verifications", verifications_table(decisions), token)
+            except StoreRejected as exc:
+                rejected += [store_rejected(exc, v.raw, v.who.origin, "verify", v.who) for v in decisions]
+                decisions = []
+        self.reject(rejected, "verifications")
+        self.write_audits([self._verified(v) for v in decisions])
+        for v in decisions:
+            metrics.VERIFICATIONS.labels(v.decision, v.reason or "none").inc()
+
+    def _verified(self, v: Verification) -> AuditEntry:
+        p = v.who.principal
+        detail = json.dumps({"hit_id": v.hit_id, "decision": v.decision})
+        return AuditEntry(
+            self.clock.now_ms(), "verify", p.actor, p.agency, v.who.role, v.who.origin, v.reason, "", detail, "applied"
+        )
+
+    def reject(self, rejected: list[Rejection], source: str) -> None:
+        """Refused control events: dead letters delivered, then audited (on the sink thread)."""
+        if not rejected:
+            return
+        self._send_dead_now([r.dead for r in rejected], source)
+        now = self.clock.now_ms()
+        self.write_audits([r.audit_entry(now) for r in rejected])
+
+    def write_audits(self, entries: list[AuditEntry]) -> None:
+        """Audit control events, once each: an event read again (a restart re-reads the control topics) is not
+        recorded twice; its origin (``client``), action and decision identify it."""
+        if not entries:
+            return
+        written: set[tuple[str, str, str]] = set()
+        clients = sorted({e.client for e in entries})
+        for i in range(0, len(clients), AUDIT_LOOKUP_CHUNK):
+            chunk = ", ".join(sql_literal(c) for c in clients[i : i + AUDIT_LOOKUP_CHUNK])
+            found = self.retrying(
+                self.store.query_arrow,
+                f"SELECT DISTINCT client, action, decision FROM audit_log WHERE client IN ({chunk})",
+            )
+            written |= {(r["client"], r["action"], r["decision"]) for r in found.to_pylist()}
+        for e in entries:
+            if (e.client, e.action, e.decision) not in written:
+                self.retrying(audit, self.store, e)
+                written.add((e.client, e.action, e.decision))
 
     def tick(self) -> None:
         """Every few seconds: the retention clock, and the hot-list sources' freshness clocks."""
@@ -212,6 +313,7 @@ class Worker:
             metrics.HOTLIST_SOURCE_AGE.labels(source).set(age)
             metrics.HOTLIST_SOURCE_STALE.labels(source).set(1 if source in stale else 0)
         self.retrying(write_expiry, self.store, expired, now, self.processor.config.bucket_ms, f"expire-{now}")
+        self.write_audits(self.follower.drain_audit())
         self.apply_holds(now)
         if now - self.last_purge_ms >= self.settings.purge_every_s() * 1000:
             self.last_purge_ms = now
@@ -223,17 +325,61 @@ class Worker:
                 metrics.EXPIRED.labels("clickhouse").inc(done.total)
 
     def apply_holds(self, now: int) -> None:
-        """Place and release the holds that arrived since the last tick, then copy what they cover."""
-        events, dead = self.holds.drain()
-        self._send_dead_now(dead, "holds")
-        for e in events:  # drained from the follower's queue: applied now, retried until the store takes them
-            ev = e.event
-            if ev.op == "place":
-                self.retrying(place_hold, self.store, ev.hold(), e.offset + 1)
-            else:
-                self.retrying(release_hold, self.store, ev.hold_id, ev.released_by, ev.reason, ev.at, e.offset + 1)
+        """Place and release the holds that arrived since the last tick, then copy what they cover. A hold the
+        rules, the roles or the store refuse is a dead letter; the worker goes on with the next."""
+        events, rejected = self.holds.drain()
+        for e in events:  # drained from the follower's queue: applied now, retried while the store is away
+            try:
+                refused = self.apply_hold(e)
+            except StoreRejected as exc:
+                refused = store_rejected(exc, e.raw, e.origin, e.action, e.who)
+            if refused is not None:
+                rejected.append(refused)
+        self.reject(rejected, "holds")
         if events:
             self.retrying(preserve, self.store, self.retention, now)
+
+    def apply_hold(self, e: HoldEvent) -> Rejection | None:
+        """Apply one authorised hold event; its rejection when a rule refuses it. An event applied before (the
+        same offset, read again after a restart) changes nothing and is no rejection."""
+        ev, who, version = e.event, e.who, e.offset + 1
+        known = self.applying(known_hold, self.store, ev.hold_id)
+        if known is not None and known.version >= version:
+            return None  # read again: applied (or superseded) already
+
+        def refuse(rule: str, why: str, reason: str = dl.REFUSED) -> Rejection:
+            return rejection(reason, f"{rule}: {why}", e.raw, e.origin, e.action, who, rule)
+
+        if ev.op == "place":
+            broken = hold_rule_broken(ev, self.retention.hold_max)
+            if broken is not None:
+                return refuse(*broken)
+            if known is not None:
+                return refuse("hold_id_reused", "a hold's id is immutable: place a new hold under a new id")
+            hold = ev.hold(placed_by=who.actor, agency=who.principal.agency)
+            self.applying(place_hold, self.store, hold, version, who.role, e.origin)
+            return None
+        if known is None:
+            return refuse("unknown_hold", "no hold with this id is in force or on record")
+        if known.released:
+            return refuse("hold_released_already", "the hold was released already")
+        role = next((r for r in who.principal.roles if r in self.hold_release_roles), None)
+        if known.agency != who.principal.agency or role is None:
+            why = f"only the placing agency's {', '.join(sorted(self.hold_release_roles))} may release a hold"
+            return refuse("hold_release_not_allowed", why, dl.FORBIDDEN)
+        self.applying(
+            release_hold,
+            self.store,
+            ev.hold_id,
+            who.actor,
+            ev.reason,
+            ev.at,
+            version,
+            agency=who.principal.agency,
+            role=role,
+            client=e.origin,
+        )
+        return None
 
     def sample_kafka_deletions(self, now: int) -> None:
         """What Kafka deleted shows as the advance of log start offsets: sample them for the deletion counts."""

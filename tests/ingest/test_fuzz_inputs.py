@@ -1,5 +1,6 @@
-"""Property tests over the decoders not covered by the reads fuzzers: hot-list events, operator verifications (the
-API payloads), hot-list CSV files, and the policy files (admission policy and retention policy YAML).
+"""Property tests over the decoders not covered by the reads fuzzers: hot-list events and operator verifications
+(signed envelopes around any event, forged and unsigned bytes), hot-list CSV files,
+and the policy files (admission policy and retention policy YAML).
 
 Contract: messages end as a decoded item or a dead letter with a reason and the original bytes, never an
 exception; files end as a value or the project's clear error (``HotlistError`` / ``ConfigError``), never anything
@@ -10,18 +11,29 @@ from __future__ import annotations
 
 import json
 import string
+import tempfile
+from pathlib import Path
 
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.config.access import load_access
 from streams.config.retention import load_retention
+from streams.config.secret_files import load_verifier
 from streams.config.settings import load_policy
 from streams.errors import ConfigError, HotlistError
+from streams.ingest.control import ControlGate
 from streams.ingest.hotlist_csv import read_hotlist_csv
 from streams.ingest.hotlist_events import decode_hotlist_events
 from streams.ingest.verifications import decode_verifications
+from streams.model.access import Principal
 from streams.model.deadletter import REASONS
+from tests.support.control import control_keys
+
+_, _PUBLIC, SIGNER = control_keys(Path(tempfile.mkdtemp()))
+GATE = ControlGate(load_verifier(_PUBLIC), load_access().access())
+WHO = st.sampled_from([Principal("a", "pd", ("admin",)), Principal("o", "pd", ("operator",)), Principal("x", "pd")])
 
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30))
 JSON_VALUES = st.recursive(
@@ -39,6 +51,8 @@ PAYLOADS = st.one_of(
     st.binary(max_size=200),
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
     NEAR_MISS.map(lambda v: json.dumps(v).encode()),
+    st.tuples(NEAR_MISS, WHO).map(lambda t: SIGNER.seal(*t)),  # authentic envelopes around any event
+    st.tuples(JSON_VALUES, WHO).map(lambda t: SIGNER.seal(*t)),  # ... even one that is not an object
 )
 
 
@@ -53,7 +67,7 @@ def _counted(payloads: list[bytes], dead: list, decoded: int) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(PAYLOADS, min_size=1, max_size=8))
 def test_hotlist_events_end_as_ops_or_dead_letters(payloads):
-    out = decode_hotlist_events(payloads, [f"o{i}" for i in range(len(payloads))])
+    out = decode_hotlist_events(payloads, [f"o{i}" for i in range(len(payloads))], GATE)
     items = sum(t.num_rows if isinstance(t, pa.Table) else len(t) for _, t in out.ops)
     _counted(payloads, out.dead, items)
 
@@ -61,8 +75,8 @@ def test_hotlist_events_end_as_ops_or_dead_letters(payloads):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(PAYLOADS, min_size=1, max_size=8))
 def test_verifications_end_as_rows_or_dead_letters(payloads):
-    table, dead = decode_verifications(payloads, [f"o{i}" for i in range(len(payloads))])
-    _counted(payloads, dead, table.num_rows)
+    decisions, rejected = decode_verifications(payloads, [f"o{i}" for i in range(len(payloads))], GATE)
+    _counted(payloads, [r.dead for r in rejected], len(decisions))
 
 
 CSV_CELLS = st.text(alphabet=string.printable + "éß\x00", max_size=15)

@@ -1,4 +1,5 @@
-"""Helpers for integration tests: a worker subprocess, its /readyz and /metrics, reading a topic to its end."""
+"""Helpers for integration tests: a worker subprocess, its /readyz and /metrics, reading a topic to its end, and
+signed control events (a real control key pair, envelopes as the API seals them)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import Consumer, TopicPartition
 
+from streams.core.signing import ControlSigner
 from streams.loadtest.synth import Synth, SynthConfig
+from streams.model.access import Principal
 from streams.model.read import READ_SCHEMA
+from tests.support.control import control_keys
 
 CLI = [sys.executable, "-m", "streams.cli.app"]
 
@@ -329,3 +333,37 @@ def settings_for(env: dict[str, str]):  # noqa: ANN201 - streams.config.settings
     return load_settings(
         kafka_bootstrap=env["PLATESTREAM_KAFKA_BOOTSTRAP"], topic_prefix=env["PLATESTREAM_TOPIC_PREFIX"], partitions=3
     )
+
+
+# Principals as the API signs them (roles from policies/access.yaml).
+ADMIN = Principal("ana", "metro-pd", ("admin",))
+OPERATOR = Principal("op-7", "metro-pd", ("operator",))
+SUPERVISOR = Principal("sup-1", "metro-pd", ("supervisor",))
+
+
+def with_control_keys(env: dict[str, str], folder: Path) -> tuple[dict[str, str], ControlSigner]:
+    """``env`` with the worker trusting a fresh control key (``PLATESTREAM_CONTROL_KEYS_FILE``), and its signer."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _, public, signer = control_keys(folder)
+    return dict(env, PLATESTREAM_CONTROL_KEYS_FILE=str(public)), signer
+
+
+def signed(signer: ControlSigner, event: dict, principal: Principal) -> bytes:
+    """The envelope the API would publish for ``event`` asked for by ``principal``."""
+    return signer.seal(event, principal)
+
+
+def forged(event: dict, principal: Principal, folder: Path) -> bytes:
+    """``event`` sealed with a key no worker trusts."""
+    _, _, other = control_keys(folder)
+    return other.seal(event, principal)
+
+
+def publish(producer, topic: str, key: str, value: bytes) -> tuple[int, int]:  # noqa: ANN001 - a confluent Producer
+    """Produce one message and wait for it: its (partition, offset)."""
+    done: list[tuple[int, int]] = []
+    producer.produce(
+        topic, value, key=key.encode(), on_delivery=lambda err, msg: done.append((msg.partition(), msg.offset()))
+    )
+    assert producer.flush(30) == 0 and done, f"not delivered to {topic}"
+    return done[0]

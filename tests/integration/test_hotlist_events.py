@@ -1,9 +1,8 @@
-"""Hot-list events on the real broker: adds reach the worker, a clear stops matching at once, a stale source
-stops alerting, and operator verifications land in ClickHouse with who and when."""
+"""Hot-list events on the real broker: signed adds reach the worker, a signed clear stops matching at once, a stale
+source stops alerting, and operator verifications land in ClickHouse with who (the signed principal) and when."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pyarrow as pa
@@ -14,7 +13,18 @@ from streams.ingest.hotlist_events import add_event, clear_event, sync_event
 from streams.ingest.verifications import verification_event
 from streams.kafka.producer import make_producer, send_reads
 from streams.model.read import READ_SCHEMA
-from tests.integration.helpers import TopicReader, cli, health, start_worker, stop_worker, wait_for
+from tests.integration.helpers import (
+    ADMIN,
+    OPERATOR,
+    TopicReader,
+    cli,
+    health,
+    signed,
+    start_worker,
+    stop_worker,
+    wait_for,
+    with_control_keys,
+)
 
 pytestmark = pytest.mark.integration
 DAY = 86_400_000
@@ -53,8 +63,8 @@ def _reads(now: int, *rows: tuple[str, str, str]) -> pa.Table:
     )
 
 
-def test_add_clear_staleness_and_verification_round_trip(worker_env):
-    env = worker_env
+def test_add_clear_staleness_and_verification_round_trip(worker_env, tmp_path):
+    env, signer = with_control_keys(worker_env, tmp_path / "keys")
     s = load_settings(kafka_bootstrap=env["PLATESTREAM_KAFKA_BOOTSTRAP"], topic_prefix=env["PLATESTREAM_TOPIC_PREFIX"])
     assert cli(env, "topics", "create").returncode == 0
     producer = make_producer(s, **{"linger.ms": 0})
@@ -63,9 +73,10 @@ def test_add_clear_staleness_and_verification_round_trip(worker_env):
 
     def publish(topic: str, key: str, value: dict) -> int:
         offsets: list[int] = []
+        who = OPERATOR if topic.endswith("verifications") else ADMIN
         producer.produce(
             topic,
-            json.dumps(value).encode(),
+            signed(signer, value, who),
             key=key.encode(),
             on_delivery=lambda err, msg: offsets.append(msg.offset()),
         )
@@ -100,7 +111,7 @@ def test_add_clear_staleness_and_verification_round_trip(worker_env):
         assert hits["r2"]["alert"] is False and hits["r2"]["source_stale"] is True  # recorded, not alerted
 
         # Clear E1: once the worker has applied the event, the same plate no longer matches.
-        clear_offset = publish(events_topic, "E1", clear_event("E1", "recovered", "dispatch-7", now))
+        clear_offset = publish(events_topic, "E1", clear_event("E1", "recovered", now))
         wait_for(lambda: health(env)["hotlist_offsets"]["0"] > clear_offset, what="clear applied", timeout=10)
         assert health(env)["hotlist_entries"] == 1
         later = int(time.time() * 1000)
@@ -111,9 +122,9 @@ def test_add_clear_staleness_and_verification_round_trip(worker_env):
 
         # Operators decide: confirm one, reject one; a confirmation that skips a check is a dead letter.
         vt = f"{s.topic_prefix}verifications"
-        publish(vt, hits["r1"]["hit_id"], verification_event(hits["r1"]["hit_id"], "badge-12", later))
-        publish(vt, hits["r2"]["hit_id"], verification_event(hits["r2"]["hit_id"], "badge-12", later, "misread"))
-        bad = verification_event(hits["r1"]["hit_id"], "badge-99", later)
+        publish(vt, hits["r1"]["hit_id"], verification_event(hits["r1"]["hit_id"], later))
+        publish(vt, hits["r2"]["hit_id"], verification_event(hits["r2"]["hit_id"], later, "misread"))
+        bad = verification_event(hits["r1"]["hit_id"], later)
         bad["checks"]["entry_active"] = False
         publish(vt, hits["r1"]["hit_id"], bad)
         dead = TopicReader(s.kafka_bootstrap, f"{s.topic_prefix}deadletter").read(want=1)
@@ -131,8 +142,8 @@ def test_add_clear_staleness_and_verification_round_trip(worker_env):
             "SELECT hit_id, decision, reason, operator FROM verifications FINAL ORDER BY decision"
         ).to_pylist()
         assert rows == [
-            {"hit_id": hits["r1"]["hit_id"], "decision": "confirmed", "reason": "", "operator": "badge-12"},
-            {"hit_id": hits["r2"]["hit_id"], "decision": "rejected", "reason": "misread", "operator": "badge-12"},
+            {"hit_id": hits["r1"]["hit_id"], "decision": "confirmed", "reason": "", "operator": OPERATOR.actor},
+            {"hit_id": hits["r2"]["hit_id"], "decision": "rejected", "reason": "misread", "operator": OPERATOR.actor},
         ]
     finally:
         store.close()

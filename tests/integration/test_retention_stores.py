@@ -18,9 +18,26 @@ import pyarrow as pa
 import pytest
 
 from streams.config.settings import load_settings
+from streams.core.pseudonym import PlateKeys
+from streams.core.signing import ControlSigner
+from streams.ingest.holds import place_event
 from streams.kafka.producer import make_producer, send_reads
+from streams.model.hold import Hold
 from streams.model.read import READ_SCHEMA
-from tests.integration.helpers import cli, health, metric, start_worker, stop_worker, wait_for
+from streams.store.search import plate_pseudonyms
+from tests.integration.helpers import (
+    SUPERVISOR,
+    cli,
+    health,
+    metric,
+    publish,
+    settings_for,
+    signed,
+    start_worker,
+    stop_worker,
+    wait_for,
+    with_control_keys,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -105,25 +122,40 @@ def _verify(env: dict[str, str]) -> tuple[int, str]:
     return res.returncode, res.stdout + res.stderr
 
 
+def _place_hold(env: dict[str, str], signer: ControlSigner) -> None:
+    """A signed hold (as the API places it) on HELD's reads captured until now."""
+    settings = settings_for(env)
+    now = int(time.time() * 1000)
+    hold = Hold(
+        hold_id="hold-1",
+        requested_by="defence counsel",
+        case_number="CR-2026-1",
+        reason="defendant's request for their own location data",
+        plate_keys=tuple(plate_pseudonyms([HELD], PlateKeys.parse(KEYS))),
+        read_ids=(),
+        captured_from_ms=now - 3_600_000,
+        captured_to_ms=now,  # preservation keeps what exists
+        expires_at_ms=now + 86_400_000,
+        placed_at_ms=now,
+        order_ref="PR-2026-1",
+    )
+    producer = make_producer(settings, **{"linger.ms": 0})
+    publish(producer, f"{settings.topic_prefix}holds", hold.hold_id, signed(signer, place_event(hold), SUPERVISOR))
+
+
 def test_every_store_keeps_the_limit_except_what_a_hold_covers(worker_env, tmp_path):
     policy = tmp_path / "short.yaml"
     policy.write_text(SHORT)
-    env = _env(worker_env, tmp_path, str(policy))
+    env, signer = with_control_keys(_env(worker_env, tmp_path, str(policy)), tmp_path / "keys")
     assert cli(env, "topics", "create").returncode == 0
     worker = start_worker(env)
     try:
         assert health(env)["read_store"] == "all"
-        # The hold comes first, for reads captured up to an hour ahead: each purge copies what it covers before
-        # it deletes anything, so the copy does not race the 6 s limit on a busy machine.
-        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
-        placed = cli(
-            env, "hold", "place", "--plate", HELD, "--requested-by", "defence counsel", "--case", "CR-2026-1",
-            "--reason", "defendant's request for their own location data", "--days", "1", "--captured-to", until,
-        )  # fmt: skip
-        assert placed.returncode == 0, placed.stderr
-        wait_for(lambda: health(env)["holds_events"] >= 1, 30, "the hold to reach the worker")
-
+        # The reads first, then the hold (it keeps what exists, never reads of the future); each purge copies what
+        # a hold covers before it deletes anything, and the 5 s limit leaves a few ticks for the hold to arrive.
         captured = _send(env, "a")
+        _place_hold(env, signer)
+        wait_for(lambda: health(env)["holds_events"] >= 1, 30, "the hold to reach the worker")
         assert [r["read_id"] for r in _search(env, HOT)] == ["a0"]
         assert sorted(r["read_id"] for r in _search(env, HELD)) == ["a1", "a2"]
         assert len(_search(env, PLAIN[0])) == 1

@@ -86,7 +86,7 @@ def test_the_bundle_holds_everything_that_touched_the_case_and_verifies(case_sto
         and "op-3@metro-pd" in (out / "verifications.csv").read_text()
     )
     records = (out / "records.csv").read_text()
-    assert records.count("CR-9") == 0 and "hold_placed" in records and "verification" in records
+    assert records.count("CR-9") == 0 and "holds.place" in records and "verification" in records
     bundle = json.loads((out / "bundle.json").read_text())
     assert [r["seq"] for r in bundle["records"]][-1] == bundle["export_seq"]  # the export is on the record
 

@@ -25,7 +25,7 @@ from streams.model.batch import STORED_READ_SCHEMA
 from streams.model.hold import Hold
 from streams.model.search import SearchRefused, SearchRequest
 from streams.run.retention_verify import verify
-from streams.store.audit import log_rows, verifier
+from streams.store.audit import audit, log_rows, verifier
 from streams.store.clickhouse import Store, migrate
 from streams.store.deletions import deletions_per_day, write_log_starts
 from streams.store.holds import list_holds, place_hold, preserve, release_hold
@@ -241,37 +241,70 @@ def test_a_hold_keeps_exactly_what_it_covers_until_released(db: Store) -> None:
         placed_by="rec-1@metro-pd",
         agency="metro-pd",
     )
-    assert place_hold(db, hold, version=1)
+    # A hit and its verification on a read the hold covers (r3), and on one it does not (r1), each audited.
+    for hit_id, read_id in (("hit-3", "r3"), ("hit-1", "r1")):
+        db.command(
+            "INSERT INTO hits (hit_id, read_id, read_time, entry_id) "
+            f"VALUES ('{hit_id}', '{read_id}', fromUnixTimestamp64Milli(toInt64({T0 - 5_000}), 'UTC'), 'E1')"
+        )
+        db.command(
+            "INSERT INTO verifications (hit_id, decision, reason, operator, decided_at) VALUES "
+            f"('{hit_id}', 'confirmed', '', 'op-7@metro-pd', fromUnixTimestamp64Milli(toInt64({T0}), 'UTC'))"
+        )
+        detail = json.dumps({"hit_id": hit_id, "decision": "confirmed"})
+        audit(db, AuditEntry(T0, "verify", "op-7@metro-pd", "metro-pd", "operator", detail=detail, decision="applied"))
+    assert place_hold(db, hold, version=1, role="records", client="t.holds/0/0")
     assert not place_hold(db, hold, version=1)  # read again from the topic after a restart: no second record
     assert preserve(db, POLICY, T0) == 2  # r4 (plate) and r3 (read id)
     assert preserve(db, POLICY, T0) == 0  # copied once
+    held_audit = "SELECT action, JSONExtractString(detail, 'hit_id') AS hit FROM held_audit FINAL ORDER BY action"
+    assert db.query_arrow(held_audit).to_pylist() == [
+        {"action": "holds.place", "hit": ""},
+        {"action": "verify", "hit": "hit-3"},  # the decision on a held read's hit: copied, not the other
+    ]
 
-    later = T0 + 200_000  # every read is past its limit now, hits too
+    later = T0 + 200_000  # every read is past its limit now, hits and verifications too
     done = purge(db, POLICY, later)
-    assert done.deleted == {("reads", "non_hit_reads"): 3, ("reads", "hit_reads"): 2}
+    assert done.deleted == {
+        ("reads", "non_hit_reads"): 3,
+        ("reads", "hit_reads"): 2,
+        ("hits", "hits"): 1,  # hit-1; hit-3's read is held, and so is the hit
+        ("verifications", "verifications"): 1,
+    }
     assert db.query_arrow("SELECT count() AS n FROM reads")["n"][0].as_py() == 0
+    assert db.query_arrow("SELECT hit_id FROM hits")["hit_id"].to_pylist() == ["hit-3"]
+    assert db.query_arrow("SELECT hit_id FROM verifications")["hit_id"].to_pylist() == ["hit-3"]
     held = search(db, keys, POLICY, ask("5HOLD55"), WHO, now_ms=later)
     assert ids(held) == ["r4"] and held["held"].to_pylist() == [1]
     assert ids(search(db, keys, POLICY, SearchRequest("b", read_ids=("r3", "r1")), WHO, now_ms=later)) == ["r3"]
     ok = verify_store(db, POLICY, now_ms=later)
-    assert not [f for f in ok if f.failed]
+    assert not [f for f in ok if f.failed]  # what the hold keeps is not past its limit
     assert any("2 read(s) kept by 1 active hold(s)" in f.message for f in ok)
     listed = list_holds(db).to_pylist()
     assert [(h["hold_id"], h["held_reads"], h["released_at"]) for h in listed] == [("h-1", 2, None)]
-
-    assert release_hold(db, "h-1", "court clerk", "case closed", later + 1, version=2)
-    assert not release_hold(db, "h-unknown", "x", "y", later + 1, version=3)
-    assert not release_hold(db, "h-1", "court clerk", "case closed", later + 1, version=2)  # once
-    log = db.query_arrow("SELECT action, actor, case_number FROM audit_log WHERE action LIKE 'hold%'").to_pylist()
-    assert sorted((r["action"], r["actor"], r["case_number"]) for r in log) == [
-        ("hold_placed", "rec-1@metro-pd", "CR-2026-1"),
-        ("hold_released", "court clerk", "CR-2026-1"),
+    assert [(h["placed_by"], h["agency"], h["order_ref"]) for h in listed] == [
+        ("rec-1@metro-pd", "metro-pd", "preservation request PR-17")
     ]
-    assert [f.subject.split("/")[-1] for f in verify_store(db, POLICY, now_ms=later + 2) if f.failed] == ["held_reads"]
-    assert purge(db, POLICY, later + 2).deleted == {("held_reads", "non_hit_reads"): 2}
+
+    assert release_hold(db, "h-1", "rec-1@metro-pd", "case closed", later + 1, version=2, agency="metro-pd")
+    assert not release_hold(db, "h-unknown", "x", "y", later + 1, version=3)
+    assert not release_hold(db, "h-1", "rec-1@metro-pd", "case closed", later + 1, version=2)  # once
+    log = db.query_arrow("SELECT action, actor, case_number FROM audit_log WHERE action LIKE 'holds.%'").to_pylist()
+    assert sorted((r["action"], r["actor"], r["case_number"]) for r in log) == [
+        ("holds.place", "rec-1@metro-pd", "CR-2026-1"),
+        ("holds.release", "rec-1@metro-pd", "CR-2026-1"),
+    ]
+    failed = {f.subject.split("/")[-1] for f in verify_store(db, POLICY, now_ms=later + 2) if f.failed}
+    assert failed == {"held_reads", "held_audit", "hits", "verifications"}  # the hold ended: all of it is due
+    assert purge(db, POLICY, later + 2).deleted == {
+        ("held_reads", "non_hit_reads"): 2,
+        ("held_audit", "audit"): 2,
+        ("hits", "hits"): 1,
+        ("verifications", "verifications"): 1,
+    }
     assert search(db, keys, POLICY, ask("5HOLD55"), WHO, now_ms=later + 3).num_rows == 0
     assert not [f for f in verify_store(db, POLICY, now_ms=later + 3) if f.failed]
-    assert list_holds(db)["released_by"].to_pylist() == ["court clerk"]  # the hold's record stays (audit)
+    assert list_holds(db)["released_by"].to_pylist() == ["rec-1@metro-pd"]  # the hold's record stays (audit)
 
 
 def test_hit_only_stores_no_non_hit_read_and_the_verifier_checks_it(db: Store) -> None:

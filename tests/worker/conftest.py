@@ -16,16 +16,25 @@ import pytest
 
 from streams.clock import ManualClock
 from streams.config.settings import Settings
+from streams.core.signing import ControlSigner
+from streams.model.access import Principal
 from streams.model.decoded import Decoded
 from streams.model.read import HEARTBEAT_SCHEMA, READ_SCHEMA
 from streams.store.clickhouse import ChdbStore, Store, migrate, open_store
 from streams.worker.worker import Worker
+from tests.support.control import control_keys
 from tests.worker.fakes import FakeFeeds, FakeProducer
 
 KEYS = "k1:000102030405060708090a0b0c0d0e0f"
 HOT_PLATE = "8XYZ999"
 HOT_ENTRY = "E001"
 LOOSE_READ_SCHEMA = pa.schema([f.with_nullable(True) for f in READ_SCHEMA])
+# Principals as the API signs them (roles from policies/access.yaml).
+ADMIN = Principal("ana", "metro-pd", ("admin",))
+OPERATOR = Principal("op-7", "metro-pd", ("operator",))
+SUPERVISOR = Principal("sup-1", "metro-pd", ("supervisor",))
+RECORDS_ELSEWHERE = Principal("rec-9", "county-so", ("records",))
+INVESTIGATOR = Principal("inv-3", "metro-pd", ("investigator",))
 
 
 def hotlist_csv(path: Path) -> Path:
@@ -80,8 +89,22 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def settings(clean_env: None, tmp_path: Path) -> Callable[..., Settings]:
-    """``settings(**overrides)``: test topics (prefix ``t.``), one hot-list entry, fixed plate keys."""
+def control(tmp_path: Path) -> tuple[Path, ControlSigner]:
+    """A real control key pair: (the public key file workers trust, a signer with the private key)."""
+    _, public, signer = control_keys(tmp_path)
+    return public, signer
+
+
+@pytest.fixture
+def seal(control: tuple[Path, ControlSigner]) -> Callable[[dict[str, Any], Principal], bytes]:
+    """``seal(event, principal)``: the envelope the API would publish."""
+    return control[1].seal
+
+
+@pytest.fixture
+def settings(clean_env: None, tmp_path: Path, control: tuple[Path, ControlSigner]) -> Callable[..., Settings]:
+    """``settings(**overrides)``: test topics (prefix ``t.``), one hot-list entry, fixed plate keys, the test's
+    control key trusted."""
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -89,6 +112,7 @@ def settings(clean_env: None, tmp_path: Path) -> Callable[..., Settings]:
             "chdb_path": tmp_path / "chdb",
             "plate_keys": KEYS,
             "hotlist_path": hotlist_csv(tmp_path / "hotlist.csv"),
+            "control_keys_file": control[0],
         }
         return Settings(**{**values, **overrides})
 
@@ -119,7 +143,7 @@ def make_worker(settings: Callable[..., Settings], clock: ManualClock, store: St
         **kw: Any,
     ) -> Rig:
         producer = producer or FakeProducer()
-        feeds = feeds or FakeFeeds()
+        feeds = feeds or FakeFeeds(clock=clock)
         sleeps: list[float] = []
 
         def pause(seconds: float) -> None:  # no real sleep: the test sees the pauses, and may act during one

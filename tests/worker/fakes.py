@@ -10,10 +10,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from streams.clock import Clock
 from streams.config.retention import RetentionPolicy
 from streams.core.live_hotlist import LiveHotList
 from streams.errors import StoreError
-from streams.ingest.holds import HoldEvent
+from streams.ingest.control import ControlGate, Rejection
+from streams.ingest.holds import HoldEvent, decode_hold_events
+from streams.kafka.hotlist_follower import HotlistApplier
 from streams.model.deadletter import DeadLetter
 from streams.store.clickhouse import Store
 
@@ -56,14 +59,24 @@ class FakeProducer:
         return [(k, v) for t, v, k in self.delivered if t == topic]
 
 
-class FakeHotlist:
-    """Stands in for ``HotlistFollower``: remembers what the worker asked of it and hands dead letters back."""
+class FakeHotlist(HotlistApplier):
+    """Stands in for ``HotlistFollower`` without a broker: ``publish`` applies events as the follower's thread
+    would (the real ``HotlistApplier``); remembers what the worker asked of it."""
 
-    def __init__(self, on_dead: Callable[[list[DeadLetter]], None]):
-        self.on_dead = on_dead
+    def __init__(
+        self, live: LiveHotList, lock: threading.Lock, on_dead: Callable[[list[DeadLetter]], None], gate, clock
+    ):  # noqa: ANN001
+        super().__init__(live, lock, on_dead, gate, clock)
         self.applied = {0: 0}
-        self.applied_at_ms: int | None = None
         self.calls: list[str] = []
+
+    def publish(self, *values: bytes) -> list[str]:
+        """Apply ``values`` as the next offsets of partition 0; their origins."""
+        first = self.applied[0]
+        origins = [f"t.hotlist.events/0/{first + i}" for i in range(len(values))]
+        self.applied[0] = first + len(values)
+        self.apply(list(values), origins)
+        return origins
 
     def catch_up(self) -> None:
         self.calls.append("catch_up")
@@ -73,23 +86,34 @@ class FakeHotlist:
 
 
 class FakeHolds:
-    """Stands in for ``HoldsFollower``: ``queue`` events and dead letters; ``drain`` empties the queue."""
+    """Stands in for ``HoldsFollower``: ``publish`` decodes envelopes with the worker's gate as the follower's
+    thread would, ``queue`` takes decoded ones; ``drain`` empties the queue."""
 
     def __init__(self) -> None:
         self.events: list[HoldEvent] = []
-        self.dead: list[DeadLetter] = []
+        self.dead: list[Rejection] = []
         self.received = 0
         self.started = False
+        self.gate: ControlGate | None = None
+        self.next_offset = 0
 
     def start(self) -> None:
         self.started = True
 
-    def queue(self, events: list[HoldEvent], dead: list[DeadLetter]) -> None:
+    def publish(self, *values: bytes, offset: int | None = None) -> None:
+        """Decode ``values`` as the next offsets of partition 0 (or from ``offset``: the same events read again)."""
+        assert self.gate is not None
+        first = self.next_offset if offset is None else offset
+        offsets = list(range(first, first + len(values)))
+        self.next_offset = max(self.next_offset, first + len(values))
+        self.queue(*decode_hold_events(list(values), [f"t.holds/0/{o}" for o in offsets], offsets, self.gate))
+
+    def queue(self, events: list[HoldEvent], dead: list[Rejection]) -> None:
         self.events += events
         self.dead += dead
         self.received += len(events) + len(dead)
 
-    def drain(self) -> tuple[list[HoldEvent], list[DeadLetter]]:
+    def drain(self) -> tuple[list[HoldEvent], list[Rejection]]:
         out = (self.events, self.dead)
         self.events, self.dead = [], []
         return out
@@ -98,7 +122,8 @@ class FakeHolds:
 class FakeFeeds:
     """The Kafka feeds of a worker, in memory."""
 
-    def __init__(self, alerts: list[tuple[str, int]] | None = None):
+    def __init__(self, alerts: list[tuple[str, int]] | None = None, clock: Clock | None = None):
+        self.clock = clock
         self.alerts = alerts or []
         self.alerts_since: list[int] = []
         self.hotlist_source: FakeHotlist | None = None
@@ -111,12 +136,18 @@ class FakeFeeds:
         return [a for a in self.alerts if a[1] >= since_ms]
 
     def hotlist(
-        self, live: LiveHotList, lock: threading.Lock, on_dead: Callable[[list[DeadLetter]], None]
+        self,
+        live: LiveHotList,
+        lock: threading.Lock,
+        on_dead: Callable[[list[DeadLetter]], None],
+        gate: ControlGate,
     ) -> FakeHotlist:
-        self.hotlist_source = FakeHotlist(on_dead)
+        assert self.clock is not None, "FakeFeeds(clock=...) for a worker"
+        self.hotlist_source = FakeHotlist(live, lock, on_dead, gate, self.clock)
         return self.hotlist_source
 
-    def holds(self) -> FakeHolds:
+    def holds(self, gate: ControlGate) -> FakeHolds:
+        self.holds_source.gate = gate
         return self.holds_source
 
     def log_starts(self, policy: RetentionPolicy) -> list[tuple[str, str, int, int]]:
@@ -148,3 +179,17 @@ class FlakyStore:
 
     def close(self) -> None:
         self._store.close()
+
+
+class OversizeStore(FlakyStore):
+    """A real store on which inserts into ``table`` run as one statement over the engine's ``max_query_size``, as
+    a hold's SQL of 20,000 read ids did: the engine itself refuses it (a real ``StoreRejected``, code 62)."""
+
+    def __init__(self, store: Store, table: str):
+        super().__init__(store, 0)
+        self.table = table
+
+    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
+        if table == self.table:
+            self._store.command("SELECT length('" + "x" * 300_000 + "')")
+        super().insert_arrow(table, data, dedup_token)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from streams import metrics
 from streams.clock import ManualClock
-from tests.worker.conftest import HOT_PLATE, decoded, read
+from streams.ingest.verifications import verification_event
+from tests.worker.conftest import HOT_PLATE, OPERATOR, decoded, read
 from tests.worker.fakes import FlakyStore
 
 
@@ -39,17 +38,19 @@ def test_a_failed_write_is_retried_with_backoff_until_the_store_takes_it(make_wo
     assert w.batches == 1
 
 
-def test_verifications_and_plans_are_retried_too(make_worker, store, clock: ManualClock) -> None:  # noqa: ANN001
+def test_verifications_and_plans_are_retried_too(make_worker, store, clock: ManualClock, seal) -> None:  # noqa: ANN001
     flaky = FlakyStore(store, failures=0)
     rig = make_worker(store=flaky)
     flaky.failures = 1
     rig.worker.record_plans("t.reads.json", [(0, 10, 19)])
     assert rig.sleeps == [0.05]
     assert rig.worker.load_plans("t.reads.json", 0, 12) == [(10, 19)]
+    result = rig.worker.process(decoded([read("r1", HOT_PLATE, clock.now_ms())]), "reads.json")
+    rig.worker.handle(result, "tok", "reads.json", 0.0, rig.worker.publish(result, "reads.json"))
+    hit_id = result.hits["hit_id"][0].as_py()
     flaky.failures = 2
-    doc = json.dumps(
-        {"hit_id": "h1", "decision": "rejected", "reason": "misread", "operator": "b-1", "at": clock.now_ms()}
-    ).encode()  # a decision of now: the engine's TTL drops rows inserted far in the past
+    # a decision of now: the engine's TTL drops rows inserted far in the past
+    doc = seal(verification_event(hit_id, clock.now_ms(), "misread"), OPERATOR)
     rig.worker.handle_verifications([doc], ["t.verifications/0/0"], "t.verifications/0/0..t.verifications/0/0")
     assert rig.sleeps == [0.05, 0.05, 0.1]
     assert store.query_arrow("SELECT count() AS n FROM verifications")["n"][0].as_py() == 1

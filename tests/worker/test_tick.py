@@ -7,8 +7,7 @@ import json
 
 from streams import metrics
 from streams.clock import ManualClock
-from streams.ingest.holds import decode_hold_events
-from tests.worker.conftest import HOT_PLATE, decoded, read
+from tests.worker.conftest import HOT_PLATE, SUPERVISOR, decoded, read
 
 PURGE_EVERY_MS = 30_000  # the default policy: a tenth of the 5-minute non-hit limit, under the 60 s setting
 NON_HIT_LIMIT_MS = 300_000
@@ -101,32 +100,27 @@ def test_kafka_log_starts_are_written_and_a_failed_sample_is_only_counted(make_w
     assert after == before + 1 and rig.worker.last_purge_ms == clock.now_ms()  # the purge ran all the same
 
 
-def hold_events(*docs: dict, first_offset: int = 0):  # noqa: ANN201
-    payloads = [json.dumps(d).encode() for d in docs]
-    offsets = list(range(first_offset, first_offset + len(docs)))
-    return decode_hold_events(payloads, [f"t.holds/0/{o}" for o in offsets], offsets)
-
-
-def test_holds_are_placed_on_the_tick_and_copy_what_they_cover_then_released(make_worker, store, clock) -> None:  # noqa: ANN001
+def test_holds_are_placed_on_the_tick_and_copy_what_they_cover_then_released(make_worker, store, clock, seal) -> None:  # noqa: ANN001
     rig = make_worker()
     stored_reads(rig, clock)
     now = clock.now_ms()
     place = {
-        "op": "place", "hold_id": "H1", "requested_by": "counsel", "case_number": "C-1", "reason": "litigation",
-        "read_ids": ["r2"], "captured_from": now - 60_000, "captured_to": now + 60_000,
+        "op": "place", "hold_id": "H1", "requested_by": "counsel", "order_ref": "PR-1", "case_number": "C-1",
+        "reason": "litigation", "read_ids": ["r2"], "captured_from": now - 60_000, "captured_to": now,
         "expires_at": now + 86_400_000, "at": now,
     }  # fmt: skip
     bad = {"op": "place", "hold_id": "H2"}
-    rig.feeds.holds_source.queue(*hold_events(place, bad))
+    rig.feeds.holds_source.publish(seal(place, SUPERVISOR), seal(bad, SUPERVISOR))
     rig.worker.tick()
     assert store.query_arrow("SELECT hold_id FROM holds FINAL")["hold_id"].to_pylist() == ["H1"]
     assert store.query_arrow("SELECT read_id FROM held_reads FINAL")["read_id"].to_pylist() == ["r2"]
     [(key, value)] = rig.producer.on("t.deadletter")
     assert key == b"t.holds/0/1" and json.loads(value)["source"] == "holds"
+    assert json.loads(value)["reason"] == "wrong_schema"
     assert rig.worker.health()["holds_events"] == 2
 
-    release = {"op": "release", "hold_id": "H1", "released_by": "counsel", "reason": "case closed", "at": now + 1000}
-    rig.feeds.holds_source.queue(*hold_events(release, first_offset=2))
+    release = {"op": "release", "hold_id": "H1", "reason": "case closed", "at": now + 1000}
+    rig.feeds.holds_source.publish(seal(release, SUPERVISOR))
     clock.advance(1000)
     rig.worker.tick()
     released = store.query_arrow("SELECT released_at IS NOT NULL AS r FROM holds FINAL WHERE hold_id = 'H1'")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from streams import metrics
 from streams.clock import ManualClock
 from streams.model.audit import AuditEntry
 from streams.model.deadletter import DeadLetter
@@ -110,7 +109,7 @@ def test_a_stored_read_is_found_by_the_gated_search_and_the_search_audited(make_
 
 def test_the_alert_window_is_restored_from_published_alerts(make_worker, clock: ManualClock) -> None:  # noqa: ANN001
     now = clock.now_ms()
-    feeds = FakeFeeds(alerts=[(HOT_ENTRY, now - 60_000), ("E999", now - 3_600_000)])
+    feeds = FakeFeeds(alerts=[(HOT_ENTRY, now - 60_000), ("E999", now - 3_600_000)], clock=clock)
     rig = make_worker(feeds=feeds, alert_window_s=600)
     assert feeds.alerts_since == [now - 600_000]  # the window, on the worker's clock
     assert rig.worker.alerts_restored == 1 and rig.worker.health()["alerts_restored"] == 1
@@ -120,40 +119,7 @@ def test_the_alert_window_is_restored_from_published_alerts(make_worker, clock: 
     assert json.loads(value)["alert"] is False  # alerted a minute ago, before the restart
 
 
-def test_no_alert_window_no_restore(make_worker) -> None:  # noqa: ANN001
-    feeds = FakeFeeds(alerts=[(HOT_ENTRY, 0)])
+def test_no_alert_window_no_restore(make_worker, clock) -> None:  # noqa: ANN001
+    feeds = FakeFeeds(alerts=[(HOT_ENTRY, 0)], clock=clock)
     rig = make_worker(feeds=feeds, alert_window_s=0)
     assert feeds.alerts_since == [] and rig.worker.alerts_restored == 0
-
-
-def test_verifications_are_written_and_bad_ones_dead_lettered(make_worker, store, clock) -> None:  # noqa: ANN001
-    rig = make_worker()
-    checks = {"plate_matches_image": True, "region_matches_image": True, "entry_active": True}
-    good = {"hit_id": "h1", "decision": "confirmed", "operator": "badge-1", "at": clock.now_ms(), "checks": checks}
-    rejected = {
-        "hit_id": "h2",
-        "decision": "rejected",
-        "reason": "misread",
-        "operator": "badge-1",
-        "at": clock.now_ms(),
-    }
-    bad = {"hit_id": "h3", "decision": "confirmed", "operator": "badge-1", "at": clock.now_ms(), "checks": {}}
-    payloads = [json.dumps(d).encode() for d in (good, rejected, bad)]
-    origins = ["t.verifications/0/0", "t.verifications/0/1", "t.verifications/0/2"]
-    before = (
-        metrics.REGISTRY.get_sample_value(
-            "platestream_verifications_total", {"decision": "rejected", "reason": "misread"}
-        )
-        or 0
-    )
-    rig.worker.handle_verifications(payloads, origins, "t.verifications/0/0..t.verifications/0/2")
-    rows = store.query_arrow("SELECT hit_id, decision FROM verifications ORDER BY hit_id").to_pylist()
-    assert rows == [{"hit_id": "h1", "decision": "confirmed"}, {"hit_id": "h2", "decision": "rejected"}]
-    [(key, value)] = rig.producer.on("t.deadletter")
-    assert key == b"t.verifications/0/2" and json.loads(value)["source"] == "verifications"
-    after = metrics.REGISTRY.get_sample_value(
-        "platestream_verifications_total", {"decision": "rejected", "reason": "misread"}
-    )
-    assert after == before + 1
-    rig.worker.handle_verifications(payloads, origins, "t.verifications/0/0..t.verifications/0/2")  # redelivered
-    assert count(store, "verifications") == 2

@@ -1,9 +1,8 @@
-"""Hot-list clear propagation: clears published one at a time during the load, and how long until every worker
-shows each applied."""
+"""Hot-list clear propagation: clears published one at a time during the load, signed with the stack's control
+key as the API would sign them, and how long until every worker shows each applied."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +13,9 @@ from confluent_kafka import Producer
 from streams.clock import now_ms
 from streams.ingest.hotlist_events import clear_event
 from streams.loadtest.bench.stack import Stack
+from streams.model.access import Principal
+
+BENCH = Principal("platestream-bench", "bench", ("admin",))  # who the bench's clears are signed for
 
 
 class ClearWatcher(threading.Thread):
@@ -33,8 +35,7 @@ class ClearWatcher(threading.Thread):
     def clear_one(self, entry_id: str) -> dict:
         delivered: list[Any] = []
         at_ms = now_ms()
-        value = clear_event(entry_id, "recovered", "bench", at_ms)
-        value = value if isinstance(value, bytes) else json.dumps(value).encode()
+        value = self.stack.signer.seal(clear_event(entry_id, "recovered", at_ms), BENCH)
         level = self.level()
         t0 = time.perf_counter()
         self.producer.produce(

@@ -13,7 +13,9 @@ from typing import Any
 from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
+from streams.config.secret_files import load_signer, write_control_keypair
 from streams.config.settings import Settings
+from streams.core.signing import ControlSigner
 from streams.errors import PlatestreamError
 from streams.loadtest.bench.options import KAFKA_SCRIPT, BenchOptions
 from streams.loadtest.bench.procs import CLI, free_port, http_get, stop_process, wait_http
@@ -34,6 +36,10 @@ class Stack:
         self.logs: list[Path] = []
         self.hotlist_csv = hotlist_csv
         self.bootstrap = opts.bootstrap or ""
+        # The workers trust a control key made for this run; the bench signs its hot-list clears with it.
+        control_key = tmp / "control" / f"{self.prefix}key"
+        self.control_keys_file = write_control_keypair(control_key)
+        self.signer: ControlSigner = load_signer(control_key)
 
     def start_broker(self) -> None:
         if self.bootstrap:
@@ -57,6 +63,7 @@ class Stack:
             PLATESTREAM_TOPIC_PREFIX=self.prefix,
             PLATESTREAM_PARTITIONS=str(self.partitions),
             PLATESTREAM_HOTLIST_PATH=str(self.hotlist_csv),
+            PLATESTREAM_CONTROL_KEYS_FILE=str(self.control_keys_file),
         )
         return env
 
