@@ -14,8 +14,15 @@ from streams.model.access import ACTIONS, Principal
 EXPECTED = {
     "operator": {"verify", "hits.read"},
     "investigator": {"search", "hits.read", "process.read"},
-    "supervisor": {"holds.place", "holds.release", "holds.read", "hits.read", "process.register", "process.review",
-                   "process.read"},  # fmt: skip
+    "supervisor": {
+        "holds.place",
+        "holds.release",
+        "holds.read",
+        "hits.read",
+        "process.register",
+        "process.review",
+        "process.read",
+    },  # fmt: skip
     "auditor": {"audit.read", "holds.read", "process.read", "sharing.read"},
     "admin": {"hotlist.add", "hotlist.clear", "hotlist.sync", "policy.manage", "sharing.manage", "sharing.read"},
     "records": {"holds.place", "holds.release", "holds.read", "records.discover", "process.register", "process.read"},

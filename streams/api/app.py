@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from streams.api import control, process, reads, search, sharing
+from streams.api import audit, control, process, reads, search, sharing
 from streams.api.auth import auth_configured
 from streams.api.gate import STATUS_RULES, AuditGate
 from streams.api.refusals import Refused, error_response, field_problems
@@ -59,7 +59,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = svc
-    routers = [reads.router, search.router, control.router, process.router, sharing.router]
+    routers = [reads.router, audit.router, search.router, control.router, process.router, sharing.router]
     for router in routers:
         app.include_router(router)
     # The gate matches requests against the routers' own routes (no prefixes: the paths are the same).

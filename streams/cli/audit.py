@@ -16,6 +16,7 @@ from streams.config.settings import load_settings
 from streams.core.review import Flag, review
 from streams.store.clickhouse import open_store
 from streams.store.review import audit_rows, process_rows
+from streams.store.sharing import shared_agencies
 
 audit_app = typer.Typer(
     no_args_is_help=True, help="The audit log: verify it, checkpoint it, export a case, review it for misuse."
@@ -39,19 +40,21 @@ def review_command(
     until: When = None,
     policy: Annotated[Path | None, typer.Option("--policy", help="review policy YAML (else the packaged one)")] = None,
     sharing: Annotated[
-        Path | None, typer.Option("--sharing", help="sharing allow-list YAML: the outside agencies allowed")
+        Path | None,
+        typer.Option("--sharing", help="sharing allow-list YAML (else the store's sharing list, PUT /v1/sharing)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per flag, per line")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Flag patterns of misuse in the audit records of a period (default: everything up to now); exits 1 when
     anything is flagged. Reads $CLICKHOUSE_URL, or the embedded store."""
-    review_policy, allowed = load_review_policy(policy), load_sharing(sharing)
+    review_policy = load_review_policy(policy)
     start, end = when_ms(since, 0), when_ms(until, now_ms())
     s = load_settings(config)
     store = open_store(s.clickhouse_url, s.chdb_path)
     try:
         audit, process = audit_rows(store, start, end), process_rows(store)
+        allowed = load_sharing(sharing) if sharing else shared_agencies(store)
     finally:
         store.close()
     flags = review(audit, process, review_policy, allowed, since_ms=start, until_ms=end)

@@ -16,11 +16,11 @@ from streams.config.settings import Settings, load_settings
 from streams.core.audit_log import AuditVerifier
 from streams.errors import PlatestreamError
 from streams.model.audit import AuditEntry
-from streams.run.audit import verify_audit, write_checkpoint
 from streams.run.audit_sequencer import AuditSequencer
-from streams.run.discovery import export_case, verify_bundle
 from streams.store import audit
+from streams.store.audit_checkpoints import verify_audit, write_checkpoint
 from streams.store.clickhouse import migrate, open_store
+from streams.store.discovery import export_case, verify_bundle
 
 __all__ = ["audit_checkpoint", "audit_export", "audit_sequence", "audit_verify"]
 

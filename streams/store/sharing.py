@@ -9,7 +9,7 @@ from streams.model.search import Partner
 from streams.store.clickhouse import Store
 from streams.store.sql import sql_literal, ts_sql
 
-__all__ = ["get_partner", "list_partners", "put_partner", "remove_partner"]
+__all__ = ["get_partner", "list_partners", "put_partner", "remove_partner", "shared_agencies"]
 
 COLUMNS = "agency, version, warrant_rules, retention, added_by, added_at, removed, removed_by, removed_at"
 SELECTED = (
@@ -70,3 +70,13 @@ def remove_partner(store: Store, agency: str, by: str, at_ms: int) -> bool:
         f"added_at, 1, {sql_literal(by)}, {ts_sql(at_ms)} FROM sharing FINAL WHERE agency = {sql_literal(agency)}"
     )
     return True
+
+
+def shared_agencies(store: Store) -> tuple[str, ...]:
+    """The outside agencies on the allow-list now (none when the store has no sharing table yet)."""
+    found = store.query_arrow(
+        "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'sharing'"
+    )
+    if not found["n"][0].as_py():
+        return ()
+    return tuple(p.agency for p in list_partners(store) if not p.removed)

@@ -16,11 +16,13 @@ import httpx
 import pyarrow as pa
 
 from streams.config.retention import load_retention
+from streams.config.settings import Settings
 from streams.core.normalise import encode_plates, normalise_plates
 from streams.core.pseudonym import PlateKeys
 from streams.model.batch import HIT_SCHEMA, STORED_READ_SCHEMA
 from streams.model.hold import Hold
 from streams.model.search import ProcessRecord
+from streams.store.audit import configure as configure_audit
 from streams.store.clickhouse import Store, migrate, open_store
 from streams.store.hits import write_hits
 from streams.store.holds import place_hold
@@ -47,6 +49,8 @@ def base_env(tmp: Path, issuer: TokenIssuer | None, **extra: str) -> dict[str, s
         PLATESTREAM_PLATE_KEYS=PLATE_KEYS,
         PLATESTREAM_API_PORT=str(free_port()),
         PLATESTREAM_KAFKA_BOOTSTRAP="127.0.0.1:1",  # nothing listens: a publish would fail
+        PLATESTREAM_AUDIT_SIGNING_KEY_FILE=str(tmp / "audit.key"),
+        PLATESTREAM_AUDIT_CHECKPOINT_DIR=str(tmp / "checkpoints"),
         **(issuer.env() if issuer else {}),
     )
     env.update(extra)
@@ -55,7 +59,8 @@ def base_env(tmp: Path, issuer: TokenIssuer | None, **extra: str) -> dict[str, s
 
 def seed(chdb_path: Path) -> None:
     """Reads of PLATE, one hit, one hold (placed before holds had an agency column), a warrant covering PLATE and an
-    unreviewed exception in a fresh store."""
+    unreviewed exception in a fresh store. Its audit records are signed with the key the server will use."""
+    configure_audit(Settings(audit_signing_key_file=chdb_path.parent / "audit.key").audit_signer())
     now = int(time.time() * 1000)
     keys = PlateKeys.parse(PLATE_KEYS)
     codes, ok = encode_plates(normalise_plates(pa.array([PLATE, PLATE, "8XYZ999"])))

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from streams.core.audit_log import GENESIS, AuditSigner, AuditVerifier, digest, link, verify_log
 from streams.model.audit import AuditEntry
-from streams.run.audit import read_checkpoints, verify_audit, write_checkpoint
 from streams.store import audit as audit_store
 from streams.store.audit import audit, log_rows
+from streams.store.audit_checkpoints import read_checkpoints, verify_audit, write_checkpoint
 from streams.store.clickhouse import Store, migrate
 from streams.store.sql import sql_literal
 

@@ -18,10 +18,10 @@ from streams.errors import PlatestreamError
 from streams.model.audit import AuditEntry
 from streams.model.batch import HIT_SCHEMA, STORED_READ_SCHEMA
 from streams.model.hold import Hold
-from streams.run.discovery import export_case, verify_bundle
 from streams.store import audit as audit_store
 from streams.store.audit import audit
 from streams.store.clickhouse import Store, migrate
+from streams.store.discovery import export_case, verify_bundle
 from streams.store.hits import write_hits
 from streams.store.holds import place_hold, preserve
 from streams.store.reads import write_reads

@@ -31,8 +31,8 @@ from streams.core.audit_log import FIELDS, AuditSigner, AuditVerifier, Checkpoin
 from streams.core.signing import canonical
 from streams.errors import PlatestreamError
 from streams.model.audit import AuditEntry
-from streams.run.audit import read_checkpoints, write_checkpoint
 from streams.store.audit import audit, log_rows
+from streams.store.audit_checkpoints import read_checkpoints, write_checkpoint
 from streams.store.clickhouse import Store
 from streams.store.hits import HIT_COLUMNS
 from streams.store.sql import sql_literal
