@@ -113,8 +113,10 @@ def audit_sequence(
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """The deployment's one audit writer: the `audit` topic into the store, in the broker's order."""
+    """The deployment's one audit writer: the `audit` topic into the store, in the broker's order, with a signed
+    checkpoint every audit_checkpoint_interval_s (and when it stops)."""
     settings = load_settings(config)
+    audit.configure(settings.audit_signer(), settings.audit_trusted_keys())  # it signs the checkpoints
     store = open_store(settings.clickhouse_url, settings.chdb_path)
     try:
         migrate(store, settings.aggregate_ttl_days)
@@ -122,4 +124,7 @@ def audit_sequence(
         written = sequencer.run(idle_exit_s=until_idle)
     finally:
         store.close()
-    typer.echo(f"audit sequencer: wrote {written} record(s); the log ends at record {sequencer.last_seq}")
+    typer.echo(
+        f"audit sequencer: wrote {written} record(s); the log ends at record {sequencer.last_seq}; "
+        f"checkpoint at record {sequencer.checkpointed_seq}"
+    )

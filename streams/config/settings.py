@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     # With a ClickHouse server several processes write audit records: they send them to the `audit` topic and
     # one `platestream audit sequence` writes them in the broker's order. Off: each process writes its own store.
     audit_via_kafka: bool = False
+    audit_checkpoint_interval_s: float = Field(300, gt=0, le=86_400)  # how often the sequencer checkpoints
 
     # The API service (`platestream api`): search and administration, authenticated by bearer tokens.
     api_host: str = "127.0.0.1"  # off loopback only with authentication configured

@@ -1,5 +1,6 @@
 """`platestream audit sequence`: the deployment's one audit writer. It reads the ``audit`` topic in order and
-writes each record to the store as record ``offset + 1``, linked to the one before (streams/store/audit.py).
+writes each record to the store as record ``offset + 1``, linked to the one before (streams/store/audit.py), and
+writes a signed checkpoint outside the database every ``audit_checkpoint_interval_s`` when the log has grown.
 Restarted, it goes on from the store's head: a record already written is not written twice.
 """
 
@@ -10,10 +11,13 @@ import threading
 
 from confluent_kafka import Consumer, TopicPartition
 
+from streams import clock
 from streams.config.settings import Settings
 from streams.kafka.client import client_config
 from streams.kafka.topics import topic_name
+from streams.store import audit
 from streams.store.audit import append_signed, log_rows
+from streams.store.audit_checkpoints import write_checkpoint
 from streams.store.clickhouse import Store
 
 __all__ = ["AuditSequencer"]
@@ -26,7 +30,10 @@ class AuditSequencer:
 
     def __init__(self, settings: Settings, store: Store):
         self.store = store
+        self.settings = settings
         self.topic = topic_name(settings, "audit")
+        self.checkpointed_seq = 0
+        self.last_checkpoint_ms = 0
         self.stopping = threading.Event()
         self.written = 0
         self.last_seq = 0
@@ -54,6 +61,7 @@ class AuditSequencer:
         idle = 0.0
         try:
             while not self.stopping.is_set():
+                self.maybe_checkpoint()
                 msg = self.consumer.poll(0.5)
                 if msg is None:
                     idle += 0.5
@@ -70,7 +78,17 @@ class AuditSequencer:
                 self.consumer.commit(message=msg, asynchronous=True)
         finally:
             self.consumer.close()
+        self.maybe_checkpoint(force=True)
         return self.written
+
+    def maybe_checkpoint(self, force: bool = False) -> None:
+        """A checkpoint of the log when it grew and the interval has passed (or ``force``)."""
+        now = clock.now_ms()
+        due = now - self.last_checkpoint_ms >= self.settings.audit_checkpoint_interval_s * 1000
+        if self.last_seq > self.checkpointed_seq and (due or force):
+            folder = self.settings.audit_checkpoint_dir
+            cp = write_checkpoint(self.store, audit.signer(), audit.verifier(), folder, now)
+            self.checkpointed_seq, self.last_checkpoint_ms = (cp.seq if cp else self.checkpointed_seq), now
 
     def stop(self) -> None:
         self.stopping.set()

@@ -37,8 +37,12 @@ WRITER = textwrap.dedent(
 
 
 def test_two_writers_one_sequence(worker_env: dict[str, str], tmp_path: Path) -> None:
-    env = {**worker_env, "PLATESTREAM_AUDIT_SIGNING_KEY_FILE": str(tmp_path / "audit.key"),
-           "PLATESTREAM_AUDIT_VIA_KAFKA": "true"}  # fmt: skip
+    env = {
+        **worker_env,
+        "PLATESTREAM_AUDIT_SIGNING_KEY_FILE": str(tmp_path / "audit.key"),
+        "PLATESTREAM_AUDIT_VIA_KAFKA": "true",
+        "PLATESTREAM_AUDIT_CHECKPOINT_DIR": str(tmp_path / "cps"),
+    }
     assert cli(env, "topics", "create").returncode == 0
     seqs: list[int] = []
     for who in ("api-1@metro-pd", "worker-1@metro-pd"):
@@ -49,6 +53,7 @@ def test_two_writers_one_sequence(worker_env: dict[str, str], tmp_path: Path) ->
 
     done = cli(env, "audit", "sequence", "--until-idle", "3", timeout=120)
     assert done.returncode == 0 and "wrote 10 record(s); the log ends at record 10" in done.stdout, done.stderr
+    assert "checkpoint at record 10" in done.stdout
     again = cli(env, "audit", "sequence", "--until-idle", "2", timeout=120)
     assert again.returncode == 0 and "wrote 0 record(s)" in again.stdout, again.stderr
 
