@@ -5,11 +5,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from streams import resources
-from streams.errors import ConfigError, validation_message
+from streams.config.yaml_files import load_yaml_model
 from streams.model.access import ACTIONS, Access
 
 __all__ = ["AccessPolicy", "load_access"]
@@ -37,12 +35,4 @@ class AccessPolicy(BaseModel):
 @cache
 def load_access(path: Path | None = None) -> AccessPolicy:
     """The roles file, validated; the packaged default when ``path`` is None."""
-    p = path if path is not None else resources.policy_file("access.yaml")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read roles file {p}: {exc}") from None
-    try:
-        return AccessPolicy.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(validation_message(exc, f"invalid roles file {p}")) from None
+    return load_yaml_model(path, "access.yaml", AccessPolicy, "roles file")

@@ -8,11 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from streams import resources
-from streams.errors import ConfigError, validation_message
+from streams.config.yaml_files import load_yaml_model
 from streams.model.search import PROCESS_KINDS, SEARCH_KINDS, SearchDenied
 
 __all__ = ["KindPolicy", "SearchPolicy", "load_search_policy"]
@@ -116,12 +114,4 @@ def normalised(text: str) -> str:
 @cache
 def load_search_policy(path: Path | None = None) -> SearchPolicy:
     """The search policy, validated; the packaged default when ``path`` is None."""
-    p = path if path is not None else resources.policy_file("search.yaml")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read search policy {p}: {exc}") from None
-    try:
-        return SearchPolicy.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(validation_message(exc, f"invalid search policy {p}")) from None
+    return load_yaml_model(path, "search.yaml", SearchPolicy, "search policy")
