@@ -50,7 +50,14 @@ def audit_review(request: Request, who: Who, since: Ms = None, until: Ms = None)
         records, processes, allowed = service_of(request).with_store(gather)
     except StoreError:
         raise Refused(503, "store_error", STORE_DOWN) from None
-    flags = review(records, processes, load_review_policy(), allowed, since_ms=since, until_ms=end)
+    flags = review(
+        records,
+        processes,
+        load_review_policy(None, service_of(request).settings.search_policy_path),
+        allowed,
+        since_ms=since,
+        until_ms=end,
+    )
     who.attempt.rows = len(flags)
     return {"flags": [f.to_json() for f in flags], "records": records.num_rows}
 

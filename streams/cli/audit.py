@@ -48,9 +48,9 @@ def review_command(
 ) -> None:
     """Flag patterns of misuse in the audit records of a period (default: everything up to now); exits 1 when
     anything is flagged. Reads $CLICKHOUSE_URL, or the embedded store."""
-    review_policy = load_review_policy(policy)
-    start, end = when_ms(since, 0), when_ms(until, now_ms())
     s = load_settings(config)
+    review_policy = load_review_policy(policy, s.search_policy_path)
+    start, end = when_ms(since, 0), when_ms(until, now_ms())
     store = open_store(s.clickhouse_url, s.chdb_path)
     try:
         audit, process = audit_rows(store, start, end), process_rows(store)

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from streams import resources
+from streams.config.search_policy import SearchPolicy, load_search_policy
 from streams.core.review import ReviewPolicy, Shift
 from streams.errors import ConfigError, validation_message
 
@@ -102,7 +103,6 @@ class ReviewPolicyFile(_Section):
     scope_outlier: _ScopeOutlier = _ScopeOutlier()
     shifts: _Shifts = _Shifts()
     volume_spike: _VolumeSpike = _VolumeSpike()
-    exception_kinds: list[str] = ["emergency", "stolen_vehicle", "missing_person"]
 
     @field_validator("timezone")
     @classmethod
@@ -113,7 +113,8 @@ class ReviewPolicyFile(_Section):
             raise ValueError(f"unknown time zone {v!r} (an IANA name such as America/Chicago)") from None
         return v
 
-    def policy(self) -> ReviewPolicy:
+    def policy(self, search: SearchPolicy) -> ReviewPolicy:
+        """The review's thresholds, with the home agency and the exception kinds of ``search`` (defined there)."""
         v, s = self.vague_reason, self.shifts
         return ReviewPolicy(
             timezone=self.timezone,
@@ -126,7 +127,7 @@ class ReviewPolicyFile(_Section):
             vague_min_count=v.min_count,
             unused_grace_days=self.unused_process.grace_days,
             prohibited_terms=tuple(self.prohibited_terms),
-            home_agencies=frozenset(self.jurisdiction.home_agencies),
+            home_agencies=frozenset([search.home_agency, *self.jurisdiction.home_agencies]),
             home_regions=frozenset(self.jurisdiction.regions),
             agency_regions=dict(self.jurisdiction.agency_regions),
             scope_factor=self.scope_outlier.factor,
@@ -138,7 +139,7 @@ class ReviewPolicyFile(_Section):
             spike_factor=self.volume_spike.factor,
             spike_floor=self.volume_spike.floor,
             spike_min_days=self.volume_spike.min_days,
-            exception_kinds=frozenset(self.exception_kinds),
+            exception_kinds=frozenset(search.process.exceptions),
         )
 
 
@@ -150,19 +151,21 @@ def _read_yaml(path: Path | None, what: str) -> tuple[Any, str]:
         raise ConfigError(f"cannot read {what} {source}: {exc}") from None
 
 
-def review_policy(raw: Any, source: str = "<review policy>") -> ReviewPolicy:
-    """A review policy from parsed YAML: the block itself, or a document with a top-level ``review:`` block."""
+def review_policy(raw: Any, source: str = "<review policy>", search: SearchPolicy | None = None) -> ReviewPolicy:
+    """A review policy from parsed YAML: the block itself, or a document with a top-level ``review:`` block;
+    ``search``: the search policy it takes the home agency and exception kinds from (else the packaged one)."""
     if isinstance(raw, dict) and "review" in raw:
         raw = raw["review"]
     try:
-        return ReviewPolicyFile.model_validate(raw or {}).policy()
+        return ReviewPolicyFile.model_validate(raw or {}).policy(search or load_search_policy())
     except ValidationError as exc:
         raise ConfigError(validation_message(exc, f"invalid review policy {source}")) from None
 
 
-def load_review_policy(path: Path | None = None) -> ReviewPolicy:
-    """The review policy file, validated; the packaged default when ``path`` is None."""
-    return review_policy(*_read_yaml(path, "review policy"))
+def load_review_policy(path: Path | None = None, search_path: Path | None = None) -> ReviewPolicy:
+    """The review policy file, validated; the packaged default when ``path`` is None. The home agency and the
+    exception kinds come from the search policy (``search_path``, else the packaged one)."""
+    return review_policy(*_read_yaml(path, "review policy"), search=load_search_policy(search_path))
 
 
 def load_sharing(path: Path | None) -> tuple[str, ...]:
