@@ -100,6 +100,8 @@ def worker(
         str(settings.web_port),
         "--web-host",
         settings.web_host,
+        "--web-bind",
+        settings.web_host,
     ]
     faust_app.main()
 

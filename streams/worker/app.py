@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         key_serializer="raw",
         web_host=settings.web_host,
+        web_bind=settings.web_host,  # listen where the setting says (loopback by default), not on every interface
         web_port=settings.web_port,
         topic_allow_declare=False,  # topics come from `platestream topics create`, with their configs
         topic_disable_leader=True,

@@ -367,3 +367,14 @@ def publish(producer, topic: str, key: str, value: bytes) -> tuple[int, int]:  #
     )
     assert producer.flush(30) == 0 and done, f"not delivered to {topic}"
     return done[0]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a socket listens on at ``port`` on this machine, from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        host, p = local.split(":")
+        if state == "0A" and int(p, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(host))))
+    return found

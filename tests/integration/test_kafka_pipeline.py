@@ -15,7 +15,7 @@ from streams.ingest.decode import encode_arrow
 from streams.kafka.producer import make_producer, send_json, send_reads
 from streams.kafka.topics import declared
 from streams.model.read import READ_SCHEMA
-from tests.integration.helpers import TopicReader, cli, health, metric, start_worker, stop_worker
+from tests.integration.helpers import TopicReader, cli, health, listening_addresses, metric, start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +45,8 @@ def test_reads_through_real_broker_give_hits_dead_letters_and_aggregates(worker_
     worker = start_worker(env)
     try:
         assert health(env)["hotlist_entries"] == 2  # two entries refused by policy, never matched
+        # The listener is bound where web_host says (loopback by default), not on every interface.
+        assert listening_addresses(int(env["PLATESTREAM_WEB_PORT"])) == {"127.0.0.1"}
 
         now = int(time.time() * 1000)
         ts = pa.timestamp("ms", tz="UTC")
