@@ -357,7 +357,8 @@ def test_cli_verify_exit_codes_and_no_plate_text(fake_worker: _Health) -> None:
     fake_worker.findings.append({"level": "ok", "store": "clickhouse", "subject": "chdb/reads", "message": "fine"})
     ok = runner.invoke(app, ["retention", "verify", "--no-kafka", "--worker", fake_worker.url])
     assert ok.exit_code == 0, ok.output
-    assert "OK   processor" in ok.output and "all checks passed (policy default)" in ok.output
+    assert "OK   processor" in ok.output and "WARN kafka -: not checked (--no-kafka)" in ok.output
+    assert "all checks passed, but 1 store(s) not checked (WARN above) (policy default)" in ok.output
     assert f"OK   clickhouse {fake_worker.url} chdb/reads: fine" in ok.output
     fake_worker.doc.update(oldest_state_read_ms=0)
     bad = runner.invoke(
@@ -370,6 +371,14 @@ def test_cli_verify_exit_codes_and_no_plate_text(fake_worker: _Health) -> None:
     fake_worker.findings.append({"level": "fail", "store": "clickhouse", "subject": "chdb/reads", "message": "late"})
     bad = runner.invoke(app, ["retention", "verify", "--no-kafka", "--worker", fake_worker.url])
     assert bad.exit_code == 1 and "FAIL clickhouse" in bad.output, bad.output
+
+
+def test_a_verify_told_to_check_nothing_fails_and_says_so(clean_env: None) -> None:
+    done = CliRunner().invoke(app, ["retention", "verify", "--no-kafka"])
+    assert done.exit_code == 1, done.output
+    assert "WARN processor -: no --worker given" in done.output
+    assert "WARN clickhouse -: no --worker and no CLICKHOUSE_URL" in done.output
+    assert "FAIL - -: nothing was checked" in done.output and "FAIL: 1 check(s) failed" in done.output
 
 
 def test_cli_show() -> None:

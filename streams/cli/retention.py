@@ -68,7 +68,10 @@ def verify(
     for f in findings:
         typer.echo(f.line())
     failed = sum(f.failed for f in findings)
+    unchecked = sum(f.level == "warn" for f in findings)
     verdict = f"FAIL: {failed} check(s) failed" if failed else "all checks passed"
+    if unchecked and not failed:
+        verdict += f", but {unchecked} store(s) not checked (WARN above)"
     typer.echo(f"{verdict} (policy {policy.name})")
     raise typer.Exit(1 if failed else 0)
 

@@ -22,6 +22,7 @@ import urllib.request
 from streams import clock
 from streams.config.retention import RetentionPolicy, processor_state_ms
 from streams.config.settings import Settings
+from streams.errors import StoreError
 from streams.kafka.retention_check import verify_kafka
 from streams.model.finding import Finding, age_finding, seconds
 from streams.store.retention_check import verify_store
@@ -98,10 +99,27 @@ def verify(
     now_ms: int | None = None,
     store=None,  # noqa: ANN001 - a ClickHouse server store, checked directly
 ) -> list[Finding]:
-    findings = verify_kafka(settings, policy, now_ms) if kafka else []
-    findings += verify_workers(workers, policy, now_ms)
-    if store is not None:
-        findings += verify_store(store, policy, now_ms, settings.store_check_grace_ms(), subject="server")
+    findings = (
+        verify_kafka(settings, policy, now_ms) if kafka else [Finding("warn", "kafka", "-", "not checked (--no-kafka)")]
+    )
+    if workers:
+        findings += verify_workers(workers, policy, now_ms)
     else:
+        findings.append(Finding("warn", "processor", "-", "no --worker given: no worker's processor state was checked"))
+    if store is not None:
+        try:
+            findings += verify_store(store, policy, now_ms, settings.store_check_grace_ms(), subject="server")
+        except StoreError as exc:
+            findings.append(Finding("fail", "clickhouse", "server", f"cannot be checked: {exc}"))
+    elif workers:
         findings += verify_worker_stores(workers)
+    else:
+        findings.append(
+            Finding("warn", "clickhouse", "-", "no --worker and no CLICKHOUSE_URL: no ClickHouse store was checked")
+        )
+    if all(f.level == "warn" for f in findings):
+        # Told to check nothing: say so, and never pass.
+        findings.append(
+            Finding("fail", "-", "-", "nothing was checked: give --worker URL, set CLICKHOUSE_URL or leave --kafka on")
+        )
     return findings
