@@ -89,7 +89,10 @@ def worker(
     settings = load_settings(config, web_port=web_port)
     problems = check_topics(settings)
     if problems:
-        raise PlatestreamError("topics do not match their declarations:\n  " + "\n  ".join(problems))
+        raise PlatestreamError(
+            "topics do not match their declarations (`platestream topics create` makes missing ones, "
+            "`platestream topics apply` sets their configs):\n  " + "\n  ".join(problems)
+        )
     faust_app = create_app(settings)
     sys.argv = [
         "platestream-worker",

@@ -7,6 +7,7 @@ import typer
 from streams.cli.options import ConfigOpt
 from streams.config.settings import load_settings
 from streams.kafka.admin import apply_configs, check_topics, create_topics
+from streams.kafka.topics import declared
 
 topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics as declared in streams/kafka/topics.py.")
 
@@ -30,7 +31,13 @@ def topics_apply(config: ConfigOpt = None) -> None:
 @topics_app.command("check")
 def topics_check(config: ConfigOpt = None) -> None:
     """Compare the broker with the declarations; exits 1 on any difference."""
-    problems = check_topics(load_settings(config))
+    settings = load_settings(config)
+    problems = check_topics(settings)
     for p in problems:
         typer.echo(p)
-    raise typer.Exit(1 if problems else 0)
+    specs = declared(settings)
+    configs = sum(len(t.configs) for t in specs)
+    if problems:
+        typer.echo(f"{len(problems)} difference(s) from the declarations: `platestream topics apply` sets the configs")
+        raise typer.Exit(1)
+    typer.echo(f"{len(specs)} topic(s) and {configs} config(s) match their declarations at {settings.kafka_bootstrap}")

@@ -171,9 +171,10 @@ class ReplayResult:
     skipped: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        # A dry run says what it would replay, never that it replayed anything.
         return {
             "selected": self.selected,
-            "replayed": self.replayed,
+            ("would_replay" if self.dry_run else "replayed"): self.replayed,
             "dry_run": self.dry_run,
             "by_topic": dict(sorted(self.by_topic.items())),
             "skipped": dict(sorted(self.skipped.items())),

@@ -110,7 +110,7 @@ def test_dlq_list_and_replay(worker_env):
         assert json.loads(dry.stdout) == {
             "by_topic": {"reads.json": 1},
             "dry_run": True,
-            "replayed": 1,
+            "would_replay": 1,
             "selected": 1,
             "skipped": {},
         }

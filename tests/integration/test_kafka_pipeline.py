@@ -41,6 +41,7 @@ def test_reads_through_real_broker_give_hits_dead_letters_and_aggregates(worker_
     assert created.stdout.count(": created") == len(declared(settings))
     check = cli(env, "topics", "check")
     assert check.returncode == 0, check.stdout + check.stderr
+    assert f"{len(declared(settings))} topic(s) and " in check.stdout and "match their declarations" in check.stdout
 
     worker = start_worker(env)
     try:

@@ -142,7 +142,7 @@ def test_topics_apply_brings_a_changed_policy_to_existing_topics(worker_env, tmp
     assert cli(env, "topics", "check").returncode == 0
     env["PLATESTREAM_RETENTION"] = "new_hampshire"
     check = cli(env, "topics", "check")
-    assert check.returncode == 1 and "retention.ms" in check.stdout
+    assert check.returncode == 1 and "retention.ms" in check.stdout and "`platestream topics apply`" in check.stdout
     applied = cli(env, "topics", "apply")
     assert applied.returncode == 0, applied.stderr
     assert "reads.batch: retention.ms" in applied.stdout
