@@ -87,6 +87,8 @@ def worker(
     from streams.worker.app import create_app  # not a cycle: at the top, faust adds 0.17 s to every other command
 
     settings = load_settings(config, web_port=web_port)
+    # Before Faust starts its agents: a store another process holds is one line here, not crashing agents.
+    open_store(settings.clickhouse_url, settings.chdb_path).close()
     problems = check_topics(settings)
     if problems:
         raise PlatestreamError(

@@ -20,9 +20,13 @@ relies on it:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -260,8 +264,14 @@ def _acquire(path: str | Path) -> str:
             from chdb.session import Session
 
             try:
-                _shared = _Shared(key, Session(key), 0)
+                with _engine_stderr_quiet():
+                    _shared = _Shared(key, Session(key), 0)
             except RuntimeError as exc:
+                if _held_elsewhere(key):
+                    raise StoreError(
+                        f"chdb: the embedded store at {key} is in use by another process (a running worker or API); "
+                        "stop it, or give this command its own PLATESTREAM_CHDB_PATH, or use a ClickHouse server"
+                    ) from None
                 raise StoreError(f"chdb: cannot open {key}: {_message(exc)}") from exc
         elif _shared.path != key:
             raise StoreError(
@@ -270,6 +280,33 @@ def _acquire(path: str | Path) -> str:
             )
         _shared.users += 1
     return key
+
+
+@contextlib.contextmanager
+def _engine_stderr_quiet() -> Iterator[None]:
+    """The engine prints its start-up errors straight to file descriptor 2; the StoreError says them instead."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _held_elsewhere(key: str) -> bool:
+    """Whether another process holds the engine's lock on ``key`` (its ``status`` file)."""
+    status = Path(key) / "status"
+    if not status.exists():
+        return False
+    try:
+        with open(status, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the engine holds an flock on it while open
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return True
+    return False
 
 
 def _release(key: str) -> None:
