@@ -143,10 +143,26 @@ def produce(
     synth = Synth(SynthConfig(seed=seed, start_ms=now_ms() - 3_600_000))
     if hotlist_out:
         pacsv.write_csv(synth.hotlist(), hotlist_out)
-    producer = make_producer(s)
-    sent = sum(send_reads(producer, s, b, s.partitions) for b in synth.batches(reads, batch))
-    producer.flush(60)
-    typer.echo(f"sent {reads:,} reads in {sent} messages")
+    failed: list[str] = []
+    producer = make_producer(
+        s,
+        **{
+            "message.timeout.ms": 20_000,  # a broker that is not there is an answer in 20 s, not a hang
+            "log_level": 2,  # librdkafka's own connection retries stay off the terminal; the error below says it
+            "on_delivery": lambda err, _msg: failed.append(str(err)) if err is not None else None,
+        },
+    )
+    messages = rows = 0
+    for b in synth.batches(reads, batch):
+        messages += send_reads(producer, s, b, s.partitions)
+        rows += b.num_rows  # what was sent, which the generator may round up from --reads
+    left = producer.flush(30)
+    if left or failed:
+        raise PlatestreamError(
+            f"{left + len(failed)} of {messages} message(s) not delivered to Kafka at {s.kafka_bootstrap}: "
+            "check PLATESTREAM_KAFKA_BOOTSTRAP and that the broker is up"
+        )
+    typer.echo(f"sent {rows:,} reads in {messages} messages, all delivered")
 
 
 @app.command()

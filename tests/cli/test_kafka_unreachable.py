@@ -1,0 +1,21 @@
+"""A Kafka-facing command with no broker behind its address: one sentence naming the address and the setting,
+within a bounded wait, and never a success message."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+
+def test_produce_without_a_broker_fails_in_one_sentence_in_bounded_time() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLATESTREAM_")}
+    env["PLATESTREAM_KAFKA_BOOTSTRAP"] = "127.0.0.1:1"  # nothing listens there
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "streams.cli", "produce", "--reads", "2000", "--batch", "2000"],
+                          env=env, capture_output=True, text=True, timeout=90)  # fmt: skip
+    assert done.returncode == 2 and time.monotonic() - t0 < 60
+    assert "not delivered to Kafka at 127.0.0.1:1: check PLATESTREAM_KAFKA_BOOTSTRAP" in done.stderr
+    assert "sent" not in done.stdout and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1  # librdkafka's own retries stay quiet
