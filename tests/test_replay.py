@@ -289,3 +289,25 @@ def test_replay_applies_the_workers_input_limits(tmp_path: Path) -> None:
     _, dead, summary = read_out(tmp_path / "o")
     assert sorted(d["reason"] for d in dead) == ["plate_too_long", "unknown_camera"]
     assert summary["reads"] == 1
+
+
+def test_the_replay_command_takes_a_folder_of_load_run_output(tmp_path: Path) -> None:
+    """`platestream load run --to parquet --out DIR` writes a folder; `platestream replay DIR` reads it."""
+    import subprocess  # noqa: PLC0415 - only this test runs the commands
+    import sys  # noqa: PLC0415
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLATESTREAM_")}
+    run = [sys.executable, "-m", "streams.cli"]
+    made = subprocess.run([*run, "load", "run", "--to", "parquet", "--out", str(tmp_path / "reads"), "--count", "5000",
+                           "--rate", "1000000"], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert any(p.suffix == ".parquet" for p in (tmp_path / "reads").rglob("*"))
+    done = subprocess.run([*run, "replay", str(tmp_path / "reads"), "--out", str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["reads"] + summary["dead_letters"]["total"] == 5000  # every read generated, accounted for
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = subprocess.run([*run, "replay", str(empty)], env=env, capture_output=True, text=True, timeout=60)
+    assert nothing.returncode == 2 and "no input files" in nothing.stderr and "Traceback" not in nothing.stderr

@@ -32,6 +32,7 @@ from streams.kafka.admin import check_topics
 from streams.kafka.producer import make_producer, send_reads
 from streams.loadtest.synth import Synth, SynthConfig
 from streams.run.embedded import print_summary, run_embedded
+from streams.run.replay import REPLAY_SUFFIXES
 from streams.run.replay import replay as replay_files
 from streams.store.clickhouse import migrate as migrate_store
 from streams.store.clickhouse import open_store
@@ -63,17 +64,24 @@ def run(
 
 @app.command()
 def replay(
-    inputs: Annotated[list[Path], typer.Argument(help="JSON lines, Arrow IPC streams or Parquet files")],
+    inputs: Annotated[list[Path], typer.Argument(help="JSON lines, Arrow IPC or Parquet files, or folders of them")],
     hotlist: Annotated[Path | None, typer.Option(help="hot-list CSV extract")] = None,
     policy: Annotated[Path | None, typer.Option(help="admission policy YAML")] = None,
     out: Annotated[Path, typer.Option(help="output folder")] = Path("out"),
     config: ConfigOpt = None,
 ) -> None:
     """Recorded input through the embedded pipeline: hits.jsonl, dead_letters.jsonl, summary.json under --out."""
+    files: list[Path] = []
     for p in inputs:
         if not p.exists():
             raise PlatestreamError(f"input {p} does not exist")
-    res = replay_files(inputs, load_settings(config), out, hotlist=hotlist, policy_path=policy)
+        # A folder (as `load run --to parquet` writes one, by hour): the input files below it, in name order.
+        files += sorted(f for f in p.rglob("*") if f.suffix.lower() in REPLAY_SUFFIXES) if p.is_dir() else [p]
+    if not files:
+        raise PlatestreamError(
+            f"no input files ({', '.join(sorted(REPLAY_SUFFIXES))}) in {', '.join(map(str, inputs))}"
+        )
+    res = replay_files(files, load_settings(config), out, hotlist=hotlist, policy_path=policy)
     typer.echo(json.dumps(res.summary, indent=2, sort_keys=True))
 
 

@@ -33,6 +33,7 @@ from streams.model.read import HEARTBEAT_SCHEMA
 
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 ARROW_SUFFIXES = {".arrow", ".arrows", ".ipc"}
+REPLAY_SUFFIXES = JSON_SUFFIXES | ARROW_SUFFIXES | {".parquet"}  # what `replay` reads (a folder: these files)
 CHUNK = 20_000
 
 
