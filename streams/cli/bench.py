@@ -14,9 +14,8 @@ import typer
 from streams.errors import PlatestreamError
 from streams.loadtest.bench import BenchOptions, parse_ramp, run_bench, summary_lines, table_rows
 
-_CHECKOUT_DOCS = Path(__file__).resolve().parents[2] / "docs"  # streams/cli/bench.py -> the checkout
-# the checkout's docs/bench when run from a checkout (an editable install), else a folder here
-DEFAULT_OUT = _CHECKOUT_DOCS / "bench" if _CHECKOUT_DOCS.is_dir() else Path("bench-results")
+# Never the published figures by default: publishing them takes an explicit `--out docs/bench`.
+DEFAULT_OUT = Path("out/bench")
 
 
 def load_bench(

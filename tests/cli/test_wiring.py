@@ -40,3 +40,19 @@ def test_when_ms_reads_iso_times_as_utc_unless_zoned():
     assert when_ms("2026-11-28T10:00:00+01:00", 0) == 1_795_856_400_000
     with pytest.raises(PlatestreamError, match="not an ISO 8601 time"):
         when_ms("yesterday", 0)
+
+
+def test_benchmarks_never_overwrite_the_published_figures_by_default() -> None:
+    import importlib.util  # noqa: PLC0415 - load_tests/ is a folder of scripts, not a package
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from streams.cli.bench import DEFAULT_OUT  # noqa: PLC0415
+
+    assert DEFAULT_OUT == Path("out/bench")
+    spec = importlib.util.spec_from_file_location("bench_core", Path(__file__).parents[2] / "load_tests/bench_core.py")
+    assert spec is not None and spec.loader is not None
+    core = importlib.util.module_from_spec(spec)
+    sys.modules["bench_core"] = core  # its dataclasses look their module up
+    spec.loader.exec_module(core)
+    assert "docs" not in core.DEFAULT_OUT.parts
