@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # A single-node Apache Kafka (KRaft: broker and controller in one JVM) on 127.0.0.1, for local runs and tests.
 #
-#   deploy/local/kafka.sh start [STATE_DIR]   resolve jars (cached), format storage, start, wait; prints the bootstrap address
-#   deploy/local/kafka.sh stop  [STATE_DIR]   stop cleanly (SIGTERM, then SIGKILL after 30 s)
+#   deploy/local/kafka.sh start [STATE_DIR]   resolve jars (cached), format storage, start, wait; prints the bootstrap address.
+#                                             A STATE_DIR that holds a stopped broker is started again on its data and
+#                                             ports: topics, events, holds and offsets are kept, the address is the same.
+#   deploy/local/kafka.sh stop  [STATE_DIR]   stop cleanly (SIGTERM, then SIGKILL after 30 s); the data stays
+#   deploy/local/kafka.sh reset [STATE_DIR]   stop, then delete the data: the next start is a fresh broker
 #   deploy/local/kafka.sh status [STATE_DIR]  prints the bootstrap address if running, exits 1 otherwise
 #   deploy/local/kafka.sh start-scram [STATE_DIR]
 #       the same broker with authentication and authorisation, on its own ports (STATE_DIR defaults to
@@ -24,6 +27,7 @@ default_state=$repo/.local/kafka
 [ "$cmd" = start-scram ] && default_state=$repo/.local/kafka-scram
 state=${2:-${PLATESTREAM_KAFKA_STATE:-$default_state}}
 libs="$here/target/kafka-libs"
+jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -Dkafka.logs.dir="$state" -Dlog4j2.configurationFile="$state/log4j2.properties")
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -107,8 +111,12 @@ start() {
   need_tools
   if running; then cat "$state/bootstrap"; return 0; fi
   resolve_jars
+  if [ -f "$state/data/meta.properties" ] && [ -f "$state/server.properties" ]; then
+    launch "again on its data in $state (a fresh broker: $0 reset $state)"
+    return 0
+  fi
   rm -rf "$state"; mkdir -p "$state/data"
-  local port cport cp broker_pw="" controller_pw="" admin_pw=""
+  local port cport broker_pw="" controller_pw="" admin_pw=""
   port=$(free_port); cport=$(free_port)
   while [ "$cport" = "$port" ]; do cport=$(free_port); done
   local scram_args=()
@@ -148,21 +156,26 @@ appender.f.layout.pattern=[%d] %p %m (%c)%n
 logger.kafka.name=kafka.server.KafkaRaftServer
 logger.kafka.level=INFO
 PROPS
-  cp="$libs/*"
-  local jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -Dkafka.logs.dir="$state" -Dlog4j2.configurationFile="$state/log4j2.properties")
   # a base64 UUID; one that starts with '-' would be read as an option, so draw again
   local cluster_id
   cluster_id=$(python3 -c 'import base64,uuid
 while (c := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
 print(c)')
-  java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
+  java "${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
     --standalone --config "$state/server.properties" "${scram_args[@]}" >"$state/format.log" 2>&1 || { cat "$state/format.log" >&2; die "storage format failed"; }
-  nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$state/server.properties" >"$state/stdout.log" 2>&1 &
-  echo $! > "$state/pid"
   echo "127.0.0.1:$port" > "$state/bootstrap"
+  launch "fresh in $state"
+}
+
+# The broker of $state, formatted already: started, and waited for until it serves.
+launch() {
+  local started_before=0
+  [ -f "$state/server.log" ] && started_before=$(grep -c "Kafka Server started" "$state/server.log" || true)
+  nohup java "${jvm[@]}" -cp "$libs/*" kafka.Kafka "$state/server.properties" >"$state/stdout.log" 2>&1 &
+  echo $! > "$state/pid"
   local deadline=$((SECONDS + 90))
-  until grep -q "Kafka Server started" "$state/server.log" 2>/dev/null; do
-    running || { tail -30 "$state/stdout.log" "$state/server.log" >&2 2>/dev/null; die "broker exited during start-up"; }
+  until [ "$(grep -c "Kafka Server started" "$state/server.log" 2>/dev/null || true)" -gt "$started_before" ]; do
+    running || { tail -30 "$state/stdout.log" "$state/server.log" >&2 2>/dev/null; die "broker exited during start-up ($1; if its port is taken now: $0 reset $state)"; }
     [ $SECONDS -lt $deadline ] || { stop; die "broker did not start within 90 s (logs in $state)"; }
     sleep 0.3
   done
@@ -182,6 +195,7 @@ case "$cmd" in
   start) start 0 ;;
   start-scram) start 1 ;;
   stop) stop ;;
+  reset) stop; rm -rf "$state" ;;
   status) running && cat "$state/bootstrap" || exit 1 ;;
-  *) echo "usage: $0 start|start-scram|stop|status [STATE_DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|start-scram|stop|reset|status [STATE_DIR]" >&2; exit 2 ;;
 esac
