@@ -434,6 +434,15 @@ def test_replay_asap_and_retime():
     assert res["seconds"] == pytest.approx(2.0)
 
 
+def test_retime_keeps_a_bad_camera_clock_bad():
+    day = 86_400_000
+    times = [START, START + 1_000, START + day, START + 2_000]  # the third camera's clock is a day ahead
+    _, sent = _replay([_table(times)], speedup=None, retime=True)
+    got = [t for x in sent for t in x[2]]
+    assert got[1] - got[0] == 1_000 and got[3] - got[0] == 2_000
+    assert got[2] - got[0] == day  # still a day ahead of its batch: a worker dead-letters it as time_in_future
+
+
 def test_parquet_chunks_merge_files_by_time(tmp_path):
     rng = np.random.default_rng(1)
     a = np.sort(rng.integers(START, START + 100_000, 3_000))

@@ -243,8 +243,9 @@ def replay(
     than the one before (it goes at once: never back in time) and a jump of more than ``max_gap_s`` (a quiet night,
     or a camera whose clock is years ahead: the replay does not sleep through it).
 
-    With ``retime`` each read's ``captured_at`` becomes the moment it is due, so a live worker sees current reads
-    (as fast as possible: the schedule of the recorded speed, starting now).
+    With ``retime`` each batch sent moves to the moment it is due, so a live worker sees current reads (as fast as
+    possible: the schedule of the recorded speed, starting now); each read keeps its offset from its batch's median
+    time, so clock errors in the recording stay errors (a read a day ahead is still a day ahead).
 
     Returns reads, messages/errors (from the sink's ``close()``), seconds, rate, the recording's span, the gaps not
     waited for, and how far behind its schedule the replay fell at worst (the sink or the machine was too slow)."""
@@ -282,7 +283,12 @@ def replay(
                 j = min(int(np.searchsorted(due, now, side="right")), i + max_rows)
             part = table.slice(i, j - i)
             if retime:
-                part = retimed(part, np.round(wall0 + due[i:j] * 1000.0).astype(np.int64))
+                # Each read keeps its offset from its batch's time: the batch moves to now, a camera's bad clock
+                # (a read a day ahead) stays as bad as it was.
+                batch_times = times[i:j]
+                base = int(np.median(batch_times))
+                now_ms_ = int(round(wall0 + float(np.median(due[i:j])) * 1000.0))
+                part = retimed(part, (batch_times - base + now_ms_).astype(np.int64))
             sink(part)
             sent += j - i
             i = j
