@@ -233,7 +233,11 @@ def load_replay(
     recorded: Annotated[bool, typer.Option("--recorded", help="at recorded speed (the default)")] = False,
     asap: Annotated[bool, typer.Option("--asap", help="as fast as possible")] = False,
     retime: Annotated[
-        bool, typer.Option("--retime", help="move each batch to when it is sent (replay as if live); reads keep their offsets: bad clocks stay bad")
+        bool,
+        typer.Option(
+            "--retime",
+            help="move each batch to when it is sent (as if live); reads keep their offsets: bad clocks stay",
+        ),
     ] = False,
     max_gap: Annotated[
         float, typer.Option("--max-gap", min=0, help="seconds: a longer jump in captured_at is not waited for")
