@@ -37,6 +37,7 @@ from streams.run.replay import replay as replay_files
 from streams.store.clickhouse import migrate as migrate_store
 from streams.store.clickhouse import open_store
 from streams.store.grants import apply_grants
+from streams.worker.app import create_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.add_typer(topics_app, name="topics")
@@ -92,8 +93,6 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """A Faust stream worker on the Kafka topics; aggregates into ClickHouse ($CLICKHOUSE_URL or embedded)."""
-    from streams.worker.app import create_app  # not a cycle: at the top, faust adds 0.17 s to every other command
-
     settings = load_settings(config, web_port=web_port)
     # Before Faust starts its agents: a store another process holds is one line here, not crashing agents.
     open_store(settings.clickhouse_url, settings.chdb_path).close()
