@@ -80,8 +80,9 @@ def audit(store: Store, entry: AuditEntry) -> int:
         seq = sink.append(signer().sign_record(None, AUDIT_WRITER, entry))
     else:
         with _lock:
-            seq = _head(store)[0] + 1
-            _insert(store, seq, signer().sign_record(seq, AUDIT_WRITER, entry), AUDIT_WRITER)
+            head, prev = _head(store)
+            seq = head + 1
+            _insert(store, seq, prev, signer().sign_record(seq, AUDIT_WRITER, entry), AUDIT_WRITER)
     AUDIT_RECORDS.set(seq)
     return seq
 
@@ -90,17 +91,17 @@ def append_signed(store: Store, seq: int, signed: bytes) -> bool:
     """The sequencer's write: record ``seq`` as its writer signed it, linked to the store's head. False (nothing
     written) when the store has it already, as after a restart; StoreError when ``seq`` would leave a gap."""
     with _lock:
-        head = _head(store)[0]
+        head, prev = _head(store)
         if seq <= head:
             return False
         if head and seq != head + 1:
             raise StoreError(f"audit sequencer: record {seq} would follow record {head}: records are missing")
-        _insert(store, seq, signed, json.loads(signed).get("writer", ""))
+        _insert(store, seq, prev, signed, json.loads(signed).get("writer", ""))
     return True
 
 
-def _insert(store: Store, seq: int, signed: bytes, writer: str) -> None:
-    prev = _head(store)[1]
+def _insert(store: Store, seq: int, prev: str, signed: bytes, writer: str) -> None:
+    """Write record ``seq``, linked to ``prev`` (the hash of the record before it)."""
     record = record_fields(signed)
     values = ", ".join(str(int(record[c])) if c == "rows" else sql_literal(record[c]) for c in COLUMNS)
     store.command(
