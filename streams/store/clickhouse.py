@@ -146,11 +146,14 @@ def statements(text: str, aggregate_ttl_days: int, source: str = "<sql>") -> lis
     return [s.strip() for s in _STATEMENT_END.split(text) if s.strip()]
 
 
+def table_exists(store: Store, name: str) -> bool:
+    """Whether the store's current database has table ``name``."""
+    where = f"database = currentDatabase() AND name = {sql_literal(name)}"
+    return bool(count_rows(store, f"SELECT count() AS n FROM system.tables WHERE {where}"))
+
+
 def _applied(store: Store) -> set[str]:
-    found = store.query_arrow(
-        "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'"
-    )
-    if not found["n"][0].as_py():
+    if not table_exists(store, "schema_migrations"):
         return set()
     return set(store.query_arrow("SELECT name FROM schema_migrations")["name"].to_pylist())
 

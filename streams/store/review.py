@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from streams.store.clickhouse import Store, count_rows
-from streams.store.sql import sql_literal, ts_sql
+from streams.store.clickhouse import Store, table_exists
+from streams.store.sql import ts_sql
 
-__all__ = ["AUDIT_COLUMNS", "PROCESS_COLUMNS", "audit_rows", "process_rows", "table_exists"]
+__all__ = ["AUDIT_COLUMNS", "PROCESS_COLUMNS", "audit_rows", "process_rows"]
 
 # The columns the review reads; times as ms since the epoch (Int64), as the core takes them.
 AUDIT_COLUMNS = (
@@ -21,12 +21,6 @@ PROCESS_COLUMNS = (
     "radius_m, registered_by, agency, reviewed_by, "
     + ", ".join(f"toUnixTimestamp64Milli({c}) AS {c}" for c in _PROCESS_TIMES)
 )
-
-
-def table_exists(store: Store, name: str) -> bool:
-    """Whether the store's current database has table ``name``."""
-    where = f"database = currentDatabase() AND name = {sql_literal(name)}"
-    return bool(count_rows(store, f"SELECT count() AS n FROM system.tables WHERE {where}"))
 
 
 def audit_rows(store: Store, since_ms: int | None = None, until_ms: int | None = None) -> pa.Table:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams.model.search import Partner
-from streams.store.clickhouse import Store
+from streams.store.clickhouse import Store, table_exists
 from streams.store.sql import sql_literal, ts_sql
 
 __all__ = ["get_partner", "list_partners", "put_partner", "remove_partner", "shared_agencies"]
@@ -74,9 +74,6 @@ def remove_partner(store: Store, agency: str, by: str, at_ms: int) -> bool:
 
 def shared_agencies(store: Store) -> tuple[str, ...]:
     """The outside agencies on the allow-list now (none when the store has no sharing table yet)."""
-    found = store.query_arrow(
-        "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'sharing'"
-    )
-    if not found["n"][0].as_py():
+    if not table_exists(store, "sharing"):
         return ()
     return tuple(p.agency for p in list_partners(store) if not p.removed)

@@ -23,8 +23,7 @@ from streams.core.review import RULES, Flag, review
 from streams.loadtest.abuse_scenario import Scenario, generate
 from streams.model.audit import AuditEntry
 from streams.store.audit import log_rows
-from streams.store.clickhouse import ChdbStore, migrate
-from streams.store.review import table_exists
+from streams.store.clickhouse import ChdbStore, migrate, table_exists
 from streams.store.sql import sql_literal, ts_sql
 
 SEEDS = (1, 2, 3)
