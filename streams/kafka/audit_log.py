@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import threading
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError
 
 from streams.config.settings import Settings
 from streams.core.audit_log import AuditSigner
 from streams.errors import StoreError
-from streams.kafka.client import client_config
+from streams.kafka.producer import make_producer
 from streams.kafka.topics import topic_name
 
 __all__ = ["KafkaAuditSink", "audit_setup"]
@@ -28,12 +28,8 @@ class KafkaAuditSink:
         self.topic = topic_name(settings, "audit")
         self.bootstrap = settings.kafka_bootstrap
         self.lock = threading.Lock()  # one record in flight at a time: its offset is its place in the log
-        self.producer = Producer(
-            client_config(
-                settings,
-                {"enable.idempotence": True, "acks": "all", "linger.ms": 0, "message.timeout.ms": DELIVERY_TIMEOUT_MS},
-            )  # fmt: skip
-        )
+        # The project's producer (idempotent, acks=all), sending each record at once.
+        self.producer = make_producer(settings, **{"linger.ms": 0, "message.timeout.ms": DELIVERY_TIMEOUT_MS})
 
     def append(self, signed: bytes) -> int:
         """The seq the log gives ``signed``; StoreError (one sentence) when the broker does not take it in time."""
