@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from streams import resources
 from streams.config.search_policy import SearchPolicy, load_search_policy
+from streams.config.yaml_files import read_yaml
 from streams.core.review import ReviewPolicy, Shift
 from streams.errors import ConfigError, validation_message
 
@@ -143,14 +142,6 @@ class ReviewPolicyFile(_Section):
         )
 
 
-def _read_yaml(path: Path | None, what: str) -> tuple[Any, str]:
-    source = path if path is not None else resources.policy_file("review.yaml")
-    try:
-        return yaml.safe_load(source.read_text(encoding="utf-8")), str(source)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read {what} {source}: {exc}") from None
-
-
 def review_policy(raw: Any, source: str = "<review policy>", search: SearchPolicy | None = None) -> ReviewPolicy:
     """A review policy from parsed YAML: the block itself, or a document with a top-level ``review:`` block;
     ``search``: the search policy it takes the home agency and exception kinds from (else the packaged one)."""
@@ -165,7 +156,7 @@ def review_policy(raw: Any, source: str = "<review policy>", search: SearchPolic
 def load_review_policy(path: Path | None = None, search_path: Path | None = None) -> ReviewPolicy:
     """The review policy file, validated; the packaged default when ``path`` is None. The home agency and the
     exception kinds come from the search policy (``search_path``, else the packaged one)."""
-    return review_policy(*_read_yaml(path, "review policy"), search=load_search_policy(search_path))
+    return review_policy(*read_yaml(path, "review.yaml", "review policy"), search=load_search_policy(search_path))
 
 
 def load_sharing(path: Path | None) -> tuple[str, ...]:
@@ -173,7 +164,7 @@ def load_sharing(path: Path | None) -> tuple[str, ...]:
     mapping whose ``agencies`` key holds that list. None: no outside agency is allowed."""
     if path is None:
         return ()
-    raw, source = _read_yaml(path, "sharing allow-list")
+    raw, source = read_yaml(path, "review.yaml", "sharing allow-list")
     items = raw.get("agencies") if isinstance(raw, dict) else raw
     if not isinstance(items, list):
         raise ConfigError(f"sharing allow-list {source}: expected a list of agencies")
