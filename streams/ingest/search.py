@@ -1,7 +1,6 @@
 """Search requests, validated before anything is queried, and the rules a search under legal process must pass.
 
-The store's own search (``streams.store.search.search``) takes a ``SearchBody``-shaped request. The API's search
-kinds (docs/search-and-audit.md) each cite a process record::
+The API's search kinds (docs/search-and-audit.md) each cite a process record::
 
     POST /v1/search/plate_history {"process_id": "lp-...", "reason": "...", "purpose": "",
                                    "plates": ["7ABC123"], "region": "CA", "from": ms, "to": ms}
@@ -13,16 +12,14 @@ limits (400, rule = the limit's name) and inside the record's scope (403 ``outsi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from typing import Annotated
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from streams.errors import validation_message
 from streams.ingest.camera_sites import Positions, cameras_in, distance_m
-from streams.model.search import Area, KindSearch, ProcessRecord, SearchDenied, SearchRefused, SearchRequest
+from streams.model.search import Area, KindSearch, ProcessRecord, SearchDenied
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -39,7 +36,6 @@ __all__ = [
     "NearSceneBody",
     "PlateHistoryBody",
     "RetroactiveMatchBody",
-    "SearchBody",
     "area_within",
     "camera_covered",
     "check_process",
@@ -47,44 +43,7 @@ __all__ = [
     "json_rows",
     "measures",
     "resolve_cameras",
-    "search_request",
 ]
-
-
-class SearchBody(BaseModel):
-    """The JSON body of a search. Who asks is not a field (a body naming ``actor`` is refused): it is the verified
-    principal of the request."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    reason: Text
-    case_number: str = Field("", max_length=256)
-    plates: list[Annotated[str, StringConstraints(max_length=32)]] = Field(default_factory=list, max_length=100)
-    region: str | None = Field(None, max_length=16)
-    read_ids: list[Text] = Field(default_factory=list, max_length=10_000)
-    from_ms: Ms = Field(0, alias="from")
-    to_ms: Ms = Field(2**62, alias="to")
-
-    def request(self) -> SearchRequest:
-        return SearchRequest(
-            reason=self.reason,
-            case_number=self.case_number,
-            plates=tuple(self.plates),
-            region=self.region,
-            read_ids=tuple(self.read_ids),
-            captured_from_ms=self.from_ms,
-            captured_to_ms=self.to_ms,
-        )
-
-
-def search_request(body: bytes) -> SearchRequest:
-    """The request in ``body``; raises SearchRefused saying what is missing or wrong (never echoing plates)."""
-    try:
-        return SearchBody.model_validate(json.loads(body or b"null")).request()
-    except (ValueError, RecursionError) as exc:
-        if isinstance(exc, ValidationError):
-            raise SearchRefused(validation_message(exc, "invalid search request")) from None
-        raise SearchRefused("the body must be a JSON object") from None
 
 
 def json_rows(rows: pa.Table) -> list[dict]:

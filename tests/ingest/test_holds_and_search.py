@@ -15,9 +15,7 @@ from streams.config.access import load_access
 from streams.config.secret_files import load_verifier
 from streams.ingest.control import ControlGate
 from streams.ingest.holds import PlaceHold, ReleaseHold, decode_hold_events, hold_rule_broken
-from streams.ingest.search import search_request
 from streams.model.access import Principal
-from streams.model.search import SearchRefused
 from tests.support.control import control_keys
 
 _, _PUBLIC, SIGNER = control_keys(Path(tempfile.mkdtemp()))
@@ -135,28 +133,3 @@ def test_any_bytes_end_as_an_event_or_a_dead_letter(payloads: list[bytes]) -> No
     events, rejected = decode_hold_events(payloads, [f"o{i}" for i in range(n)], list(range(n)), GATE)
     assert len(events) + len(rejected) == n
     assert all(r.dead.original in payloads and r.dead.reason in ("unauthenticated", "wrong_schema") for r in rejected)
-
-
-def test_search_requests_need_a_reason_take_no_actor_and_never_echo_plates() -> None:
-    ok = search_request(json.dumps({"reason": "r", "plates": ["7ABC123"], "from": 1}).encode())
-    assert ok.plates == ("7ABC123",) and ok.captured_from_ms == 1 and ok.captured_to_ms == 2**62
-    # who asks is the verified principal: a body that names an actor is refused, not believed
-    with_actor = {"actor": "chief", "reason": "r", "plates": ["7ABC123"]}
-    for body in (b"", b"[]", b"{", json.dumps({"plates": ["7ABC123"]}).encode(), json.dumps(with_actor).encode()):
-        with pytest.raises(SearchRefused) as refused:
-            search_request(body)
-        assert "7ABC123" not in str(refused.value)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.one_of(
-        st.binary(max_size=100),
-        st.dictionaries(st.text(max_size=8), st.text(max_size=8)).map(lambda d: json.dumps(d).encode()),
-    )
-)
-def test_any_search_body_is_a_request_or_a_refusal(body: bytes) -> None:
-    try:
-        search_request(body)
-    except SearchRefused:
-        pass
