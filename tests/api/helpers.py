@@ -30,6 +30,7 @@ from streams.store.process import register_process
 from streams.store.reads import write_reads
 from streams.store.search import plate_pseudonyms
 from tests.conftest import free_port
+from tests.support.control import control_keys
 from tests.support.issuer import TokenIssuer
 
 PLATE_KEYS = "k1:000102030405060708090a0b0c0d0e0f"
@@ -55,6 +56,24 @@ def base_env(tmp: Path, issuer: TokenIssuer | None, **extra: str) -> dict[str, s
     )
     env.update(extra)
     return env
+
+
+def publishing_env(tmp: Path, issuer: TokenIssuer, bootstrap: str, prefix: str) -> tuple[dict[str, str], Path]:
+    """(environment, public control key) of an API that signs and publishes to the test's topics on the real
+    broker, over a seeded store; the topics are created."""
+    private, public, _ = control_keys(tmp)
+    env = base_env(
+        tmp,
+        issuer,
+        PLATESTREAM_KAFKA_BOOTSTRAP=bootstrap,
+        PLATESTREAM_TOPIC_PREFIX=prefix,
+        PLATESTREAM_PARTITIONS="1",
+        PLATESTREAM_CONTROL_SIGNING_KEY_FILE=str(private),
+    )
+    done = subprocess.run([*CLI, "topics", "create"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seed(tmp / "chdb")
+    return env, public
 
 
 def seed(chdb_path: Path) -> None:

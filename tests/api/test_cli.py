@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 
 from streams.config.secret_files import load_verifier
-from tests.api.helpers import HIT_ID, PLATE, PROCESS_ID, ApiServer, base_env, seed, start_api
+from tests.api.helpers import HIT_ID, PLATE, PROCESS_ID, ApiServer, publishing_env, start_api
 from tests.api.test_publish_kafka import messages
-from tests.integration.helpers import cli as integration_cli
-from tests.support.control import control_keys
 from tests.support.issuer import TokenIssuer
 
 
@@ -65,17 +63,7 @@ def test_search_and_hold_list_as_the_logged_in_principal(api: ApiServer, issuer:
 def test_hotlist_verify_and_hold_commands_publish_signed_events(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, issuer: TokenIssuer
 ) -> None:
-    private, public, _ = control_keys(tmp_path)
-    env = base_env(
-        tmp_path,
-        issuer,
-        PLATESTREAM_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        PLATESTREAM_TOPIC_PREFIX=topic_prefix,
-        PLATESTREAM_PARTITIONS="1",
-        PLATESTREAM_CONTROL_SIGNING_KEY_FILE=str(private),
-    )
-    assert integration_cli(env, "topics", "create").returncode == 0
-    seed(tmp_path / "chdb")
+    env, public = publishing_env(tmp_path, issuer, kafka_bootstrap, topic_prefix)
     extract = tmp_path / "extract.csv"
     expiry = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 30 * 86_400))
     extract.write_text(

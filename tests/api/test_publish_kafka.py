@@ -14,9 +14,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from streams.config.secret_files import load_verifier
-from tests.api.helpers import HIT_ID, PLATE, base_env, seed, start_api
-from tests.integration.helpers import cli
-from tests.support.control import control_keys
+from tests.api.helpers import HIT_ID, PLATE, publishing_env, start_api
 from tests.support.issuer import TokenIssuer
 
 pytestmark = pytest.mark.integration
@@ -40,17 +38,7 @@ def messages(bootstrap: str, topic: str, want: int, timeout: float = 30) -> Iter
 def test_control_endpoints_publish_signed_envelopes_naming_the_caller(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, issuer: TokenIssuer
 ) -> None:
-    private, public, _ = control_keys(tmp_path)
-    env = base_env(
-        tmp_path,
-        issuer,
-        PLATESTREAM_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        PLATESTREAM_TOPIC_PREFIX=topic_prefix,
-        PLATESTREAM_PARTITIONS="1",
-        PLATESTREAM_CONTROL_SIGNING_KEY_FILE=str(private),
-    )
-    assert cli(env, "topics", "create").returncode == 0
-    seed(tmp_path / "chdb")
+    env, public = publishing_env(tmp_path, issuer, kafka_bootstrap, topic_prefix)
     api = start_api(env)
     try:
         checks = {"plate_matches_image": True, "region_matches_image": True, "entry_active": True}
