@@ -34,25 +34,11 @@ from tests.integration.helpers import (
     wait_for,
     with_control_keys,
 )
+from tests.support.hotlist import hotlist_entry
 
 pytestmark = pytest.mark.integration
 DAY = 86_400_000
 KEYS = "k1:000102030405060708090a0b0c0d0e0f"
-
-
-def _entry(entry_id: str, plate: str, now: int) -> dict:
-    return {
-        "entry_id": entry_id,
-        "plate": plate,
-        "region": "CA",
-        "reason": "stolen_vehicle",
-        "legal_basis_type": "record_number",
-        "legal_basis": f"NCIC-{entry_id}",
-        "source": "local",
-        "agency": "CA0000001",
-        "valid_from": now - DAY,
-        "expires_at": now + 5 * DAY,
-    }
 
 
 def _reads(*rows: tuple[str, str]) -> pa.Table:
@@ -101,10 +87,13 @@ def test_forged_control_events_are_dead_letters_and_signed_ones_are_applied(work
 
     # Before the worker starts: it loads these before matching anything.
     publish(
-        producer, topic["hotlist.events"], "E1", signed(signer, add_event(_entry("E1", "4GOOD11", now), now), ADMIN)
+        producer,
+        topic["hotlist.events"],
+        "E1",
+        signed(signer, add_event(hotlist_entry("E1", "4GOOD11", now), now), ADMIN),
     )
     publish(producer, topic["hotlist.events"], "sync", signed(signer, sync_event("local", now), ADMIN))
-    forged_add = forged(add_event(_entry("E2", "4EVIL22", now), now), ADMIN, tmp_path / "forger")
+    forged_add = forged(add_event(hotlist_entry("E2", "4EVIL22", now), now), ADMIN, tmp_path / "forger")
     publish(producer, topic["hotlist.events"], "E2", forged_add)
 
     worker = start_worker(env)

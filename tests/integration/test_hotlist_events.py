@@ -25,25 +25,10 @@ from tests.integration.helpers import (
     wait_for,
     with_control_keys,
 )
+from tests.support.hotlist import hotlist_entry
 
 pytestmark = pytest.mark.integration
 DAY = 86_400_000
-
-
-def _entry(entry_id: str, plate: str, source: str, now: int) -> dict:
-    return {
-        "entry_id": entry_id,
-        "plate": plate,
-        "region": "CA",
-        "reason": "stolen_vehicle",
-        "legal_basis_type": "record_number",
-        "legal_basis": f"NCIC-{entry_id}",
-        "source": source,
-        "agency": "CA0000001",
-        "entered_by": "dispatch-7",
-        "valid_from": now - DAY,
-        "expires_at": now + 5 * DAY,
-    }
 
 
 def _reads(now: int, *rows: tuple[str, str, str]) -> pa.Table:
@@ -84,12 +69,16 @@ def test_add_clear_staleness_and_verification_round_trip(worker_env, tmp_path):
         return offsets[0]
 
     # Published before the worker starts: it must load them before matching anything.
-    publish(events_topic, "E1", add_event(_entry("E1", "4FAST11", "local", now), now))
+    publish(events_topic, "E1", add_event(hotlist_entry("E1", "4FAST11", now, "local", entered_by="dispatch-7"), now))
     publish(events_topic, "sync:local", sync_event("local", now))
-    publish(events_topic, "E2", add_event(_entry("E2", "4SLOW22", "dmv", now), now))
+    publish(events_topic, "E2", add_event(hotlist_entry("E2", "4SLOW22", now, "dmv", entered_by="dispatch-7"), now))
     publish(events_topic, "sync:dmv", sync_event("dmv", now - 2 * DAY))  # older than the policy's 24 h
     # refused by policy: a stolen vehicle without a record number
-    publish(events_topic, "E3", add_event({**_entry("E3", "4NONE33", "local", now), "legal_basis": None}, now))
+    publish(
+        events_topic,
+        "E3",
+        add_event({**hotlist_entry("E3", "4NONE33", now, "local", entered_by="dispatch-7"), "legal_basis": None}, now),
+    )
 
     worker = start_worker(env)
     hits_reader = TopicReader(s.kafka_bootstrap, f"{s.topic_prefix}hits")

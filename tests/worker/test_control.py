@@ -20,6 +20,7 @@ from streams.ingest.hotlist_events import add_event, clear_event
 from streams.ingest.verifications import verification_event
 from streams.model.hold import Hold
 from streams.store.holds import list_holds
+from tests.support.hotlist import hotlist_entry
 from tests.worker.conftest import (
     ADMIN,
     INVESTIGATOR,
@@ -33,6 +34,11 @@ from tests.worker.fakes import FlakyStore, OversizeStore
 
 NEW_PLATE = "5NEW555"
 DAY = 86_400_000
+
+
+def claimed_entry(now: int) -> dict[str, Any]:
+    # The entry names someone else as its enterer: not believed, the signed principal is who entered it.
+    return hotlist_entry("E9", NEW_PLATE, now, entered_by="someone-else")
 
 
 def forger(tmp_path) -> ControlSigner:  # noqa: ANN001
@@ -52,22 +58,6 @@ def audit_rows(store, action: str) -> list[dict[str, Any]]:  # noqa: ANN001
     ).to_pylist()
 
 
-def entry(entry_id: str, plate: str, now: int) -> dict[str, Any]:
-    return {
-        "entry_id": entry_id,
-        "plate": plate,
-        "region": "CA",
-        "reason": "stolen_vehicle",
-        "legal_basis_type": "record_number",
-        "legal_basis": f"NCIC-{entry_id}",
-        "source": "local",
-        "agency": "CA0000001",
-        "entered_by": "someone-else",  # not believed: the signed principal is who entered it
-        "valid_from": now - DAY,
-        "expires_at": now + 5 * DAY,
-    }
-
-
 def hits_of(rig, clock: ManualClock, *plates: str, token: str = "tok") -> pa.Table:  # noqa: ANN001
     w = rig.worker
     rows = [read(f"r-{token}-{i}", p, clock.now_ms(), camera=f"cam-{token}-{i}") for i, p in enumerate(plates)]
@@ -82,7 +72,7 @@ def hits_of(rig, clock: ManualClock, *plates: str, token: str = "tok") -> pa.Tab
 def test_a_signed_add_is_applied_with_its_principal_and_audited(make_worker, store, clock, seal) -> None:  # noqa: ANN001
     rig = make_worker()
     now = clock.now_ms()
-    [origin] = rig.feeds.hotlist_source.publish(seal(add_event(entry("E9", NEW_PLATE, now), now), ADMIN))
+    [origin] = rig.feeds.hotlist_source.publish(seal(add_event(claimed_entry(now), now), ADMIN))
     [hit] = hits_of(rig, clock, NEW_PLATE).to_pylist()
     assert hit["entry_id"] == "E9"
     assert rig.worker.live.main.entries.num_rows + rig.worker.live.delta.entries.num_rows == 2
@@ -101,7 +91,7 @@ def test_unsigned_forged_and_forbidden_adds_are_dead_letters_never_applied(
 ) -> None:  # noqa: ANN001
     rig = make_worker()
     now = clock.now_ms()
-    event = add_event(entry("E9", NEW_PLATE, now), now)
+    event = add_event(claimed_entry(now), now)
     rig.feeds.hotlist_source.publish(
         json.dumps(event).encode(),  # unsigned
         forger(tmp_path).seal(event, ADMIN),  # signed by a key the worker does not trust
@@ -124,7 +114,7 @@ def test_a_signed_clear_stops_matching_and_records_who_cleared_and_why(make_work
     rig = make_worker()
     now = clock.now_ms()
     feed = rig.feeds.hotlist_source
-    feed.publish(seal(add_event(entry("E9", NEW_PLATE, now), now), ADMIN))
+    feed.publish(seal(add_event(claimed_entry(now), now), ADMIN))
     with_by = {**clear_event("E9", "recovered", now), "by": "dispatch-7"}
     feed.publish(seal(with_by, ADMIN))  # who cleared is the principal, not a field
     assert [d["reason"] for d in dead_letters(rig)] == ["wrong_schema"]
@@ -143,7 +133,7 @@ def test_without_control_keys_every_control_event_is_unauthenticated(make_worker
         rig = make_worker(control_keys_file=None)
     assert sum("PLATESTREAM_CONTROL_KEYS_FILE" in r.getMessage() for r in caplog.records) == 1
     now = clock.now_ms()
-    rig.feeds.hotlist_source.publish(seal(add_event(entry("E9", NEW_PLATE, now), now), ADMIN))
+    rig.feeds.hotlist_source.publish(seal(add_event(claimed_entry(now), now), ADMIN))
     [hit] = hits_of(rig, clock, "8XYZ999").to_pylist()
     rig.worker.handle_verifications(
         [seal(verification_event(hit["hit_id"], now), OPERATOR)], ["t.verifications/0/0"], "v0"
