@@ -12,9 +12,10 @@ from streams.model.access import ACTIONS, Principal
 
 # What the issue names for each role: the packaged file must grant these, and nothing from another role's list.
 EXPECTED = {
-    "operator": {"verify", "hits.read"},
+    "operator": {"verify", "hits.read", "outcomes.record"},
     "investigator": {"search", "hits.read", "process.read"},
     "supervisor": {
+        "outcomes.record",
         "holds.place",
         "holds.release",
         "holds.read",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from streams.ingest.hotlist_events import CLEAR_REASONS
 from streams.ingest.search import AreaBody
+from streams.model.disposition import DISPOSITIONS, NOTE_MAX_CHARS, OUTCOMES
 from streams.model.search import PROCESS_KINDS
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "EntriesBody",
     "EntryBody",
     "HoldBody",
+    "OutcomeBody",
     "PartnerBody",
     "ProcessBody",
     "ReleaseBody",
@@ -26,20 +28,30 @@ __all__ = [
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX_CHARS)]
 Ms = Annotated[int, Field(ge=0, le=2**62, strict=True)]
 Plate = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class VerificationBody(BaseModel):
-    """An operator's decision; the operator is the caller. Its rules (a confirmation affirms every check, a
-    rejection names a reason) are those of ``streams.ingest.verifications``, checked there."""
+    """What the person checking a hit found (``streams.model.disposition``); the operator is the caller. Its rules
+    (a confirmation affirms every check, ``other`` needs a note) are those of ``streams.ingest.verifications``."""
 
     model_config = STRICT
 
-    decision: Literal["confirmed", "rejected"]
-    reason: Short | None = None
+    disposition: Literal[DISPOSITIONS]  # type: ignore[valid-type]
+    note: Note | None = None
     checks: dict[Annotated[str, StringConstraints(max_length=64)], bool] | None = Field(None, max_length=16)
+
+
+class OutcomeBody(BaseModel):
+    """What came of a confirmed hit (``streams.model.disposition.OUTCOMES``); who recorded it is the caller."""
+
+    model_config = STRICT
+
+    outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
+    note: Note | None = None
 
 
 class HoldBody(BaseModel):

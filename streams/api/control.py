@@ -12,7 +12,16 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import ValidationError
 
 from streams import clock
-from streams.api.bodies import ClearBody, EntriesBody, EntryBody, HoldBody, ReleaseBody, SyncBody, VerificationBody
+from streams.api.bodies import (
+    ClearBody,
+    EntriesBody,
+    EntryBody,
+    HoldBody,
+    OutcomeBody,
+    ReleaseBody,
+    SyncBody,
+    VerificationBody,
+)
 from streams.api.gate import Caller, caller, needs
 from streams.api.reads import STORE_DOWN, service_of
 from streams.api.refusals import Refused, field_problems
@@ -52,20 +61,35 @@ def from_store(request: Request, fn: Any, *args: Any) -> Any:
 
 @router.post("/v1/hits/{hit_id}/verification", status_code=202, openapi_extra=needs("verify"))
 def verify(hit_id: Id, body: VerificationBody, request: Request, who: Who) -> Accepted:
-    """Confirm or reject a hit the store has; the operator is the caller."""
-    who.attempt.detail = {"hit_id": hit_id, "decision": body.decision, "reason": body.reason}
-    event: dict[str, Any] = {"hit_id": hit_id, "decision": body.decision, "at": clock.now_ms()}
-    if body.reason is not None:
-        event["reason"] = body.reason
+    """Record what checking a hit the store has found (its disposition); the operator is the caller."""
+    who.attempt.detail = {"hit_id": hit_id, "disposition": body.disposition}
+    event: dict[str, Any] = {"hit_id": hit_id, "disposition": body.disposition, "at": clock.now_ms()}
+    if body.note:
+        event["note"] = body.note
     if body.checks is not None:
         event["checks"] = body.checks
-    problem = verification_problem(event)  # the rule the workers apply
+    return publish_on_hit(request, who, hit_id, event, "invalid_verification") | {"disposition": body.disposition}
+
+
+@router.post("/v1/hits/{hit_id}/outcome", status_code=202, openapi_extra=needs("outcomes.record"))
+def record_outcome(hit_id: Id, body: OutcomeBody, request: Request, who: Who) -> Accepted:
+    """Record what came of a confirmed hit (the workers refuse it on a hit nobody confirmed)."""
+    who.attempt.detail = {"hit_id": hit_id, "outcome": body.outcome}
+    event: dict[str, Any] = {"hit_id": hit_id, "outcome": body.outcome, "at": clock.now_ms()}
+    if body.note:
+        event["note"] = body.note
+    return publish_on_hit(request, who, hit_id, event, "invalid_outcome") | {"outcome": body.outcome}
+
+
+def publish_on_hit(request: Request, who: Caller, hit_id: str, event: dict[str, Any], rule: str) -> Accepted:
+    """Check ``event`` by the rule the workers apply, check the hit exists, publish it sealed for the caller."""
+    problem = verification_problem(event)
     if problem:
-        raise Refused(400, "invalid_verification", problem)
+        raise Refused(400, rule, problem)
     if hit_id not in from_store(request, known_hits, [hit_id]):
         raise Refused(404, "unknown_hit", "no hit with this id is in the store")
     service_of(request).publish("verifications", hit_id, event, who.principal)
-    return {"hit_id": hit_id, "decision": body.decision}
+    return {"hit_id": hit_id}
 
 
 @router.post("/v1/holds", status_code=202, openapi_extra=needs("holds.place"))

@@ -27,10 +27,11 @@ from streams.cli.topics import topics_app
 from streams.clock import now_ms
 from streams.config.settings import load_settings
 from streams.errors import PlatestreamError
-from streams.ingest.verifications import CONFIRM_CHECKS, REJECT_REASONS
+from streams.ingest.verifications import CONFIRM_CHECKS
 from streams.kafka.admin import check_topics
 from streams.kafka.producer import make_producer, send_reads
 from streams.loadtest.synth import Synth, SynthConfig
+from streams.model.disposition import CONFIRMED, OUTCOMES, REJECTIONS
 from streams.run.embedded import print_summary, run_embedded
 from streams.run.replay import REPLAY_SUFFIXES
 from streams.run.replay import replay as replay_files
@@ -178,22 +179,38 @@ def verify(
     confirm: Annotated[
         bool, typer.Option("--confirm", help="plate, region and entry were all checked and match")
     ] = False,
-    reject: Annotated[
-        str | None, typer.Option(help="reject with a reason: misread, wrong_state, entry_cleared, ...")
-    ] = None,
+    reject: Annotated[str | None, typer.Option(help=f"reject with what you found: {', '.join(REJECTIONS)}")] = None,
+    note: Annotated[str | None, typer.Option(help="what you found, in words (needed with --reject other)")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Record your decision on a hit, through the API (the operator role); you are the operator on record."""
+    """Record what checking a hit found, through the API (the operator role); you are the operator on record."""
     if confirm == bool(reject):
-        raise PlatestreamError("give exactly one of --confirm or --reject REASON")
-    if reject and reject not in REJECT_REASONS:
-        raise PlatestreamError(f"--reject must be one of {', '.join(REJECT_REASONS)}")
-    if reject:
-        body: dict = {"decision": "rejected", "reason": reject}
-    else:
-        body = {"decision": "confirmed", "checks": dict.fromkeys(CONFIRM_CHECKS, True)}
+        raise PlatestreamError("give exactly one of --confirm or --reject DISPOSITION")
+    if reject and reject not in REJECTIONS:
+        raise PlatestreamError(f"--reject must be one of {', '.join(REJECTIONS)}")
+    disposition = reject or CONFIRMED
+    body: dict = {"disposition": disposition}
+    if note:
+        body["note"] = note
+    if disposition == CONFIRMED:
+        body["checks"] = dict.fromkeys(CONFIRM_CHECKS, True)
     ApiClient(load_settings(config)).call("POST", f"/v1/hits/{hit_id}/verification", body)
-    typer.echo(f"{body['decision']} {hit_id}")
+    typer.echo(f"{disposition} {hit_id}: accepted by the API, applied when a worker reads it")
+
+
+@app.command()
+def outcome(
+    hit_id: Annotated[str, typer.Argument()],
+    what: Annotated[str, typer.Argument(metavar="OUTCOME", help=f"one of {', '.join(OUTCOMES)}")],
+    note: Annotated[str | None, typer.Option(help="what happened, in words")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Record what came of a confirmed hit, through the API (operator or supervisor); you are on record."""
+    if what not in OUTCOMES:
+        raise PlatestreamError(f"OUTCOME must be one of {', '.join(OUTCOMES)}")
+    body: dict = {"outcome": what} | ({"note": note} if note else {})
+    ApiClient(load_settings(config)).call("POST", f"/v1/hits/{hit_id}/outcome", body)
+    typer.echo(f"{what} on {hit_id}: accepted by the API, applied when a worker reads it")
 
 
 app.add_typer(search_app, name="search")  # registered last: after the pipeline's own commands in --help

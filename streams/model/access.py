@@ -14,6 +14,7 @@ ACTIONS = (
     "search",  # read the read store through the gated search
     "hits.read",  # list hits and their evidence (the operator's queue)
     "verify",  # confirm or reject a hit
+    "outcomes.record",  # record what came of a confirmed hit
     "holds.place",
     "holds.release",
     "holds.read",

@@ -10,6 +10,7 @@ needs. The embedded store (chDB) has no users: grants apply to a server only.
   workers as signed control events.
 - ``platestream_worker``: writes what the pipeline writes and deletes what retention requires (the purge).
 - ``platestream_auditor``: reads the audit trail and the holds.
+- ``platestream_reporter``: reads what a transparency report publishes: the aggregates and the holds.
 """
 
 from __future__ import annotations
@@ -35,13 +36,36 @@ WORKER_TABLES = (
     "hits",
     "kafka_log_starts",
     "sink_plans",
+    "hit_outcomes",
+    "verification_counts",
+    "outcome_counts",
+    "hotlist_changes",
+    "hold_changes",
+    "request_counts",  # written by the API; the worker's purge keeps its limit
+)
+# What a transparency report reads: aggregates only (no plate, no read id), and counts of holds.
+REPORT_TABLES = (
+    "read_counts",
+    "hit_counts",
+    "dead_letter_counts",
+    "camera_health",
+    "expiry_counts",
+    "kafka_log_starts",
+    "verification_counts",
+    "outcome_counts",
+    "request_counts",
+    "hotlist_changes",
+    "hold_changes",
+    "holds",
 )
 # role -> [(privileges, table)]
 ROLES: dict[str, list[tuple[str, str]]] = {
     "platestream_audit_writer": [("INSERT", "audit_log")],
     "platestream_api": [
-        *[("SELECT", t) for t in ("reads", "held_reads", "hits", "holds", "verifications", "audit_log")],
+        *[("SELECT", t) for t in ("reads", "held_reads", "hits", "holds", "verifications", "hit_outcomes")],
+        ("SELECT", "audit_log"),
         ("INSERT", "audit_log"),
+        ("INSERT", "request_counts"),
         ("SELECT, INSERT", "legal_process"),
         ("SELECT, INSERT", "sharing"),
     ],
@@ -53,6 +77,7 @@ ROLES: dict[str, list[tuple[str, str]]] = {
         ("SELECT, INSERT", "schema_migrations"),
     ],
     "platestream_auditor": [("SELECT", t) for t in ("audit_log", "holds", "legal_process", "sharing")],
+    "platestream_reporter": [("SELECT", t) for t in REPORT_TABLES],
 }
 
 

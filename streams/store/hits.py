@@ -9,7 +9,12 @@ import pyarrow.compute as pc
 from streams.store.clickhouse import Store
 from streams.store.sql import sql_literal
 
-__all__ = ["HIT_COLUMNS", "known_hits", "write_hits"]
+__all__ = [
+    "HIT_COLUMNS",
+    "confirmed_hits",
+    "known_hits",
+    "write_hits",
+]
 
 HIT_COLUMNS = (
     "hit_id",
@@ -69,5 +74,16 @@ def known_hits(store: Store, hit_ids: list[str]) -> set[str]:
         return set()
     found = store.query_arrow(
         "SELECT DISTINCT hit_id FROM hits WHERE hit_id IN (" + ", ".join(sql_literal(h) for h in hit_ids) + ")"
+    )
+    return set(found["hit_id"].to_pylist())
+
+
+def confirmed_hits(store: Store, hit_ids: list[str]) -> set[str]:
+    """Which of ``hit_ids`` a person has confirmed: the latest disposition of each is ``confirmed``."""
+    if not hit_ids:
+        return set()
+    found = store.query_arrow(
+        "SELECT hit_id FROM verifications WHERE hit_id IN (" + ", ".join(sql_literal(h) for h in hit_ids) + ") "
+        "GROUP BY hit_id HAVING argMax(decision, decided_at) = 'confirmed'"
     )
     return set(found["hit_id"].to_pylist())

@@ -14,6 +14,7 @@ __all__ = ["TIMED_TABLES", "active_holds_sql", "due_sql", "live_sql"]
 TIMED_TABLES = {
     "hits": ("read_time", "hits"),
     "verifications": ("decided_at", "verifications"),
+    "hit_outcomes": ("recorded_at", "verifications"),
     "audit_log": ("at", "audit"),
     "read_counts": ("window_start", "aggregates"),
     "hit_counts": ("window_start", "aggregates"),
@@ -21,6 +22,11 @@ TIMED_TABLES = {
     "camera_health": ("window_start", "aggregates"),
     "expiry_counts": ("window_start", "aggregates"),
     "kafka_log_starts": ("sampled_at", "aggregates"),
+    "verification_counts": ("window_start", "aggregates"),
+    "outcome_counts": ("window_start", "aggregates"),
+    "request_counts": ("window_start", "aggregates"),
+    "hotlist_changes": ("window_start", "aggregates"),
+    "hold_changes": ("window_start", "aggregates"),
 }
 
 

@@ -35,7 +35,7 @@ from streams.ingest.control import NO_KEYS, ControlGate, Rejection, rejection
 from streams.ingest.holds import HoldEvent, hold_rule_broken
 from streams.ingest.hotlist_csv import read_hotlist_csv
 from streams.ingest.limits import apply_limits
-from streams.ingest.verifications import Verification, decode_verifications, verifications_table
+from streams.ingest.verifications import Verification, decode_verifications, outcomes_table, verifications_table
 from streams.kafka.audit_log import audit_setup
 from streams.kafka.producer import make_producer
 from streams.kafka.topics import topic_name
@@ -44,13 +44,14 @@ from streams.model.audit import AuditEntry
 from streams.model.batch import BatchResult
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded
+from streams.model.disposition import CONFIRMED
 from streams.store.aggregates import write_aggregates, write_expiry
 from streams.store.audit import audit
 from streams.store.audit import configure as configure_audit
 from streams.store.clickhouse import Store, StoreRejected, migrate, open_store
 from streams.store.deletions import write_log_starts
 from streams.store.faults import FaultInjectingStore
-from streams.store.hits import known_hits, write_hits
+from streams.store.hits import confirmed_hits, known_hits, write_hits
 from streams.store.holds import known_hold, place_hold, preserve, release_hold
 from streams.store.plans import read_plans, write_plans
 from streams.store.purge import purge
@@ -245,34 +246,63 @@ class Worker:
         return self.retrying(read_plans, self.store, topic, partition, from_offset, self.settings.worker_batch)
 
     def handle_verifications(self, payloads: list[bytes], origins: list[str], token: str) -> None:
-        """Operators' decisions: signed by a principal allowed to ``verify``, and naming a hit this store has; each
-        written one is audited with its operator, each refused one dead-lettered and audited."""
-        decisions, rejected = decode_verifications(payloads, origins, self.gate)
-        if decisions:
-            known = self.retrying(known_hits, self.store, sorted({v.hit_id for v in decisions}))
+        """People's dispositions of hits and outcomes of confirmed hits: signed by a principal allowed to ``verify``
+        (``outcomes.record``), and naming a hit this store has (that a person confirmed, for an outcome); each
+        written one is audited with who recorded it, each refused one dead-lettered and audited."""
+        events, rejected = decode_verifications(payloads, origins, self.gate)
+        if events:
+            known = self.retrying(known_hits, self.store, sorted({v.hit_id for v in events}))
             rejected += [
-                rejection(dl.UNKNOWN_HIT, "no hit with this hit_id in the store", v.raw, v.who.origin, "verify", v.who)
-                for v in decisions
+                rejection(dl.UNKNOWN_HIT, "no hit with this hit_id in the store", v.raw, v.who.origin, v.kind, v.who)
+                for v in events
                 if v.hit_id not in known
             ]
-            decisions = [v for v in decisions if v.hit_id in known]
-        if decisions:
+            events = [v for v in events if v.hit_id in known]
+        decisions = [v for v in events if v.kind == "verify"]
+        outcomes = [v for v in events if v.kind == "outcomes.record"]
+        if outcomes:
+            # A disposition in this same batch counts: an operator may confirm and record the outcome together.
+            confirmed = self.retrying(confirmed_hits, self.store, sorted({v.hit_id for v in outcomes}))
+            confirmed |= {v.hit_id for v in decisions if v.word == CONFIRMED}
+            rejected += [
+                rejection(
+                    dl.REFUSED,
+                    "outcome_unconfirmed: an outcome is recorded on a confirmed hit only",
+                    v.raw,
+                    v.who.origin,
+                    v.kind,
+                    v.who,
+                )  # fmt: skip
+                for v in outcomes
+                if v.hit_id not in confirmed
+            ]
+            outcomes = [v for v in outcomes if v.hit_id in confirmed]
+        written: list[Verification] = []
+        for table, rows, build in (
+            ("verifications", decisions, verifications_table),
+            ("hit_outcomes", outcomes, outcomes_table),
+        ):
+            if not rows:
+                continue
             try:
-                self.applying(self.store.insert_arrow, "verifications", verifications_table(decisions), token)
+                self.applying(self.store.insert_arrow, table, build(rows), f"{token}:{table}")
+                written += rows
             except StoreRejected as exc:
-                rejected += [store_rejected(exc, v.raw, v.who.origin, "verify", v.who) for v in decisions]
-                decisions = []
+                rejected += [store_rejected(exc, v.raw, v.who.origin, v.kind, v.who) for v in rows]
         self.reject(rejected, "verifications")
-        self.write_audits([self._verified(v) for v in decisions])
-        for v in decisions:
-            metrics.VERIFICATIONS.labels(v.decision, v.reason or "none").inc()
+        self.write_audits([self._verified(v) for v in written])
+        for v in written:
+            if v.kind == "verify":
+                metrics.VERIFICATIONS.labels(v.decision, "none" if v.word == CONFIRMED else v.word).inc()
 
     def _verified(self, v: Verification) -> AuditEntry:
         p = v.who.principal
-        detail = json.dumps({"hit_id": v.hit_id, "decision": v.decision})
+        word = "outcome" if v.kind == "outcomes.record" else "disposition"
+        detail = json.dumps({"hit_id": v.hit_id, "decision": v.decision, word: v.word})
         return AuditEntry(
-            self.clock.now_ms(), "verify", p.actor, p.agency, v.who.role, v.who.origin, v.reason, "", detail, "applied"
-        )
+            self.clock.now_ms(), v.kind, p.actor, p.agency, v.who.role, v.who.origin, v.note[:256], "", detail,
+            "applied",
+        )  # fmt: skip
 
     def reject(self, rejected: list[Rejection], source: str) -> None:
         """Refused control events: dead letters delivered, then audited (on the sink thread)."""

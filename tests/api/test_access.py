@@ -61,12 +61,13 @@ ENDPOINTS: dict[str, tuple[str, str, dict | None, int, str]] = {
         "POST",
         f"/v1/hits/{HIT_ID}/verification",
         {
-            "decision": "confirmed",
+            "disposition": "confirmed",
             "checks": dict.fromkeys(["plate_matches_image", "region_matches_image", "entry_active"], True),
         },  # fmt: skip
         503,
         "no_signing_key",
     ),
+    "outcomes.record": ("POST", f"/v1/hits/{HIT_ID}/outcome", {"outcome": "arrest"}, 503, "no_signing_key"),
     "holds.place": (
         "POST",
         "/v1/holds",

@@ -93,7 +93,7 @@ def test_hotlist_verify_and_hold_commands_publish_signed_events(
     assert hotlist[0].event["entry"]["entered_by"] == "adm@metro-pd" and "by" not in hotlist[2].event
     [(_, raw)] = messages(kafka_bootstrap, f"{topic_prefix}verifications", 1)
     verdict = verifier.open(raw)
-    assert verdict.principal.actor == "opal@metro-pd" and verdict.event["reason"] == "misread"
+    assert verdict.principal.actor == "opal@metro-pd" and verdict.event["disposition"] == "misread"
     [(key, raw)] = messages(kafka_bootstrap, f"{topic_prefix}holds", 1)
     hold = verifier.open(raw)
     assert key.decode() == placed.stdout.strip() and hold.principal.actor == "rita@county-so"

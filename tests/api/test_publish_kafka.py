@@ -43,8 +43,8 @@ def test_control_endpoints_publish_signed_envelopes_naming_the_caller(
     try:
         checks = {"plate_matches_image": True, "region_matches_image": True, "entry_active": True}
         r = api.call("POST", f"/v1/hits/{HIT_ID}/verification", issuer.token("op1", roles=["operator"]),
-                     json={"decision": "confirmed", "checks": checks})  # fmt: skip
-        assert (r.status_code, r.json()) == (202, {"hit_id": HIT_ID, "decision": "confirmed"}), r.text
+                     json={"disposition": "confirmed", "checks": checks})  # fmt: skip
+        assert (r.status_code, r.json()) == (202, {"hit_id": HIT_ID, "disposition": "confirmed"}), r.text
         hold = {"requested_by": "defence", "order_ref": "ORD-1", "case_number": "CR-1", "reason": "preserve",
                 "plates": [PLATE], "days": 30}  # fmt: skip
         r = api.call("POST", "/v1/holds", issuer.token("sup1", "county-so", ["supervisor"]), json=hold)
@@ -64,7 +64,7 @@ def test_control_endpoints_publish_signed_envelopes_naming_the_caller(
     [(key, raw)] = messages(kafka_bootstrap, f"{topic_prefix}verifications", 1)
     opened = verifier.open(raw)
     assert key == HIT_ID.encode() and (opened.principal.subject, opened.principal.agency) == ("op1", "metro-pd")
-    assert opened.event["decision"] == "confirmed" and "operator" not in opened.event
+    assert opened.event["disposition"] == "confirmed" and "operator" not in opened.event
 
     [(key, raw)] = messages(kafka_bootstrap, f"{topic_prefix}holds", 1)
     opened = verifier.open(raw)

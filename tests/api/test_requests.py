@@ -49,7 +49,7 @@ def test_a_hold_on_the_future_or_too_long_is_400_with_its_rule(api: ApiServer, i
         (
             "/v1/hits/" + HIT_ID + "/verification",
             ["operator"],
-            {"decision": "rejected", "reason": "misread", "operator": "badge-1"},
+            {"disposition": "misread", "operator": "badge-1"},
         ),  # fmt: skip
         ("/v1/hotlist/entries/E1/clear", ["admin"], {"reason": "recovered", "by": "someone-else"}),
     ],
@@ -70,10 +70,10 @@ def test_validation_errors_name_fields_never_values(api: ApiServer, issuer: Toke
     assert r.status_code == 400 and r.json()["rule"] == "invalid_request" and "plates" in r.json()["error"]
     assert "7ABC123" not in r.text
     r = api.call("POST", "/v1/hits/no-such-hit/verification", issuer.token(roles=["operator"]),
-                 json={"decision": "rejected", "reason": "misread"})  # fmt: skip
+                 json={"disposition": "misread"})  # fmt: skip
     assert (r.status_code, r.json()["rule"]) == (404, "unknown_hit")
     r = api.call("POST", f"/v1/hits/{HIT_ID}/verification", issuer.token(roles=["operator"]),
-                 json={"decision": "confirmed", "checks": {"plate_matches_image": True}})  # fmt: skip
+                 json={"disposition": "confirmed", "checks": {"plate_matches_image": True}})  # fmt: skip
     assert (r.status_code, r.json()["rule"]) == (400, "invalid_verification")
     r = api.call("POST", "/v1/hotlist/entries", issuer.token(roles=["admin"]), json={"entry_id": "E", "plate": "!!"})
     assert r.status_code == 400 and "!!" not in r.text

@@ -10,7 +10,7 @@ from streams.cli import app, main
 from streams.cli.options import when_ms
 from streams.errors import PlatestreamError
 
-TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "login", "api",
+TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "outcome", "login", "api",
        "topics", "hotlist", "retention", "dlq", "load", "hold", "keys", "audit", "search"]  # fmt: skip
 GROUPS = {
     "topics": ["create", "apply", "check"],

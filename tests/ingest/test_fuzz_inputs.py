@@ -43,7 +43,7 @@ JSON_VALUES = st.recursive(
 )
 FIELD_NAMES = st.sampled_from(
     ["op", "entry", "entry_id", "plate", "reason", "by", "at", "source", "valid_from", "expires_at", "region",
-     "hit_id", "decision", "operator", "checks", "x"]
+     "hit_id", "disposition", "outcome", "note", "operator", "checks", "x"]
 )  # fmt: skip
 # Documents that look like the real thing (known keys, any values) as well as arbitrary bytes and JSON.
 NEAR_MISS = st.dictionaries(FIELD_NAMES, st.one_of(JSON_VALUES, st.dictionaries(FIELD_NAMES, JSON_VALUES)))

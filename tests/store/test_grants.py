@@ -30,9 +30,10 @@ def test_the_audit_writer_may_only_insert_into_the_audit_table() -> None:
     assert privileges("platestream_audit_writer") == {"audit_log": {"INSERT"}}
 
 
-def test_the_api_writes_only_audit_legal_process_and_sharing_records() -> None:
+def test_the_api_writes_only_audit_legal_process_sharing_and_request_count_records() -> None:
     api = privileges("platestream_api")
-    assert {t for t, p in api.items() if p - {"SELECT"}} == {"audit_log", "legal_process", "sharing"}
+    assert {t for t, p in api.items() if p - {"SELECT"}} == {"audit_log", "legal_process", "sharing", "request_counts"}
+    assert api["request_counts"] == {"INSERT"}
     assert api["audit_log"] == {"SELECT", "INSERT"}
     assert not any("ALTER" in p for ps in api.values() for p in ps)
 
@@ -41,6 +42,12 @@ def test_every_table_has_an_owner_and_no_role_names_a_table_that_does_not_exist(
     named = {table for grants in ROLES.values() for _, table in grants}
     assert named <= TABLES
     assert TABLES <= set(WORKER_TABLES) | {"audit_log", "schema_migrations", "legal_process", "sharing"}
+
+
+def test_the_reporter_reads_aggregates_only() -> None:
+    reporter = privileges("platestream_reporter")
+    assert reporter and all(p == {"SELECT"} for p in reporter.values())
+    assert not {"reads", "held_reads", "hits", "verifications", "hit_outcomes", "audit_log"} & set(reporter)
 
 
 def test_clickhouse_parses_every_grant_statement(chdb_store: ChdbStore) -> None:

@@ -17,7 +17,7 @@ from streams.config.secret_files import load_signer, write_control_keypair
 from streams.core.signing import ControlSigner
 from streams.ingest.holds import place_event, release_event
 from streams.ingest.hotlist_events import add_event, clear_event
-from streams.ingest.verifications import verification_event
+from streams.ingest.verifications import outcome_event, verification_event
 from streams.model.hold import Hold
 from streams.store.holds import list_holds
 from tests.support.hotlist import hotlist_entry
@@ -208,6 +208,45 @@ def test_a_verification_the_store_refuses_for_good_is_a_dead_letter_and_the_work
     [dead] = dead_letters(rig)
     assert dead["reason"] == "store_rejected" and "SYNTAX_ERROR" in dead["detail"] and rig.sleeps == []
     assert rig.worker.store_failing_since_ms is None
+
+
+def test_dispositions_keep_their_word_and_outcomes_need_a_confirmed_hit(make_worker, store, clock, seal) -> None:  # noqa: ANN001
+    rig = make_worker()
+    [a, b] = hits_of(rig, clock, "8XYZ999", "8XYZ999").to_pylist()
+    now = clock.now_ms()
+
+    def handle(*docs: bytes) -> None:
+        handle.n = getattr(handle, "n", 0) + len(docs)
+        origins = [f"t.verifications/0/{handle.n - len(docs) + i}" for i in range(len(docs))]
+        rig.worker.handle_verifications(list(docs), origins, f"v{handle.n}")
+
+    handle(seal(outcome_event(a["hit_id"], "arrest", now), SUPERVISOR))  # 0: nobody confirmed a yet
+    handle(
+        seal(verification_event(a["hit_id"], now), OPERATOR),  # 1
+        seal(verification_event(b["hit_id"], now, "wrong_region"), OPERATOR),  # 2
+        seal(verification_event(b["hit_id"], now, "other"), OPERATOR),  # 3: `other` needs its note
+    )
+    handle(
+        seal(outcome_event(a["hit_id"], "vehicle_recovered", now + 1, note="owner called"), SUPERVISOR),  # 4
+        seal(outcome_event(b["hit_id"], "arrest", now), OPERATOR),  # 5: b was rejected
+        seal(outcome_event(a["hit_id"], "arrest", now), INVESTIGATOR),  # 6: may not record outcomes
+    )
+    rows = store.query_arrow("SELECT hit_id, decision, reason, disposition FROM verifications").to_pylist()
+    assert sorted(tuple(r.values()) for r in rows) == sorted([
+        (a["hit_id"], "confirmed", "", "confirmed"),
+        (b["hit_id"], "rejected", "wrong_region", "wrong_region"),
+    ])  # fmt: skip
+    [outcome] = store.query_arrow("SELECT hit_id, outcome, note, recorded_by FROM hit_outcomes").to_pylist()
+    assert outcome == {"hit_id": a["hit_id"], "outcome": "vehicle_recovered", "note": "owner called",
+                       "recorded_by": SUPERVISOR.actor}  # fmt: skip
+    assert sorted((d["origin"], d["reason"]) for d in dead_letters(rig)) == [
+        ("t.verifications/0/0", "refused"),
+        ("t.verifications/0/3", "wrong_schema"),
+        ("t.verifications/0/5", "refused"),
+        ("t.verifications/0/6", "forbidden"),
+    ]
+    applied = [r for r in audit_rows(store, "outcomes.record") if r["decision"] == "applied"]
+    assert [(r["actor"], r["role"], r["reason"]) for r in applied] == [(SUPERVISOR.actor, "supervisor", "owner called")]
 
 
 # --- holds ----------------------------------------------------------------------------------------------------
