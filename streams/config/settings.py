@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     # Searches under legal process (docs/search-and-audit.md): the search policy file; None: the packaged
     # policies/search.yaml. Camera positions for near-scene searches: optional lat, lon columns of the registry.
     search_policy_path: Path | None = None
+    # Deadlines of hit review (policies/hit_review.yaml when None): overdue verifications, missing outcomes.
+    hit_review_path: Path | None = None
 
     @field_validator("kafka_bootstrap")
     @classmethod
