@@ -131,8 +131,10 @@ def load_run(
     results: dict[int, dict] = {}
     errors: dict[int, str] = {}
     t0 = time.monotonic()
-    with Progress(*_columns("load"), console=err, transient=False) as bar:
-        task = bar.add_task("load", total=count, rate=0.0)
+    # With --duration alone the bar runs on time (seconds of the duration), so it can say how long is left.
+    by_time = count is None and duration is not None
+    with Progress(*_columns("load", by_time), console=err, transient=False) as bar:
+        task = bar.add_task("load", total=duration if by_time else count, rate=0.0, reads=0)
         first: list[float] = []  # when the first progress came, and the reads it counted
 
         def handle(msg: tuple) -> None:
@@ -147,7 +149,8 @@ def load_run(
                 first.extend([time.monotonic(), sum(sent)])  # the rate shown leaves out process start-up
             elapsed = time.monotonic() - first[0]
             rate_now = (sum(sent) - first[1]) / elapsed if elapsed > 0 else 0.0
-            bar.update(task, completed=sum(sent), rate=rate_now)
+            done = min(time.monotonic() - t0, duration) if by_time and duration is not None else sum(sent)
+            bar.update(task, completed=done, rate=rate_now, reads=sum(sent))
 
         if workers == 1:
             _work(jobs[0], _Direct(handle))
@@ -173,6 +176,8 @@ def load_run(
         done_s = max((r["seconds"] for r in results.values()), default=0.0)
         if done_s > 0:  # the achieved rate, as the result file has it
             bar.update(task, rate=sum(r["reads"] for r in results.values()) / done_s)
+        if by_time and not errors:
+            bar.update(task, completed=duration, reads=sum(r["reads"] for r in results.values()))
     wall = time.monotonic() - t0
     total = sum(r["reads"] for r in results.values())
     seconds = max((r["seconds"] for r in results.values()), default=0.0)  # sending time, without process start
@@ -207,11 +212,11 @@ def load_run(
         raise typer.Exit(1)
 
 
-def _columns(name: str) -> list[Any]:
+def _columns(name: str, by_time: bool = False) -> list[Any]:
     return [
         TextColumn(f"[bold]{name}[/bold]"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[reads]:>14,} reads") if by_time else MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:>12,.0f} reads/s"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
