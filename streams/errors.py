@@ -5,7 +5,7 @@
      ├── SchemaError          a DDL or wire schema that cannot be applied or derived
      ├── HotlistError         a hot-list file that cannot be read at all (single bad rows are refused, not raised)
      ├── StoreError           ClickHouse (embedded or server) failed
-     └── KafkaSetupError      topics missing or configured unlike their declaration
+     └── KafkaSetupError      Kafka unreachable, topics missing or configured unlike their declaration
 
 Bad *input* (a malformed message, a read without a plate) never raises: it becomes a dead letter with a reason
 code, see ``streams.model.deadletter``.
@@ -33,7 +33,21 @@ class StoreError(PlatestreamError):
 
 
 class KafkaSetupError(PlatestreamError):
-    """Kafka topics are missing or configured unlike their declaration."""
+    """Kafka is unreachable, or topics are missing or configured unlike their declaration."""
+
+
+def kafka_unreachable(bootstrap: str, exc: object | None = None, waited_s: float | None = None) -> KafkaSetupError:
+    """One sentence for a broker that did not answer: where, why in a few words, and the setting to fix."""
+    why = ""
+    if exc is not None:  # a KafkaException carries a KafkaError whose str() is the short reason
+        err = exc.args[0] if getattr(exc, "args", None) else exc
+        why = str(getattr(err, "str", lambda: err)()).removeprefix("Failed to get metadata: ")
+    elif waited_s is not None:
+        why = f"no answer in {waited_s:g} s"
+    reason = f" ({why})" if why else ""
+    return KafkaSetupError(
+        f"cannot reach Kafka at {bootstrap}{reason}: check PLATESTREAM_KAFKA_BOOTSTRAP and that the broker is up"
+    )
 
 
 def validation_message(exc: object, title: str) -> str:

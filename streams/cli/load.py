@@ -78,6 +78,8 @@ def _work(job: dict[str, Any], q: Any, start: Any = None) -> None:
         )
         q.put(("progress", i, res["reads"]))
         q.put(("done", i, res))
+    except PlatestreamError as exc:  # a setting or a broker to fix: one sentence, no traceback
+        q.put(("error", i, f"error: {exc}"))
     except BaseException:  # noqa: BLE001 - reported to the parent, which fails the command
         q.put(("error", i, traceback.format_exc()))
 
@@ -108,6 +110,8 @@ def load_run(
         raise PlatestreamError("--to parquet needs --out DIR")
     if count is not None and count < workers:
         workers = count
+    if to is Target.kafka:  # before the bar and the worker processes: an unreachable broker is one sentence
+        kafka_sink(load_settings(config)).close()
     start_ms = now_ms()
     jobs = [
         {

@@ -25,7 +25,7 @@ import pyarrow as pa
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.config.settings import Settings
-from streams.errors import KafkaSetupError, PlatestreamError
+from streams.errors import KafkaSetupError, PlatestreamError, kafka_unreachable
 from streams.kafka.client import client_config
 from streams.kafka.producer import make_producer, partition_of
 from streams.kafka.topics import topic_name
@@ -55,6 +55,7 @@ def _consumer(settings: Settings) -> Consumer:
                 "enable.auto.offset.store": False,
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
+                "log_level": 2,  # librdkafka's connection retries stay off the terminal; a failure is raised
             },
         )
     )
@@ -68,7 +69,7 @@ def _read(settings: Settings, timeout: float = 30.0) -> Iterator[_Letter]:
         try:
             meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         except KafkaException as exc:
-            raise KafkaSetupError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+            raise kafka_unreachable(settings.kafka_bootstrap, exc) from None
         if meta is None or meta.error is not None or not meta.partitions:
             raise KafkaSetupError(f"{topic}: missing (run `platestream topics create`)")
         ends: dict[int, int] = {}

@@ -13,7 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from confluent_kafka import KafkaException
 
+from streams.errors import kafka_unreachable
 from streams.kafka.producer import make_producer, partition_of, send_reads
 from streams.kafka.topics import topic_name
 from streams.model.read import READ_SCHEMA
@@ -24,12 +26,18 @@ HOUR_MS = 3_600_000
 class KafkaSink:
     """Arrow IPC batches to ``reads.batch``, partitioned by camera. Delivery errors are counted, not raised."""
 
-    def __init__(self, settings: Any, max_queued: int = 10_000):
-
+    def __init__(self, settings: Any, max_queued: int = 10_000, probe_s: float = 10.0):
         self.settings = settings
         self.max_queued = max_queued
         self.messages = self.delivered = self.errors = 0
-        self.producer = make_producer(settings, on_delivery=self._delivered)
+        # A broker lost mid-run fails deliveries in a minute (counted as errors) instead of the default 5 minutes.
+        # librdkafka's own connection retries stay off the terminal: failed deliveries are counted instead.
+        quiet = {"message.timeout.ms": 60_000, "log_level": 2}
+        self.producer = make_producer(settings, on_delivery=self._delivered, **quiet)
+        try:  # a broker that is not there is one sentence before the run, not a hang at its end
+            self.producer.list_topics(timeout=probe_s)
+        except KafkaException as exc:
+            raise kafka_unreachable(settings.kafka_bootstrap, exc) from None
 
     def _delivered(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -38,7 +46,6 @@ class KafkaSink:
             self.delivered += 1
 
     def __call__(self, table: pa.Table) -> None:
-
         while len(self.producer) > self.max_queued:  # back-pressure instead of BufferError
             self.producer.poll(0.05)
         if "raw" in table.column_names:
