@@ -15,6 +15,7 @@ from streams.kafka.camera_partition import camera_partition
 from tests.gateway import payloads
 from tests.gateway.helpers import messages, start_gateway, tokens_file
 from tests.integration.helpers import cli
+from tests.schemas.helpers import check
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +53,7 @@ def test_documented_payloads_arrive_as_reads_without_images(gateway_env):
     for _partition, _key, value in got:
         assert b"_jpeg" not in value and payloads.CROP[:64].encode() not in value and crop_bytes not in value
         assert len(value) < 10_000
+        check("reads.json", value)  # the published schema of the topic
     # Reads keyed by camera, on the camera's partition: what the workers' de-duplication needs.
     decoded = decode_json([v for _, _, v in got], [f"m{i}" for i in range(4)], 8 * 1024 * 1024)
     assert not decoded.dead
@@ -87,6 +89,7 @@ def test_refusals_bad_body_unauthenticated_forbidden_oversized(gateway_env):
         ("unknown_event", "gateway", "gateway/openalpr"),
     ]
     for x in letters:
+        check("deadletter", x)
         original = base64.b64decode(x["original_b64"])
         assert b"_jpeg" not in original and len(original) < 10_000 and "SECRET9" not in x["detail"]
     assert "SECRET9" not in gw.output()
