@@ -132,10 +132,9 @@ def _read_of(result: Any, index: int, camera: Any, when: int) -> dict[str, Any]:
     candidates = []
     for c in result.get("candidates") or []:
         if isinstance(c, dict) and isinstance(c.get("plate"), str) and c["plate"] != plate:
-            cand: dict[str, Any] = {"plate": c["plate"]}
-            if (conf := _score(c.get("score"), "candidate score")) is not None:
-                cand["confidence"] = conf
-            candidates.append(cand)
+            # Stream sends candidates without scores: confidence 0 says "unknown" (read.schema.json needs one).
+            conf = _score(c.get("score"), "candidate score")
+            candidates.append({"plate": c["plate"], "confidence": conf if conf is not None else 0.0})
     # A stable id from the webhook's own fields: a resent webhook gives the same read id.
     basis = f"pr|{camera}|{when}|{index}|{plate}".encode()
     return {
