@@ -15,6 +15,7 @@ from streams.cli.api import api
 from streams.cli.audit import audit_app
 from streams.cli.client import ApiClient
 from streams.cli.dlq import dlq_app
+from streams.cli.gateway import gateway_app
 from streams.cli.holds import hold_app
 from streams.cli.hotlist import hotlist_app
 from streams.cli.keys import keys_app
@@ -49,6 +50,7 @@ app.add_typer(load_app, name="load")
 app.add_typer(hold_app, name="hold")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(gateway_app, name="gateway")
 
 
 @app.command()

@@ -135,6 +135,19 @@ class Settings(BaseSettings):
     # Deadlines of hit review (policies/hit_review.yaml when None): overdue verifications, missing outcomes.
     hit_review_path: Path | None = None
 
+    # The ingest gateway (`platestream gateway serve`, docs/cameras.md): cameras' HTTP posts to reads.json. Cameras
+    # authenticate with a per-camera token (hashes in `gateway_tokens_file`) and/or a client certificate (mTLS:
+    # `gateway_ssl_client_ca_file`); it refuses to start with neither, unless on loopback with `gateway_insecure`.
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(8090, ge=0, le=65535)
+    gateway_tokens_file: Path | None = None
+    gateway_ssl_certfile: Path | None = None  # the gateway's own certificate (HTTPS)
+    gateway_ssl_keyfile: Path | None = None
+    gateway_ssl_client_ca_file: Path | None = None  # set: every client must present a certificate signed by it
+    gateway_insecure: bool = False  # no authentication at all: loopback tests only
+    gateway_max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # larger bodies get 413
+    gateway_delivery_timeout_s: float = Field(10, ge=1, le=300)  # broker not confirming within it: 503
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap(cls, v: str) -> str:

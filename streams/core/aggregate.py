@@ -101,18 +101,35 @@ def dead_letter_counts(keys: Iterable[tuple[int, str, str]], bucket_ms: int) -> 
 
 
 def camera_health(heartbeats: pa.Table, bucket_ms: int) -> pa.Table:
+    """Heartbeats per hour, camera and coarse area: ``heartbeats`` from streaming cameras, ``down_heartbeats``
+    from cameras reporting ``is_streaming: false``. The ``streaming`` and ``area`` columns are optional (a heartbeat
+    without them is a camera up, with no area); ``area`` is a grid cell code, never a position."""
+    n = heartbeats.num_rows
     t_ms = pc.fill_null(heartbeats["seen_at"].cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+    names = heartbeats.column_names
+    streaming = pc.fill_null(heartbeats["streaming"], True) if "streaming" in names else pa.array(np.ones(n, bool))
+    area = pc.fill_null(heartbeats["area"], "") if "area" in names else pa.array([""] * n, pa.string())
+    up = np.asarray(streaming.to_numpy(zero_copy_only=False), bool)
     t = pa.table(
         {
             "window_start": bucket(t_ms, bucket_ms),
             "camera_id": heartbeats["camera_id"],
-            "one": pa.array(np.ones(len(t_ms), np.uint64)),
+            "area": area,
+            "up": pa.array(up.astype(np.uint64)),
+            "down": pa.array((~up).astype(np.uint64)),
         }
     )
-    g = t.group_by(["window_start", "camera_id"], use_threads=False).aggregate([("one", "sum")])
+    keys = ["window_start", "camera_id", "area"]
+    g = t.group_by(keys, use_threads=False).aggregate([("up", "sum"), ("down", "sum")])
     return pa.table(
-        {"window_start": g["window_start"], "camera_id": g["camera_id"], "heartbeats": g["one_sum"].cast(pa.uint64())}
-    )
+        {
+            "window_start": g["window_start"],
+            "camera_id": g["camera_id"],
+            "heartbeats": g["up_sum"].cast(pa.uint64()),
+            "down_heartbeats": g["down_sum"].cast(pa.uint64()),
+            "area": g["area"],
+        }
+    ).sort_by([(k, "ascending") for k in keys])
 
 
 def expiry_counts(

@@ -3,12 +3,16 @@
 Three inputs: Arrow IPC streams (the high-volume path, many reads per Kafka message), single JSON events (the
 project's own read JSON, OpenALPR / Rekor Scout ``alpr_group``), and ``heartbeat`` events, which are camera
 health and never reads. Nothing here raises on bad input: it comes back as a ``DeadLetter``.
+
+Camera JSON may carry images (``*_jpeg``, base64 crops): ``strip_images`` removes them, and a dead letter of a JSON
+event keeps the event without them. GPS positions become coarse area codes (``area_code``), never coordinates.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,6 +22,16 @@ from streams.model import deadletter as dl
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded, empty_reads
 from streams.model.read import HEARTBEAT_SCHEMA, READ_SCHEMA
+
+# A heartbeat row: the camera, and whether its video stream is up, and its coarse area (mobile units). The last two
+# are optional on the table (batch messages carry no heartbeats); streams.core.aggregate.camera_health reads them.
+CAMERA_STATUS_SCHEMA = HEARTBEAT_SCHEMA.append(pa.field("streaming", pa.bool_())).append(pa.field("area", pa.string()))
+
+# Grid cells of this many degrees (about 11 km of latitude): where a mobile unit was, never where exactly.
+AREA_CELL_DEGREES = 0.1
+
+# Per-frame results (Rekor Scout `upload_single_plates = 1`): one event per video frame, fifty per passing car.
+PER_FRAME_DETAIL = "per-frame alpr_results are not taken: send alpr_group (set upload_single_plates = 0)"
 
 # The longest plate field a JSON event may carry at all; shorter ones over the configured limit become
 # `plate_too_long` dead letters (streams.ingest.limits).
@@ -116,13 +130,71 @@ def decode_json(payloads: Sequence[bytes], origins: Sequence[str], max_bytes: in
             elif kind is None:
                 rows.append(_own_read_row(doc))
                 row_origins.append(origin)
+            elif kind == "alpr_results":
+                dead.append(DeadLetter(dl.UNKNOWN_EVENT, PER_FRAME_DETAIL, _without_images(raw, doc), origin))
             else:
                 dead.append(DeadLetter(dl.UNKNOWN_EVENT, f"data_type {str(kind)[:40]!r} is not taken", raw, origin))
         except SchemaMismatch as exc:
-            dead.append(DeadLetter(dl.WRONG_SCHEMA, str(exc), raw, origin))
+            dead.append(DeadLetter(dl.WRONG_SCHEMA, str(exc), _without_images(raw, doc), origin))
     reads = _rows_to_table(rows)
-    heartbeats = pa.Table.from_pylist(beats, schema=HEARTBEAT_SCHEMA) if beats else HEARTBEAT_SCHEMA.empty_table()
+    heartbeats = pa.Table.from_pylist(beats, schema=CAMERA_STATUS_SCHEMA) if beats else HEARTBEAT_SCHEMA.empty_table()
     return Decoded(reads, heartbeats, dead, row_origins)
+
+
+def strip_images(doc: Any) -> tuple[Any, int]:
+    """``doc`` without image fields (``*_jpeg`` keys, at any depth) and the number removed. Images are never kept:
+    not on Kafka, not in a store, not inside a dead letter."""
+    if isinstance(doc, dict):
+        out, removed = {}, 0
+        for key, value in doc.items():
+            if isinstance(key, str) and key.endswith("_jpeg"):
+                removed += 1
+                continue
+            out[key], n = strip_images(value)
+            removed += n
+        return out, removed
+    if isinstance(doc, list):
+        items = [strip_images(v) for v in doc]
+        return [v for v, _ in items], sum(n for _, n in items)
+    return doc, 0
+
+
+def _without_images(raw: bytes, doc: dict[str, Any]) -> bytes:
+    """The original bytes of a dead letter, re-encoded without images when it carried any."""
+    stripped, removed = strip_images(doc)
+    return json.dumps(stripped, separators=(",", ":")).encode() if removed else raw
+
+
+def area_code(lat: Any, lon: Any) -> str | None:
+    """A coarse grid cell (``AREA_CELL_DEGREES``) for a GPS position, e.g. ``"37.6,-122.5"``; None for no fix.
+
+    The cell's south-west corner, so every position inside one cell gives the same code; (0, 0) is "no fix"."""
+    if (
+        isinstance(lat, bool)
+        or isinstance(lon, bool)
+        or not isinstance(lat, int | float)
+        or not isinstance(lon, int | float)
+    ):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None
+    cell = AREA_CELL_DEGREES
+    return f"{math.floor(lat / cell) * cell:.1f},{math.floor(lon / cell) * cell:.1f}"
+
+
+def camera_of(raw: bytes) -> str | None:
+    """The camera whose de-duplication state a JSON read event needs (own read JSON or ``alpr_group``), as the
+    decoder would read it; None for anything else (heartbeats, bad bytes), which may be processed anywhere."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or doc.get("data_type") not in (None, "alpr_group"):
+        return None
+    try:
+        return _str(doc, "camera_id")
+    except SchemaMismatch:
+        return None
 
 
 def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -233,18 +305,32 @@ def _alpr_group_row(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _streaming(doc: dict[str, Any], default: bool) -> bool:
+    v = doc.get("is_streaming", default)
+    if not isinstance(v, bool):
+        raise SchemaMismatch("field is_streaming must be true or false")
+    return v
+
+
 def _heartbeat_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per camera of the agent (``video_streams``), or one for the agent itself. A stream reporting
+    ``is_streaming: false`` is a camera down; GPS (stream's, else the agent's) only as a coarse area code."""
     when = _int(doc, "timestamp") or _int(doc, "epoch_time")
     site = _str(doc, "site_id") or _str(doc, "agent_uid")
+    agent_up = _streaming(doc, True)
+    agent_area = area_code(doc.get("gps_latitude"), doc.get("gps_longitude"))
     streams = doc.get("video_streams")
+    rows = []
     if isinstance(streams, list) and streams:
-        cams = [_str(s, "camera_id") for s in streams if isinstance(s, dict)]
-    else:
-        cams = [_str(doc, "camera_id") or site]
-    cams = [c for c in cams if c]
-    if not cams:
+        for s in streams:
+            if isinstance(s, dict) and (cam := _str(s, "camera_id")):
+                area = area_code(s.get("gps_latitude"), s.get("gps_longitude")) or agent_area
+                rows.append({"camera_id": cam, "streaming": _streaming(s, agent_up), "area": area})
+    elif cam := _str(doc, "camera_id") or site:
+        rows.append({"camera_id": cam, "streaming": agent_up, "area": agent_area})
+    if not rows:
         raise SchemaMismatch("heartbeat names no camera")
-    return [{"camera_id": c, "site_id": site, "seen_at": when} for c in cams]
+    return [{**r, "site_id": site, "seen_at": when} for r in rows]
 
 
 def _dead_only(reason: str, detail: str, payload: bytes, origin: str) -> Decoded:
@@ -255,7 +341,12 @@ def merge(parts: Iterable[Decoded]) -> Decoded:
     parts = list(parts)
     loose = pa.schema([f.with_nullable(True) for f in READ_SCHEMA])
     reads = pa.concat_tables([p.reads.cast(loose) for p in parts]) if parts else loose.empty_table()
-    beats = pa.concat_tables([p.heartbeats for p in parts]) if parts else HEARTBEAT_SCHEMA.empty_table()
+    # Heartbeats of JSON events carry streaming and area, those of batches do not: missing columns become null.
+    beats = (
+        pa.concat_tables([p.heartbeats for p in parts], promote_options="default")
+        if parts
+        else HEARTBEAT_SCHEMA.empty_table()
+    )
     return Decoded(
         reads,
         beats,

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from streams.config.retention import kafka_limit_configs, kafka_topic_limits, load_retention
 from streams.config.settings import Settings
 
+READS_JSON_MAX_BYTES = 4 * 1024 * 1024  # one JSON event on reads.json, images included
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -35,7 +37,9 @@ def declared(settings: Settings) -> list[TopicSpec]:
         TopicSpec(
             "reads.json",
             "single JSON events: reads, alpr_group, heartbeat",
-            keep["reads.json"],
+            # A real alpr_group with its crops is about 1.6 MB, over the broker's 1 MB default; the gateway strips
+            # the crops anyway, but a producer writing straight to the topic may not.
+            {**keep["reads.json"], "max.message.bytes": str(READS_JSON_MAX_BYTES)},
         ),
         TopicSpec(
             "hits",

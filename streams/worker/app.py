@@ -15,6 +15,7 @@ web views are in ``streams.worker.http``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -24,8 +25,10 @@ import faust
 
 from streams.config.settings import Settings
 from streams.ingest.decode import decode_arrow, decode_json
+from streams.kafka.camera_partition import CameraPartitioned, misplaced_camera
 from streams.kafka.client import faust_broker_options
 from streams.kafka.topics import topic_name
+from streams.worker.delivery import Delivery
 from streams.worker.faust_patch import commit_before_revoke
 from streams.worker.http import add_views
 from streams.worker.pieces import Plans, cut
@@ -121,6 +124,9 @@ def create_app(settings: Settings) -> faust.App:
                 by_tp[tp] = held.pop(tp) + by_tp[tp]
             new_plans: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
             jobs = []
+            # Reads not on their camera's partition (a producer that does not key by camera) go there, keyed by
+            # camera, and are not processed here: confirmed before any offset of theirs is committed.
+            rerouted = Delivery(CameraPartitioned(w.producer, settings.partitions))
             for tp, tp_events in by_tp.items():
                 offsets = [e.message.offset for e in tp_events]
                 plans = await plans_for(w, tp, offsets[0])
@@ -137,12 +143,21 @@ def create_app(settings: Settings) -> faust.App:
                         plans.add(piece.first, piece.last)
                         new_plans[tp[0]].append((tp[1], piece.first, piece.last))
                     part = tp_events[piece.start : piece.stop]
-                    origins = [origin(e.message) for e in part]
+                    here = []
+                    for e in part:
+                        camera = misplaced_camera(e.value, tp[1], settings.partitions)
+                        if camera is None:
+                            here.append(e)
+                        else:
+                            rerouted.produce(tp[0], e.value, camera.encode())
+                    origins = [origin(e.message) for e in here]
                     t0 = time.perf_counter()
-                    decoded = decode_json([e.value for e in part], origins, settings.max_message_bytes)
+                    decoded = decode_json([e.value for e in here], origins, settings.max_message_bytes)
                     result = w.process(decoded, "reads.json")
                     delivery = w.publish(result, "reads.json")
                     jobs.append((result, piece.token(*tp), time.perf_counter() - t0, delivery, part))
+            if rerouted.pending or rerouted.failed:
+                await asyncio.get_running_loop().run_in_executor(None, rerouted.confirm)
             # A piece's range is recorded before its aggregates: the stage runs jobs in order.
             for name, plans_of_topic in new_plans.items():
                 await stage.submit(w.record_plans, name, plans_of_topic)
