@@ -1,3 +1,12 @@
 """Settings (environment, YAML), the admission policy file and the retention policy: validated at start-up."""
 
-__all__ = ["access", "retention", "review_policy", "search_policy", "secret_files", "settings", "yaml_files"]
+__all__ = [
+    "access",
+    "extract_policy",
+    "retention",
+    "review_policy",
+    "search_policy",
+    "secret_files",
+    "settings",
+    "yaml_files",
+]
