@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["ENTRY_DETAILS", "ENTRY_SCHEMA", "FULL_ENTRY_SCHEMA", "with_details"]
+__all__ = ["ENTRY_DETAILS", "ENTRY_SCHEMA", "FULL_ENTRY_SCHEMA", "add_details", "with_details"]
 
 # The columns an admitted entry carries into matching and into the evidence of a hit.
 ENTRY_SCHEMA = pa.schema(
@@ -38,9 +38,14 @@ ENTRY_DETAILS = pa.schema(
 FULL_ENTRY_SCHEMA = pa.schema(list(ENTRY_SCHEMA) + list(ENTRY_DETAILS))
 
 
-def with_details(entries: pa.Table) -> pa.Table:
-    """``entries`` in ``FULL_ENTRY_SCHEMA``: the detail columns a table lacks are added as nulls."""
+def add_details(entries: pa.Table) -> pa.Table:
+    """``entries`` with the detail columns it lacks added as nulls; other columns stay."""
     for f in ENTRY_DETAILS:
         if f.name not in entries.column_names:
             entries = entries.append_column(f, pa.nulls(entries.num_rows, f.type))
-    return entries.select(FULL_ENTRY_SCHEMA.names).cast(FULL_ENTRY_SCHEMA)
+    return entries
+
+
+def with_details(entries: pa.Table) -> pa.Table:
+    """``entries`` in ``FULL_ENTRY_SCHEMA`` exactly: missing detail columns null, other columns dropped."""
+    return add_details(entries).select(FULL_ENTRY_SCHEMA.names).cast(FULL_ENTRY_SCHEMA)
