@@ -45,6 +45,7 @@ __all__ = [
     "audit_entries",
     "clear_event",
     "decode_hotlist_events",
+    "entry_documents",
     "snapshot_events",
     "sync_event",
 ]
@@ -281,3 +282,16 @@ def snapshot_events(
     base = {"op": "snapshot", "source": source, "snapshot": snapshot, "parts": len(groups), "entries": len(entry_ids)}
     extra = {"hold_below": hold_below, "confirmed": confirmed, "at": at_ms}
     return [(f"snapshot:{source}:{n}", {**base, "part": n, "entry_ids": ids, **extra}) for n, ids in enumerate(groups)]
+
+
+def entry_documents(entries: pa.Table) -> list[dict[str, Any]]:
+    """Imported entries as the ``entry`` of add events: times in milliseconds, empty fields left out, and no
+    ``entered_by`` or ``added_at`` (the signed principal and the event's time say those)."""
+    out = []
+    for row in entries.select([c for c in FULL_ENTRY_SCHEMA.names if c in entries.column_names]).to_pylist():
+        for k in ("valid_from", "expires_at"):
+            row[k] = int(row[k].timestamp() * 1000) if row.get(k) is not None else None
+        for k in ("entered_by", "added_at"):
+            row.pop(k, None)
+        out.append({k: v for k, v in row.items() if v is not None and v != ""})
+    return out
