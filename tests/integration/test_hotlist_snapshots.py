@@ -15,8 +15,18 @@ from streams.ingest.extracts.formats import read_extract
 from streams.ingest.hotlist_events import add_event, entry_documents, snapshot_events
 from streams.kafka.producer import make_producer, send_reads
 from streams.model.read import READ_SCHEMA
-from tests.integration.helpers import ADMIN, TopicReader, cli, health, metric, signed, start_worker, stop_worker
-from tests.integration.helpers import wait_for, with_control_keys
+from tests.integration.helpers import (
+    ADMIN,
+    TopicReader,
+    cli,
+    health,
+    metric,
+    signed,
+    start_worker,
+    stop_worker,
+    wait_for,
+    with_control_keys,
+)
 
 pytestmark = pytest.mark.integration
 SRC = "ncic_extract"
