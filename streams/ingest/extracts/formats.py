@@ -9,8 +9,8 @@ from streams.errors import HotlistError
 from streams.ingest.extracts.entries import Extract
 from streams.ingest.extracts.genetec import read_genetec
 from streams.ingest.extracts.ncic import read_ncic_delimited, read_ncic_fixed
+from streams.ingest.extracts.own_csv import read_own_csv
 from streams.ingest.extracts.rules import ExtractPolicy
-from streams.ingest.hotlist_csv import read_own_csv
 
 __all__ = ["FORMATS", "read_extract"]
 
