@@ -17,6 +17,7 @@ __all__ = [
     "ClearBody",
     "EntriesBody",
     "EntryBody",
+    "SnapshotBody",
     "HoldBody",
     "OutcomeBody",
     "PartnerBody",
@@ -91,7 +92,19 @@ class EntryBody(BaseModel):
     agency: Short | None = None
     source: Short
     valid_from: Ms | None = None
-    expires_at: Ms
+    expires_at: Ms | None = None  # none: the workers refuse it (expiry_required); importers set the refresh rule
+    legal_basis_text: Annotated[str, Field(min_length=1, max_length=1000)] | None = None  # free text, as given
+    expiry_rule: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class SnapshotBody(BaseModel):
+    """Every entry id of one extract of ``source``: the workers clear the source's entries it does not list."""
+
+    model_config = STRICT
+
+    source: Short
+    entry_ids: list[Short] = Field(max_length=2_000_000)
+    confirm_shrink: bool = False  # a person has checked that a much smaller extract is right
 
 
 class EntriesBody(BaseModel):

@@ -5,9 +5,11 @@ it. Who acted is the envelope's principal, never a field of the event or of the 
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 
+import pyarrow as pa
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import ValidationError
 
@@ -19,21 +21,28 @@ from streams.api.bodies import (
     HoldBody,
     OutcomeBody,
     ReleaseBody,
+    SnapshotBody,
     SyncBody,
     VerificationBody,
 )
 from streams.api.gate import Caller, caller, needs
 from streams.api.reads import STORE_DOWN, service_of
 from streams.api.refusals import Refused, field_problems
+from streams.config.extract_policy import load_extract_policy
+from streams.config.settings import load_policy
+from streams.core.live_hotlist import cap_expiry
+from streams.core.policy import admit
 from streams.errors import StoreError
 from streams.ingest.holds import PlaceHold, ReleaseHold, hold_rule_broken, place_event
-from streams.ingest.hotlist_events import add_event, clear_event, sync_event
+from streams.ingest.hotlist_events import add_event, clear_event, snapshot_events, sync_event
 from streams.ingest.verifications import verification_problem
 from streams.model.hold import Hold
+from streams.model.hotlist import FULL_ENTRY_SCHEMA
 from streams.model.search import SearchRefused
 from streams.store.hits import known_hits
 from streams.store.holds import list_holds
 from streams.store.search import audit_plate_keys, plate_pseudonyms
+from streams.store.sql import sql_literal
 
 __all__ = ["router"]
 
@@ -180,24 +189,91 @@ def add_entry(body: EntryBody, request: Request, who: Who) -> Accepted:
 
 @router.post("/v1/hotlist/entries:batch", status_code=202, openapi_extra=needs("hotlist.add"))
 def add_entries(body: EntriesBody, request: Request, who: Who) -> Accepted:
-    """Add many hot-list entries at once (``platestream hotlist add extract.csv``), all entered by the caller."""
+    """Add many hot-list entries at once (``platestream hotlist add FILE``), all entered by the caller. The answer
+    says what the admission policy this API runs with would admit, capped or refuse: the workers decide by their
+    own policy file when the events arrive (the audit trail records each decision)."""
     p = who.principal
     _, labels = plate_keys_or_refuse([e.plate for e in body.entries], request)
     now = clock.now_ms()
-    items = []
+    items, docs = [], []
     for e in body.entries:
         entry = {**e.model_dump(), "agency": e.agency or p.agency, "entered_by": p.actor}
         items.append((e.entry_id, add_event(entry, now)))
+        docs.append(entry)
     who.attempt.detail = {"entry_ids": [e.entry_id for e in body.entries], "plate_keys": labels}
     who.attempt.rows = len(items)
     service_of(request).publish_many("hotlist.events", items, p)
-    return {"published": len(items)}
+    return {"published": len(items), "expected": expected_admission(docs, request, now)}
+
+
+def expected_admission(docs: list[dict[str, Any]], request: Request, now_ms: int) -> dict[str, Any]:
+    """What the admission policy (the API's ``policy_path``, the workers' by default) makes of these entries."""
+    ts = pa.timestamp("ms", tz="UTC")
+    cols = {f.name: [d.get(f.name) for d in docs] for f in FULL_ENTRY_SCHEMA}
+    table = pa.table(
+        {
+            k: pa.array(v, pa.int64()).cast(ts) if FULL_ENTRY_SCHEMA.field(k).type == ts else pa.array(v, pa.string())
+            for k, v in cols.items()
+        }
+    )
+    policy = load_policy(service_of(request).settings.policy_path)
+    capped_entries, capped = cap_expiry(table, policy, now_ms)
+    adm = admit(capped_entries, policy, now_ms)
+    return {
+        "admitted": adm.admitted.num_rows,
+        "expiry_capped": int(capped.sum()),
+        "refused_by_rule": adm.refused_by_rule(),
+        "refused": [
+            {"entry_id": r["entry_id"], "rule": r["rule"]} for r in adm.refused.select(["entry_id", "rule"]).to_pylist()
+        ],
+    }
+
+
+def audit_mentions(store: Any, action: str, needles: tuple[str, ...], decisions: tuple[str, ...]) -> list[str]:
+    """The detail of the last audit record of ``action`` with one of ``decisions`` whose detail has each needle."""
+    has = " ".join(f"AND position(detail, {sql_literal(n)}) > 0" for n in needles)
+    rows = store.query_arrow(
+        f"SELECT detail FROM audit_log WHERE action = {sql_literal(action)} "
+        f"AND decision IN ({', '.join(sql_literal(d) for d in decisions)}) {has} ORDER BY seq DESC LIMIT 1"
+    )
+    return rows["detail"].to_pylist()
+
+
+@router.post("/v1/hotlist/snapshot", status_code=202, openapi_extra=needs("hotlist.clear"))
+def snapshot(body: SnapshotBody, request: Request, who: Who) -> Accepted:
+    """A full snapshot of ``source``: the workers clear its entries not listed. Held (409) when much smaller than
+    the source's last snapshot, unless a person confirms it (``confirm_shrink``)."""
+    policy = load_extract_policy()  # the packaged policy: Settings has no path for it yet
+    snap_id = uuid.uuid4().hex[:12]
+    n = len(set(body.entry_ids))
+    who.attempt.detail = {"source": body.source, "snapshot": snap_id, "entries": n, "confirmed": body.confirm_shrink}
+    # the last snapshot of this source this API sent (its audit record: action hotlist.clear, route, source)
+    source_key = json.dumps({"source": body.source}, separators=(",", ":"))[1:-1]
+    needles = ('"route":"/v1/hotlist/snapshot"', source_key)
+    last = from_store(request, audit_mentions, "hotlist.clear", needles, ("allowed",))
+    previous = next((d["entries"] for d in map(json.loads, last) if d.get("source") == body.source), None)
+    if previous and n < policy.hold_shrink_below * previous and not body.confirm_shrink:
+        raise Refused(
+            409,
+            "snapshot_shrunk",
+            f"this snapshot of {body.source} lists {n} entries, under {policy.hold_shrink_below:g} of the last one "
+            f"({previous}): a truncated file? Nothing was sent. If it is right, send it again with --confirm-shrink",
+        )
+    at = clock.now_ms()
+    parts = snapshot_events(
+        body.source, snap_id, sorted(set(body.entry_ids)), policy.hold_shrink_below, body.confirm_shrink, at
+    )
+    service_of(request).publish_many("hotlist.events", parts, who.principal)
+    return {"source": body.source, "snapshot": snap_id, "entries": n, "previous": previous, "parts": len(parts)}
 
 
 @router.post("/v1/hotlist/entries/{entry_id}/clear", status_code=202, openapi_extra=needs("hotlist.clear"))
 def clear_entry(entry_id: Id, body: ClearBody, request: Request, who: Who) -> Accepted:
     """Clear a hot-list entry: who cleared it (the caller) and why travel with the event."""
     who.attempt.reason, who.attempt.detail = body.reason, {"entry_id": entry_id}
+    added = ("allowed", "applied")  # an add this API published, or one a worker applied
+    if not from_store(request, audit_mentions, "hotlist.add", (json.dumps(entry_id),), added):
+        raise Refused(404, "unknown_entry", "no hot-list entry with this id has been added (per the audit trail)")
     event = clear_event(entry_id, body.reason, clock.now_ms())  # who cleared it: the envelope's principal
     service_of(request).publish("hotlist.events", entry_id, event, who.principal)
     return {"entry_id": entry_id, "cleared": body.reason}

@@ -2,6 +2,7 @@
 
 __all__ = [
     "access",
+    "extract_policy",
     "hit_review",
     "retention",
     "review_policy",

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from streams.core.compiled.lookup import build_bloom, build_slots
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.normalise import encode_plates_sym, encode_regions, normalise_plates, normalise_regions, pack
-from streams.model.hotlist import ENTRY_SCHEMA
+from streams.model.hotlist import FULL_ENTRY_SCHEMA, with_details
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class SortedKeys:
 class HotList:
     """Admitted, current entries in matching form. Rebuilt (not mutated) when the list changes."""
 
-    entries: pa.Table  # ENTRY_SCHEMA, normalised plate/region
+    entries: pa.Table  # FULL_ENTRY_SCHEMA, normalised plate/region
     plate_code: np.ndarray  # uint64 per entry
     region_code: np.ndarray  # uint16 per entry (0 = any region)
     plate_sym: np.ndarray  # uint8 [n, 12]: for differing positions
@@ -80,7 +80,7 @@ class HotList:
 
     @classmethod
     def build(cls, entries: pa.Table, lut: np.ndarray = DEFAULT_LUT) -> HotList:
-        entries = entries.select(ENTRY_SCHEMA.names).cast(ENTRY_SCHEMA)
+        entries = with_details(entries)
         plate = normalise_plates(entries["plate"])
         region = normalise_regions(entries["region"])
         entries = entries.set_column(1, "plate", plate).set_column(2, "region", region)
@@ -107,7 +107,7 @@ class HotList:
 
     @classmethod
     def empty(cls) -> HotList:
-        return cls.build(ENTRY_SCHEMA.empty_table())
+        return cls.build(FULL_ENTRY_SCHEMA.empty_table())
 
     def __len__(self) -> int:
         return len(self.plate_code)

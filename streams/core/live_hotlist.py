@@ -4,6 +4,10 @@ Entries live in segments (``HotList``): a large main segment and a small delta t
 entry inactive in place, so it stops matching on the next batch without a rebuild; the delta is folded into the
 main segment when it grows. Each source has a freshness clock: when a source has not synced within the policy's
 limit, its entries still match but no longer alert (hits are marked ``source_stale``).
+
+An explicit expiry beyond the reason's maximum is admitted capped at the maximum (``cap_expiry``), the cap written
+on the entry. A snapshot (every entry id of one extract of a source, in parts) clears the entries of that source it
+does not list, applied before it; one much smaller than the source's last is held back until a person confirms it.
 """
 
 from __future__ import annotations
@@ -18,10 +22,73 @@ import pyarrow.compute as pc
 
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.hotlist import HotList
-from streams.core.policy import Admission, AdmissionPolicy, admit
-from streams.model.hotlist import ENTRY_SCHEMA
+from streams.core.policy import DAY_MS, Admission, AdmissionPolicy, admit
+from streams.model.hotlist import FULL_ENTRY_SCHEMA, add_details, with_details
 
 FOLD_AT = 50_000  # delta size at which it is merged into the main segment
+_TS = pa.timestamp("ms", tz="UTC")
+
+
+def cap_expiry(entries: pa.Table, policy: AdmissionPolicy, now_ms: int) -> tuple[pa.Table, np.ndarray]:
+    """(entries with any expiry beyond its reason's ``max_days`` capped at valid_from (else now) plus the maximum,
+    which rows were capped). A capped entry's ``expiry_rule`` says so, with the expiry the source gave."""
+    entries = add_details(entries)
+    n = entries.num_rows
+    reason = pc.fill_null(entries["reason"], "").to_numpy(zero_copy_only=False).astype(str)
+    max_ms = np.full(n, -1, np.int64)
+    for r, rr in policy.reasons.items():
+        if rr.max_days is not None:
+            max_ms[reason == r] = rr.max_days * DAY_MS
+    start = pc.fill_null(entries["valid_from"].cast(pa.int64()), now_ms).to_numpy(zero_copy_only=False)
+    given = entries["expires_at"].cast(pa.int64())
+    exp = pc.fill_null(given, -1).to_numpy(zero_copy_only=False)
+    capped = (max_ms >= 0) & given.is_valid().to_numpy(zero_copy_only=False) & (exp > start + max_ms)
+    if not capped.any():
+        return entries, capped
+    limit = np.where(capped, start + max_ms, exp)
+    iso = pc.strftime(entries["expires_at"], format="%Y-%m-%dT%H:%M:%SZ").to_pylist()
+    days = (max_ms // DAY_MS).tolist()
+    note = [
+        f"expiry_capped: {d} days for {r} (given {g})" if c else e
+        for c, d, r, g, e in zip(capped, days, reason, iso, entries["expiry_rule"].to_pylist(), strict=True)
+    ]
+    capped_exp = pa.array(limit, pa.int64()).cast(_TS)
+    entries = entries.set_column(
+        entries.schema.get_field_index("expires_at"),
+        "expires_at",
+        pc.if_else(pa.array(capped), capped_exp, entries["expires_at"].combine_chunks().cast(_TS)),
+    )
+    at = entries.schema.get_field_index("expiry_rule")
+    return entries.set_column(at, "expiry_rule", pa.array(note, pa.string())), capped
+
+
+@dataclass(frozen=True)
+class SnapshotPart:
+    """One part of a snapshot event: the source, the snapshot's id, this part of ``parts``, the ids it lists, the
+    snapshot's total, the share of the last snapshot under which it is held, whether a person confirmed a shrink,
+    and when it was made."""
+
+    source: str
+    snapshot: str
+    part: int
+    parts: int
+    entry_ids: tuple[str, ...]
+    entries: int
+    hold_below: float
+    confirmed: bool
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class SnapshotOutcome:
+    """What a complete snapshot did: ``applied`` (with the ids it cleared) or ``held`` (a shrink not confirmed)."""
+
+    source: str
+    snapshot: str
+    status: str
+    entries: int
+    previous: int | None
+    cleared: tuple[str, ...] = ()
 
 
 class LiveHotList:
@@ -33,6 +100,9 @@ class LiveHotList:
         self.last_sync_ms: dict[str, int] = {}
         self.refused: dict[str, int] = {}
         self.cleared = 0
+        self.capped = 0
+        self.snapshot_sizes: dict[str, int] = {}  # source -> entries of its last applied snapshot
+        self.snapshot_parts: dict[tuple[str, str], dict[int, SnapshotPart]] = {}
 
     @classmethod
     def of(cls, hotlist: HotList, policy: AdmissionPolicy | None = None, lut: np.ndarray = DEFAULT_LUT) -> LiveHotList:
@@ -54,11 +124,13 @@ class LiveHotList:
 
     def load(self, entries: pa.Table, now_ms: int, source: str | None = None) -> Admission:
         """Bulk import (a CSV extract): replaces every entry of the same source(s); counts as a sync."""
+        entries, capped = cap_expiry(self._stamped(entries, now_ms), self.policy, now_ms)
+        self.capped += int(capped.sum())
         adm = admit(entries, self.policy, now_ms)
         self._count_refused(adm)
         sources = {source} if source else set(pc.unique(entries["source"]).to_pylist()) if entries.num_rows else set()
         keep = [self._active_rows(seg, exclude_sources=sources) for seg in (self.main, self.delta)]
-        merged = pa.concat_tables([*keep, adm.admitted.select(ENTRY_SCHEMA.names).cast(ENTRY_SCHEMA)])
+        merged = pa.concat_tables([*keep, with_details(adm.admitted)])
         self.main = HotList.build(merged, self.lut)
         self.delta = HotList.empty()
         for s in sources:
@@ -66,14 +138,16 @@ class LiveHotList:
         return adm
 
     def add(self, entries: pa.Table, now_ms: int) -> Admission:
-        """Incremental adds: admitted entries replace any entry with the same id."""
+        """Incremental adds: admitted entries replace any entry with the same id; expiries beyond the maximum are
+        capped (``adm.admitted`` has a ``capped`` column)."""
+        entries, capped = cap_expiry(self._stamped(entries, now_ms), self.policy, now_ms)
+        self.capped += int(capped.sum())
+        entries = entries.append_column("capped", pa.array(capped))
         adm = admit(entries, self.policy, now_ms)
         self._count_refused(adm)
         if adm.admitted.num_rows:
             self.clear(adm.admitted["entry_id"].to_pylist())
-            rows = pa.concat_tables(
-                [self._active_rows(self.delta), adm.admitted.select(ENTRY_SCHEMA.names).cast(ENTRY_SCHEMA)]
-            )
+            rows = pa.concat_tables([self._active_rows(self.delta), with_details(adm.admitted)])
             self.delta = HotList.build(rows, self.lut)
             if len(self.delta) >= FOLD_AT:
                 self.fold()
@@ -94,6 +168,43 @@ class LiveHotList:
         self.cleared += n
         return n
 
+    def snapshot(self, part: SnapshotPart) -> SnapshotOutcome | None:
+        """Take one part of a snapshot; once every part is in, apply it (None until then). Parts may arrive in any
+        order and on any partition; a part of another snapshot of the source does not mix with this one."""
+        key = (part.source, part.snapshot)
+        got = self.snapshot_parts.setdefault(key, {})
+        got[part.part] = part
+        if len(got) < part.parts:
+            return None
+        del self.snapshot_parts[key]
+        for other in [k for k in self.snapshot_parts if k[0] == part.source]:
+            del self.snapshot_parts[other]  # an older snapshot still incomplete will never be applied now
+        listed = pa.array(sorted({i for p in got.values() for i in p.entry_ids}), pa.string())
+        previous = self.snapshot_sizes.get(part.source)
+        base = (part.source, part.snapshot)
+        if previous and part.entries < part.hold_below * previous and not part.confirmed:
+            return SnapshotOutcome(*base, "held", part.entries, previous)
+        cleared: list[str] = []
+        for seg in (self.main, self.delta):
+            if not len(seg):
+                continue
+            e = seg.entries
+            added = pc.fill_null(e["added_at"].cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+            stale = seg.active & (e["source"].to_numpy(zero_copy_only=False) == part.source) & (added < part.at_ms)
+            stale &= ~pc.is_in(e["entry_id"], value_set=listed).to_numpy(zero_copy_only=False)
+            cleared += e["entry_id"].filter(pa.array(stale)).to_pylist()
+            seg.active[stale] = False
+        self.snapshot_sizes[part.source] = part.entries
+        self.sync(part.source, part.at_ms)  # a snapshot is the source's refresh
+        return SnapshotOutcome(*base, "applied", part.entries, previous, tuple(cleared))
+
+    @staticmethod
+    def _stamped(entries: pa.Table, now_ms: int) -> pa.Table:
+        """``added_at`` of entries that have none: now (an add event carries its own time)."""
+        entries = add_details(entries)
+        at = entries.schema.get_field_index("added_at")
+        return entries.set_column(at, "added_at", pc.fill_null(entries["added_at"], pa.scalar(now_ms, _TS)))
+
     def sync(self, source: str, at_ms: int) -> None:
         self.last_sync_ms[source] = at_ms
 
@@ -112,7 +223,7 @@ class LiveHotList:
     @staticmethod
     def _active_rows(seg: HotList, exclude_sources: set[str] | None = None) -> pa.Table:
         if not len(seg):
-            return ENTRY_SCHEMA.empty_table()
+            return FULL_ENTRY_SCHEMA.empty_table()
         keep = seg.active.copy()
         if exclude_sources:
             keep &= ~pc.is_in(seg.entries["source"], value_set=pa.array(sorted(exclude_sources))).to_numpy(
@@ -130,6 +241,8 @@ class Applied:
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # (entry_id, origin, rule)
     cleared: list[tuple[str, str, str, bool]] = field(default_factory=list)  # (entry_id, reason, origin, active)
     synced: list[tuple[str, int, str]] = field(default_factory=list)  # (source, at_ms, origin)
+    capped: list[tuple[str, str]] = field(default_factory=list)  # (entry_id, origin): admitted, expiry capped
+    snapshots: list[tuple[SnapshotOutcome, str]] = field(default_factory=list)  # (complete snapshot, origin)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -137,6 +250,9 @@ class Applied:
             "refused": len(self.refused),
             "cleared": sum(active for *_, active in self.cleared),
             "synced": len(self.synced),
+            "expiry_capped": len(self.capped),
+            "cleared_by_snapshot": sum(len(o.cleared) for o, _ in self.snapshots if o.status == "applied"),
+            "snapshots_held": sum(o.status == "held" for o, _ in self.snapshots),
         }
 
 
@@ -146,7 +262,10 @@ def apply_ops(live: LiveHotList, ops: list[tuple[str, Any]], now_ms: int) -> App
     for op, items in ops:
         if op == "add":
             adm = live.add(items, now_ms)
-            done.added += zip(adm.admitted["entry_id"].to_pylist(), adm.admitted["origin"].to_pylist(), strict=True)
+            ids, origins = adm.admitted["entry_id"].to_pylist(), adm.admitted["origin"].to_pylist()
+            done.added += zip(ids, origins, strict=True)
+            capped = adm.admitted["capped"].to_pylist()
+            done.capped += [(i, o) for i, o, c in zip(ids, origins, capped, strict=True) if c]
             refused = adm.refused.select(["entry_id", "origin", "rule"]).to_pylist()
             done.refused += [(r["entry_id"], r["origin"], r["rule"]) for r in refused]
         elif op == "clear":
@@ -156,4 +275,9 @@ def apply_ops(live: LiveHotList, ops: list[tuple[str, Any]], now_ms: int) -> App
             for source, at, origin in items:
                 live.sync(source, at)
                 done.synced.append((source, at, origin))
+        elif op == "snapshot":
+            for part, origin in items:
+                outcome = live.snapshot(part)
+                if outcome is not None:
+                    done.snapshots.append((outcome, origin))
     return done

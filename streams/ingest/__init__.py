@@ -1,3 +1,13 @@
 """Ingest: bytes from cameras (Arrow IPC batches, JSON events) into Arrow batches of reads, or dead letters."""
 
-__all__ = ["control", "decode", "holds", "hotlist_csv", "hotlist_events", "limits", "search", "verifications"]
+__all__ = [
+    "control",
+    "decode",
+    "extracts",
+    "holds",
+    "hotlist_csv",
+    "hotlist_events",
+    "limits",
+    "search",
+    "verifications",
+]

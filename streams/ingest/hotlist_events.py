@@ -4,6 +4,15 @@
                               source, valid_from, expires_at}, "at": ms}
     {"op": "clear", "entry_id": "...", "reason": "recovered" | "warrant_served" | ..., "at": ms}
     {"op": "sync",  "source": "ncic_extract", "at": ms}      a source's freshness clock: it synced at ``at``
+    {"op": "snapshot", "source": "ncic_extract", "snapshot": "<id>", "part": 0, "parts": n, "entries": N,
+     "entry_ids": [...], "hold_below": 0.5, "confirmed": false, "at": ms}
+
+A snapshot lists every entry id of one extract of a source, in parts of at most ``SNAPSHOT_PART_BYTES`` (a
+million ids do not fit one Kafka message); each part is keyed ``snapshot:<source>:<part>``, so compaction keeps the
+last snapshot's parts. Once a worker has every part it clears the source's entries the snapshot does not list that
+were added before it (``cleared_by_snapshot``), unless the snapshot has fewer than ``hold_below`` times the entries
+of the source's last one and ``confirmed`` is false: then it is held. It needs ``hotlist.clear``. An add may also
+carry ``legal_basis_text`` (free text, as the source gave it) and ``expiry_rule`` (how its expiry was set).
 
 Each travels in a signed envelope (``streams.ingest.control``): an add's ``entered_by`` and who cleared an entry are
 the envelope's principal, which needs ``hotlist.add``, ``hotlist.clear`` or ``hotlist.sync``. Times are
@@ -20,25 +29,30 @@ from typing import Any
 
 import pyarrow as pa
 
-from streams.core.live_hotlist import Applied
+from streams.core.live_hotlist import Applied, SnapshotPart
 from streams.ingest.control import Authorised, ControlGate, Rejection, rejection
 from streams.model import deadletter as dl
 from streams.model.audit import AuditEntry
 from streams.model.deadletter import DeadLetter
-from streams.model.hotlist import ENTRY_SCHEMA
+from streams.model.hotlist import FULL_ENTRY_SCHEMA
 
 __all__ = [
     "ACTIONS_BY_OP",
     "CLEAR_REASONS",
+    "SNAPSHOT_PART_BYTES",
     "HotlistEvents",
     "add_event",
     "audit_entries",
     "clear_event",
     "decode_hotlist_events",
+    "entry_documents",
+    "snapshot_events",
     "sync_event",
 ]
 
-ACTIONS_BY_OP = {"add": "hotlist.add", "clear": "hotlist.clear", "sync": "hotlist.sync"}
+ACTIONS_BY_OP = {"add": "hotlist.add", "clear": "hotlist.clear", "sync": "hotlist.sync", "snapshot": "hotlist.clear"}
+SNAPSHOT_PART_BYTES = 400_000  # ids per part: well under Kafka's 1 MB message default, envelope included
+_LONG_TEXT = {"legal_basis_text": 1000, "expiry_rule": 200}
 CLEAR_REASONS = ("recovered", "warrant_served", "cancelled", "expired", "entered_in_error", "other")
 _TEXT_FIELDS = (
     "entry_id",
@@ -100,15 +114,33 @@ def _time(v: Any, name: str) -> int | None:
     raise _Bad(f"{name} must be milliseconds or ISO 8601")
 
 
-def _text(doc: dict[str, Any], name: str, required: bool = False) -> str | None:
+def _text(doc: dict[str, Any], name: str, required: bool = False, longest: int = 128) -> str | None:
     v = doc.get(name)
     if v is None or v == "":
         if required:
             raise _Bad(f"missing {name}")
         return None
-    if not isinstance(v, str) or len(v) > 128:
-        raise _Bad(f"{name} must be a string of at most 128 characters")
+    if not isinstance(v, str) or len(v) > longest:
+        raise _Bad(f"{name} must be a string of at most {longest} characters")
     return v
+
+
+def _snapshot(doc: dict[str, Any], at: int) -> SnapshotPart:
+    ids, part, parts, total = doc.get("entry_ids"), doc.get("part"), doc.get("parts"), doc.get("entries")
+    if not isinstance(ids, list) or not all(isinstance(i, str) and 0 < len(i) <= 128 for i in ids):
+        raise _Bad("a snapshot needs entry_ids, a list of entry ids")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (part, parts, total)):
+        raise _Bad("a snapshot needs integer part, parts and entries")
+    if not (0 <= part < parts <= 100_000) or total < 0:
+        raise _Bad("snapshot part must be in 0..parts-1")
+    hold = doc.get("hold_below", 0.5)
+    if not isinstance(hold, int | float) or isinstance(hold, bool) or not 0 <= hold <= 1:
+        raise _Bad("hold_below must be a number from 0 to 1")
+    confirmed = doc.get("confirmed", False)
+    if not isinstance(confirmed, bool):
+        raise _Bad("confirmed must be true or false")
+    source, snap = _text(doc, "source", required=True), _text(doc, "snapshot", required=True)
+    return SnapshotPart(source, snap, part, parts, tuple(ids), total, float(hold), confirmed, at)  # type: ignore[arg-type]
 
 
 def decode_hotlist_events(payloads: Sequence[bytes], origins: Sequence[str], gate: ControlGate) -> HotlistEvents:
@@ -123,7 +155,9 @@ def decode_hotlist_events(payloads: Sequence[bytes], origins: Sequence[str], gat
         op = doc.get("op")
         action = ACTIONS_BY_OP.get(op) if isinstance(op, str) else None
         if action is None:
-            out.rejected.append(rejection(dl.WRONG_SCHEMA, "op must be add, clear or sync", raw, origin, "hotlist"))
+            out.rejected.append(
+                rejection(dl.WRONG_SCHEMA, "op must be add, clear, sync or snapshot", raw, origin, "hotlist")
+            )
             continue
         who = gate.authorise(doc, principal, action, raw, origin)
         if isinstance(who, Rejection):
@@ -135,6 +169,8 @@ def decode_hotlist_events(payloads: Sequence[bytes], origins: Sequence[str], gat
                 if not isinstance(entry, dict):
                     raise _Bad("add needs an entry object")
                 row: dict[str, Any] = {k: _text(entry, k) for k in _TEXT_FIELDS}
+                row.update({k: _text(entry, k, longest=n) for k, n in _LONG_TEXT.items()})
+                row["added_at"] = _time(doc.get("at"), "at")  # a snapshot clears only what was added before it
                 if row["entry_id"] is None or row["plate"] is None:
                     raise _Bad("an entry needs entry_id and plate")
                 row["entered_by"] = who.actor  # the signed principal, whatever the entry says
@@ -152,8 +188,11 @@ def decode_hotlist_events(payloads: Sequence[bytes], origins: Sequence[str], gat
             else:
                 at = _time(doc.get("at"), "at")
                 if at is None:
-                    raise _Bad("sync needs at")
-                out.push("sync", (_text(doc, "source", required=True), at, origin))
+                    raise _Bad(f"{op} needs at")
+                if op == "sync":
+                    out.push("sync", (_text(doc, "source", required=True), at, origin))
+                else:
+                    out.push("snapshot", (_snapshot(doc, at), origin))
             out.who[origin] = who
         except (ValueError, RecursionError) as exc:  # a 5000-digit integer, ...
             out.rejected.append(rejection(dl.UNDECODABLE, type(exc).__name__, raw, origin, action, who))
@@ -175,25 +214,44 @@ def audit_entries(events: HotlistEvents, applied: Applied, now_ms: int) -> list[
             now_ms, action, p.actor, p.agency, who.role, origin, detail=json.dumps(detail), decision="applied", **kw
         )
 
+    capped = set(applied.capped)
     for entry_id, origin in applied.added:
-        out.append(entry(origin, "hotlist.add", {"entry_id": entry_id}))
+        detail: dict[str, Any] = {"entry_id": entry_id}
+        if (entry_id, origin) in capped:
+            detail["expiry_capped"] = True
+        out.append(entry(origin, "hotlist.add", detail))
     for entry_id, origin, rule in applied.refused:
         out.append(replace(entry(origin, "hotlist.add", {"entry_id": entry_id}), decision="rejected", rule=rule))
     for entry_id, reason, origin, active in applied.cleared:
         out.append(entry(origin, "hotlist.clear", {"entry_id": entry_id, "was_active": active}, reason=reason))
     for source, at_ms, origin in applied.synced:
         out.append(entry(origin, "hotlist.sync", {"source": source, "at_ms": at_ms}))
+    for snap, origin in applied.snapshots:
+        detail = {
+            "source": snap.source,
+            "snapshot": snap.snapshot,
+            "entries": snap.entries,
+            "previous": snap.previous,
+            "cleared_by_snapshot": len(snap.cleared),
+        }
+        record = entry(origin, "hotlist.snapshot", detail)
+        if snap.status == "held":
+            record = replace(record, decision="rejected", rule="snapshot_shrunk")
+        out.append(record)
+        for entry_id in snap.cleared:
+            out.append(entry(origin, "hotlist.clear", {"entry_id": entry_id}, reason="cleared_by_snapshot"))
     out += [r.audit_entry(now_ms) for r in events.rejected]
     return out
 
 
 def _entries_table(rows: list[dict[str, Any]]) -> pa.Table:
     ts = pa.timestamp("ms", tz="UTC")
-    cols = {k: pa.array([r[k] for r in rows], pa.string()) for k in _TEXT_FIELDS}
-    for k in ("valid_from", "expires_at"):
+    cols = {k: pa.array([r[k] for r in rows], pa.string()) for k in (*_TEXT_FIELDS, *_LONG_TEXT)}
+    for k in ("valid_from", "expires_at", "added_at"):
         cols[k] = pa.array([r[k] for r in rows], pa.int64()).cast(ts)
     # ``origin`` rides along through admission (extra columns pass), so what was applied is audited per event.
-    return pa.table(cols, schema=ENTRY_SCHEMA).append_column("origin", pa.array([r["origin"] for r in rows]))
+    table = pa.table(cols).select(FULL_ENTRY_SCHEMA.names).cast(FULL_ENTRY_SCHEMA)
+    return table.append_column("origin", pa.array([r["origin"] for r in rows]))
 
 
 def add_event(entry: dict[str, Any], at_ms: int) -> dict[str, Any]:
@@ -207,3 +265,33 @@ def clear_event(entry_id: str, reason: str, at_ms: int) -> dict[str, Any]:
 
 def sync_event(source: str, at_ms: int) -> dict[str, Any]:
     return {"op": "sync", "source": source, "at": at_ms}
+
+
+def snapshot_events(
+    source: str, snapshot: str, entry_ids: Sequence[str], hold_below: float, confirmed: bool, at_ms: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """(key, event) of each part of a snapshot listing ``entry_ids``; parts of at most ``SNAPSHOT_PART_BYTES``."""
+    groups: list[list[str]] = [[]]
+    size = 0
+    for i in entry_ids:
+        if groups[-1] and size + len(i) + 4 > SNAPSHOT_PART_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(i)
+        size += len(i) + 4
+    base = {"op": "snapshot", "source": source, "snapshot": snapshot, "parts": len(groups), "entries": len(entry_ids)}
+    extra = {"hold_below": hold_below, "confirmed": confirmed, "at": at_ms}
+    return [(f"snapshot:{source}:{n}", {**base, "part": n, "entry_ids": ids, **extra}) for n, ids in enumerate(groups)]
+
+
+def entry_documents(entries: pa.Table) -> list[dict[str, Any]]:
+    """Imported entries as the ``entry`` of add events: times in milliseconds, empty fields left out, and no
+    ``entered_by`` or ``added_at`` (the signed principal and the event's time say those)."""
+    out = []
+    for row in entries.select([c for c in FULL_ENTRY_SCHEMA.names if c in entries.column_names]).to_pylist():
+        for k in ("valid_from", "expires_at"):
+            row[k] = int(row[k].timestamp() * 1000) if row.get(k) is not None else None
+        for k in ("entered_by", "added_at"):
+            row.pop(k, None)
+        out.append({k: v for k, v in row.items() if v is not None and v != ""})
+    return out

@@ -10,6 +10,7 @@ store, the worker's sink thread does.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from prometheus_client import Counter
 
 from streams import metrics
 from streams.clock import SYSTEM, Clock
@@ -29,7 +31,25 @@ from streams.kafka.topics import topic_name
 from streams.model.audit import AuditEntry
 from streams.model.deadletter import DeadLetter
 
-__all__ = ["HotlistApplier", "HotlistFollower"]
+__all__ = ["EXPIRY_CAPPED", "SNAPSHOT_CLEARED", "SNAPSHOT_HELD", "HotlistApplier", "HotlistFollower"]
+
+log = logging.getLogger(__name__)
+_P = "platestream_hotlist"
+EXPIRY_CAPPED = Counter(
+    f"{_P}_expiry_capped_total",
+    "Entries admitted with their expiry capped at the policy's maximum",
+    registry=metrics.REGISTRY,
+)
+SNAPSHOT_CLEARED = Counter(
+    f"{_P}_cleared_by_snapshot_total",
+    "Entries cleared because a newer snapshot of their source did not list them",
+    registry=metrics.REGISTRY,
+)
+SNAPSHOT_HELD = Counter(
+    f"{_P}_snapshots_held_total",
+    "Snapshots held back: much smaller than the source's last, not confirmed",
+    registry=metrics.REGISTRY,
+)
 
 
 class HotlistApplier:
@@ -62,7 +82,21 @@ class HotlistApplier:
             done()
             self.applied_at_ms = now
         metrics.HOTLIST_ENTRIES.set(len(self.live))
-        metrics.HOTLIST_CLEARS.inc(applied.counts()["cleared"])
+        counts = applied.counts()
+        metrics.HOTLIST_CLEARS.inc(counts["cleared"] + counts["cleared_by_snapshot"])
+        EXPIRY_CAPPED.inc(counts["expiry_capped"])
+        SNAPSHOT_CLEARED.inc(counts["cleared_by_snapshot"])
+        SNAPSHOT_HELD.inc(counts["snapshots_held"])
+        for snap, _ in applied.snapshots:
+            if snap.status == "held":
+                log.warning(
+                    "snapshot %s of hot-list source %s held back: %d entries against %d in its last one; nothing "
+                    "cleared until a person confirms it (platestream hotlist add ... --snapshot --confirm-shrink)",
+                    snap.snapshot,
+                    snap.source,
+                    snap.entries,
+                    snap.previous,
+                )
         for entry in audit_entries(decoded, applied, now):
             self.audits.put(entry)
         if decoded.dead:

@@ -12,7 +12,7 @@ from streams.core.hotlist import HotList
 from streams.core.policy import admit
 from streams.errors import HotlistError
 from streams.ingest.hotlist_csv import read_hotlist_csv
-from streams.model.hotlist import ENTRY_SCHEMA
+from streams.model.hotlist import FULL_ENTRY_SCHEMA
 
 HEADER = "plate,state,type,reason,record_number,warrant_number,entry_date,expires_at\n"
 
@@ -26,19 +26,21 @@ def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
 def test_columns_and_legal_basis(tmp_path: Path) -> None:
     p = write(
         tmp_path,
-        "7ABC123,CA,PC,Stolen_Vehicle ,0123,,2026-09-01,2026-09-30\n"
-        "8XYZ999,NV,PC,arrest_warrant,N77,W-1,2026-09-01T10:00:00,2027-01-01 00:00:00\n"
-        "1AAA111,,PC,emergency,,,09/20/2026,2026-09-22T00:00:00+0000\n",
+        "7ABC123,CA,PC,Stolen_Vehicle ,0123,,2026-09-01,2026-09-30,\n"
+        "8XYZ999,NV,PC,arrest_warrant,N77,W-1,2026-09-01T10:00:00,2027-01-01 00:00:00,\n"
+        "1AAA111,,PC,emergency,,,09/20/2026,2026-09-22T00:00:00+0000,E-5\n",
+        header=HEADER.replace("expires_at", "expires_at,case_number"),
     )
     entries, refused = read_hotlist_csv(p)
-    assert entries.schema == ENTRY_SCHEMA and refused.num_rows == 0
+    assert entries.schema == FULL_ENTRY_SCHEMA and refused.num_rows == 0
     rows = entries.to_pylist()
-    assert [r["entry_id"] for r in rows] == ["ncic_extract:1", "ncic_extract:2", "ncic_extract:3"]
+    # ids from the source and the record number (else the warrant, else the case number), never the row
+    assert [r["entry_id"] for r in rows] == ["ncic_extract:0123", "ncic_extract:N77", "ncic_extract:E-5"]
     assert [r["region"] for r in rows] == ["CA", "NV", ""]
     assert rows[0]["reason"] == "stolen_vehicle"  # trimmed, lower-cased
     assert (rows[0]["legal_basis_type"], rows[0]["legal_basis"]) == ("record_number", "0123")  # leading zero kept
     assert (rows[1]["legal_basis_type"], rows[1]["legal_basis"]) == ("warrant", "W-1")  # warrant wins
-    assert (rows[2]["legal_basis_type"], rows[2]["legal_basis"]) == ("", "")
+    assert (rows[2]["legal_basis_type"], rows[2]["legal_basis"]) == ("case_number", "E-5")
     assert [r["source"] for r in rows] == ["ncic_extract"] * 3
     ms = entries["valid_from"].cast(pa.int64()).to_pylist()
     assert ms[0] == 1_788_220_800_000  # 2026-09-01T00:00:00Z
@@ -55,8 +57,7 @@ def test_unreadable_dates_are_refused_not_guessed(tmp_path: Path) -> None:
         "7ABC125,CA,PC,stolen_vehicle,N3,,,2026-09-30\n",
     )
     entries, refused = read_hotlist_csv(p)
-    assert refused["plate"].to_pylist() == ["7ABC123", "7ABC124"]
-    assert refused["rule"].to_pylist() == ["bad_date", "bad_date"]
+    assert refused.to_pylist() == [{"line": 2, "rule": "bad_date"}, {"line": 3, "rule": "bad_date"}]  # no plate
     assert entries["plate"].to_pylist() == ["7ABC125"]
     assert entries["valid_from"].null_count == 1  # empty is "not given", not an error
 
@@ -84,17 +85,17 @@ def test_admission_of_an_import(tmp_path: Path) -> None:
         "8XYZ999,CA,PC,arrest_warrant,N2,,2026-09-01,2027-01-01\n"  # record number, no warrant
         "1AAA111,CA,PC,stolen_vehicle,N3,,2026-09-01,2026-12-01\n"  # beyond 30 days
         "2BBB222,CA,PC,gang_database,N4,,2026-09-01,2026-09-30\n"  # may not alert
-        "3CCC333,CA,PC,stolen_vehicle,,,2026-09-01,2026-09-30\n"  # no legal basis
+        "3CCC333,CA,PC,stolen_vehicle,,,2026-09-01,2026-09-30\n"  # no legal basis: no stable id either
         "4DDD444,CA,PC,stolen_vehicle,N5,,2026-09-01,\n",  # no expiry
     )
-    entries, _ = read_hotlist_csv(p)
+    entries, refused = read_hotlist_csv(p)
+    assert refused.to_pylist() == [{"line": 6, "rule": "no_record_number"}]
     adm = admit(entries, load_policy(), now)
     assert adm.admitted["plate"].to_pylist() == ["7ABC123"]
     assert dict(zip(adm.refused["plate"].to_pylist(), adm.refused["rule"].to_pylist(), strict=True)) == {
         "8XYZ999": "warrant_required",
         "1AAA111": "expiry_beyond_max",
         "2BBB222": "reason_not_allowed",
-        "3CCC333": "legal_basis_required",
         "4DDD444": "expiry_required",
     }
     assert len(HotList.build(adm.admitted)) == 1
