@@ -101,7 +101,8 @@ ENDPOINTS: dict[str, tuple[str, str, dict | None, int, str]] = {
         503,
         "no_signing_key",
     ),
-    "hotlist.clear": ("POST", "/v1/hotlist/entries/E9/clear", {"reason": "recovered"}, 503, "no_signing_key"),
+    # E9 was never added: the role passes, then the entry is refused (the audit trail names no add of it).
+    "hotlist.clear": ("POST", "/v1/hotlist/entries/E9/clear", {"reason": "recovered"}, 404, "unknown_entry"),
     "hotlist.sync": ("POST", "/v1/hotlist/sync", {"source": "ncic_extract"}, 503, "no_signing_key"),
     "audit.read": ("GET", "/v1/audit?limit=5", None, 200, ""),
 }

@@ -34,7 +34,7 @@ def test_no_valid_credentials_no_data_and_every_answer_audited(api: ApiServer, i
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json").include(path_regex="^/v1/")
     operations = [result.ok() for result in schema.get_all_operations()]
     # every data or control operation the app routes is in the description the property runs over
-    assert len(operations) == 24 and all("x-action" in op.definition.raw for op in operations)
+    assert len(operations) == 25 and all("x-action" in op.definition.raw for op in operations)
     seen: set[str] = set()
 
     @given(case=st.one_of([op.as_strategy() for op in operations]), auth=credentials(issuer))

@@ -11,7 +11,7 @@ from streams.cli.options import when_ms
 from streams.errors import PlatestreamError
 
 TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "outcome", "login", "api",
-       "topics", "hotlist", "retention", "dlq", "load", "hold", "keys", "audit", "search"]  # fmt: skip
+       "topics", "hotlist", "retention", "dlq", "load", "hold", "keys", "audit", "gateway", "search"]  # fmt: skip
 GROUPS = {
     "topics": ["create", "apply", "check"],
     "hotlist": ["add", "clear", "sync"],

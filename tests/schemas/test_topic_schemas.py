@@ -12,7 +12,9 @@ import pytest
 
 from streams.config.settings import load_settings
 from streams.ingest.hotlist_events import add_event, clear_event, sync_event
+from streams.ingest.verifications import outcome_event, verification_event
 from streams.model.access import Principal
+from streams.model.disposition import OUTCOMES, REJECTIONS
 from streams.run.replay import replay
 from tests.gateway import payloads
 from tests.integration.helpers import hotlist_csv
@@ -62,10 +64,16 @@ def test_control_events_as_signed(tmp_path):
     check("hotlist.events", signer.seal(add_event(hotlist_entry("E1", "7ABC123", now), now), ADMIN))
     check("hotlist.events", signer.seal(clear_event("E1", "recovered", now), ADMIN))
     check("hotlist.events", signer.seal(sync_event("ncic_extract", now), ADMIN))
-    confirm = {"hit_id": "h1", "decision": "confirmed", "at": now,
-               "checks": {"plate_matches_image": True, "region_matches_image": True, "entry_active": True}}  # fmt: skip
+    confirm = verification_event("h1", now)
     check("verifications", signer.seal(confirm, ADMIN))
-    check("verifications", signer.seal({"hit_id": "h1", "decision": "rejected", "reason": "misread", "at": now}, ADMIN))
+    for disposition in REJECTIONS:
+        check("verifications", signer.seal(verification_event("h1", now, disposition, note="seen"), ADMIN))
+    for outcome in OUTCOMES:
+        check("verifications", signer.seal(outcome_event("h1", outcome, now), ADMIN))
+    with pytest.raises(jsonschema.ValidationError):
+        check("verifications", signer.seal(verification_event("h1", now, "other"), ADMIN))  # `other` needs a note
+    with pytest.raises(jsonschema.ValidationError):
+        check("verifications", signer.seal({**confirm, "operator": "badge-1"}, ADMIN))
     place = {"op": "place", "hold_id": "hold-1", "requested_by": "DA office", "order_ref": "ORD-1",
              "case_number": "C-1", "reason": "homicide investigation", "plate_keys": [["k1", "9f2c0a1b3d4e5f60"]],
              "read_ids": [], "captured_from": now - 10_000, "captured_to": now, "expires_at": now + 10_000,
