@@ -128,7 +128,8 @@ class TokenIssuer:
 
     @contextmanager
     def serve(self) -> Iterator[str]:
-        """Serve ``/jwks.json`` and ``POST /token`` (client credentials) on a loopback port; yields the base URL."""
+        """Serve ``/jwks.json``, ``/authorize`` (a sign-in form) and ``POST /token`` (client credentials, or an
+        authorization code with its PKCE verifier) on a loopback port; yields the base URL."""
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
