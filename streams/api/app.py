@@ -16,6 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from streams.api import audit, control, process, reads, search, sharing
 from streams.api.auth import auth_configured
+from streams.api.console import routes as console_routes
+from streams.api.console.session import ConsoleBearer
+from streams.api.console.wiring import build_console
 from streams.api.gate import STATUS_RULES, AuditGate
 from streams.api.refusals import Refused, error_response, field_problems
 from streams.api.service import Service
@@ -41,13 +44,18 @@ def is_loopback(host: str) -> bool:
 def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     """The application over ``service`` (made from ``settings`` when not given); the store opens at start-up."""
     svc = service or Service(settings)
+    console = build_console(svc)  # None unless the console's sign-in is configured
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         svc.start()
+        if console is not None:
+            console.feed.start()
         try:
             yield
         finally:
+            if console is not None:
+                console.feed.close()
             svc.close()
 
     app = FastAPI(
@@ -59,11 +67,15 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = svc
+    app.state.console = console
     routers = [reads.router, audit.router, search.router, control.router, process.router, sharing.router]
+    routers.append(console_routes.router)
     for router in routers:
         app.include_router(router)
     # The gate matches requests against the routers' own routes (no prefixes: the paths are the same).
     app.add_middleware(AuditGate, service=svc, routes=[route for router in routers for route in router.routes])
+    if console is not None:  # outside the gate: a console page's decision call is audited as any other
+        app.add_middleware(ConsoleBearer, sessions=console.sessions)
 
     @app.exception_handler(StarletteHTTPException)
     async def refused(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -148,6 +148,19 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # larger bodies get 413
     gateway_delivery_timeout_s: float = Field(10, ge=1, le=300)  # broker not confirming within it: 503
 
+    # The operator's hit console (`/console`, docs/console.md): sign-in by OIDC authorization code with PKCE at
+    # the identity provider's endpoints, as a public client; the access token it gets is checked like any bearer
+    # token. Off (no queue, no consumer) until the authorize and token endpoints and the client id are set.
+    console_authorize_url: str | None = None
+    console_token_url: str | None = None
+    console_client_id: str | None = None
+    console_redirect_uri: str | None = None  # None: this API's own /console/callback, as the request names it
+    console_scope: str = "openid"
+    # The live queue: hits and verifications read from this far back at start-up, and at most this many hits
+    # (verified or not) held in memory; older ones are dropped first.
+    console_window_s: float = Field(86_400, gt=0, le=30 * 86_400)
+    console_max_hits: int = Field(5_000, ge=10, le=1_000_000)
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap(cls, v: str) -> str:
