@@ -27,6 +27,7 @@ class Column:
     numerator: str = ""  # rates: the column over
     denominator: str = ""  # ... this one
     per: float = 1.0  # ... times this (100: a percentage, 1000: per 1,000 reads)
+    additive: bool = True  # a fact the total row sums (a share or a ratio is not)
 
 
 @dataclass
@@ -92,7 +93,7 @@ def publish(table: Table, rules: DisclosureRules) -> Published:
         total: dict[str, Any] = {c.key: "" for c in cols}
         total[cols[0].key] = "Total"
         for c in cols:
-            if c.kind in ("count", "fact"):
+            if c.kind == "count" or (c.kind == "fact" and c.additive):
                 total[c.key] = sum(int(r.get(c.key) or 0) for r in rows)
         rows.append(total)
     counts = [c.key for c in cols if c.kind == "count"]

@@ -30,7 +30,8 @@ Rows = list[dict[str, Any]]
 
 
 def _window(start_ms: int, end_ms: int, column: str = "window_start") -> str:
-    return f"{column} >= toDateTime({int(start_ms) // 1000}, 'UTC') AND {column} < toDateTime({int(end_ms) // 1000}, 'UTC')"
+    start, end = int(start_ms) // 1000, int(end_ms) // 1000
+    return f"{column} >= toDateTime({start}, 'UTC') AND {column} < toDateTime({end}, 'UTC')"
 
 
 def _rows(store: Store, sql: str) -> Rows:
@@ -51,7 +52,8 @@ def heartbeats(store: Store, start_ms: int, end_ms: int) -> Rows:
     """Heartbeats per camera (a camera that sent one was active, even without reads)."""
     return _rows(
         store,
-        f"SELECT camera_id, toUInt64(sum(heartbeats)) AS heartbeats FROM camera_health WHERE {_window(start_ms, end_ms)} "
+        "SELECT camera_id, toUInt64(sum(heartbeats)) AS heartbeats FROM camera_health "
+        f"WHERE {_window(start_ms, end_ms)} "
         "GROUP BY camera_id ORDER BY camera_id",
     )
 
@@ -63,7 +65,8 @@ def hit_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
         "SELECT toDate(window_start) AS day, camera_id, list_source, reason, match_kind, "
         "toUInt64(sum(hits)) AS hits, toUInt64(sum(alerts)) AS alerts "
         f"FROM hit_counts WHERE {_window(start_ms, end_ms)} "
-        "GROUP BY day, camera_id, list_source, reason, match_kind ORDER BY day, camera_id, list_source, reason, match_kind",
+        "GROUP BY day, camera_id, list_source, reason, match_kind "
+        "ORDER BY day, camera_id, list_source, reason, match_kind",
     )
 
 
@@ -87,7 +90,8 @@ def outcome_rows(store: Store, start_ms: int, end_ms: int, settled_before_ms: in
         f"SELECT camera_id, list_source, match_kind, outcome, "
         f"window_start < toDateTime({int(settled_before_ms) // 1000}, 'UTC') AS settled, "
         f"toUInt64(sum(outcomes)) AS outcomes FROM outcome_counts WHERE {_window(start_ms, end_ms)} "
-        "GROUP BY camera_id, list_source, match_kind, outcome, settled ORDER BY camera_id, list_source, match_kind, outcome",
+        "GROUP BY camera_id, list_source, match_kind, outcome, settled "
+        "ORDER BY camera_id, list_source, match_kind, outcome",
     )
 
 
