@@ -22,6 +22,7 @@ from streams.cli.keys import keys_app
 from streams.cli.load import load_app
 from streams.cli.login import login
 from streams.cli.options import ConfigOpt, err
+from streams.cli.report import report
 from streams.cli.retention import retention_app
 from streams.cli.search import search_app
 from streams.cli.topics import topics_app
@@ -218,6 +219,7 @@ def outcome(
 app.add_typer(search_app, name="search")  # registered last: after the pipeline's own commands in --help
 app.command("login")(login)
 app.command("api")(api)
+app.command("report")(report)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from streams.core.policy import BASIS_KINDS, AdmissionPolicy, ReasonRule
 from streams.core.pseudonym import PlateKeys
 from streams.core.validate import Limits
 from streams.errors import ConfigError, validation_message
+from streams.ingest.camera_sites import AreaInfo, CameraSite, load_areas, load_camera_sites
 from streams.ingest.limits import InputLimits, load_camera_registry
 from streams.model.match_kinds import KINDS
 
@@ -134,6 +135,11 @@ class Settings(BaseSettings):
     search_policy_path: Path | None = None
     # Deadlines of hit review (policies/hit_review.yaml when None): overdue verifications, missing outcomes.
     hit_review_path: Path | None = None
+    # Transparency reports (docs/transparency.md): residents per area the camera registry names (CSV area, kind,
+    # population), and the disclosure control: counts 1..threshold hidden, rates with a smaller numerator hidden.
+    areas_path: Path | None = None
+    report_suppress_threshold: int = Field(10, ge=0, le=1000)
+    report_min_rate_numerator: int = Field(16, ge=0, le=10_000)
 
     # The ingest gateway (`platestream gateway serve`, docs/cameras.md): cameras' HTTP posts to reads.json. Cameras
     # authenticate with a per-camera token (hashes in `gateway_tokens_file`) and/or a client certificate (mTLS:
@@ -195,6 +201,30 @@ class Settings(BaseSettings):
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None
         return v
+
+    @field_validator("areas_path")
+    @classmethod
+    def _areas(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            try:
+                load_areas(v)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    def camera_sites(self) -> dict[str, CameraSite]:
+        """The registry's description of each camera ({} without a registry)."""
+        return load_camera_sites(self.camera_registry_path) if self.camera_registry_path else {}
+
+    def areas(self) -> dict[str, AreaInfo]:
+        """The areas file's areas ({} without one); ConfigError when the registry names an area it lacks."""
+        if self.areas_path is None:
+            return {}
+        areas = load_areas(self.areas_path)
+        unknown = sorted({s.area for s in self.camera_sites().values() if s.area} - set(areas))
+        if unknown:
+            raise ConfigError(f"areas file {self.areas_path}: no row for area(s) {', '.join(unknown)} of the registry")
+        return areas
 
     def input_limits(self) -> InputLimits:
         cameras = load_camera_registry(self.camera_registry_path) if self.camera_registry_path else None

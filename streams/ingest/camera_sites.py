@@ -1,10 +1,20 @@
-"""Where the cameras are: the optional ``lat`` and ``lon`` columns of the camera registry CSV (the file
-``load_camera_registry`` reads its ``camera_id`` column from). A near-scene search finds the cameras inside its
-area from these positions."""
+"""What the camera registry CSV says about each camera besides its id (the file ``load_camera_registry`` reads its
+``camera_id`` column from), all columns optional:
+
+- ``lat``, ``lon``: where it is. A near-scene search finds the cameras inside its area from these positions.
+- ``area`` (the district, tract or beat it watches, by name), ``agency`` (who runs it), ``mount`` (``fixed`` or
+  ``mobile``), ``deployed_on`` and ``retired_on`` (``YYYY-MM-DD``): what a transparency report publishes. A report
+  names areas, never positions.
+
+And the areas file (setting ``areas_path``, CSV ``area,kind,population``): the residents of each area the
+registry names, for the report's rates per resident.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +23,17 @@ import pyarrow.csv as pacsv
 from streams.errors import ConfigError
 from streams.model.search import Area
 
-__all__ = ["EARTH_RADIUS_M", "cameras_in", "distance_m", "load_camera_positions"]
+__all__ = [
+    "EARTH_RADIUS_M",
+    "MOUNTS",
+    "AreaInfo",
+    "CameraSite",
+    "cameras_in",
+    "distance_m",
+    "load_areas",
+    "load_camera_positions",
+    "load_camera_sites",
+]
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 Positions = dict[str, tuple[float, float]]
@@ -56,3 +76,97 @@ def cameras_in(area: Area, positions: Positions) -> tuple[str, ...]:
     return tuple(
         sorted(c for c, (lat, lon) in positions.items() if distance_m(area.lat, area.lon, lat, lon) <= area.radius_m)
     )
+
+
+MOUNTS = ("fixed", "mobile")
+SITE_COLUMNS = ("area", "agency", "mount", "deployed_on", "retired_on")
+
+
+@dataclass(frozen=True)
+class CameraSite:
+    """One registry row's public description of a camera ('' where the registry leaves a column out)."""
+
+    camera_id: str
+    area: str = ""
+    agency: str = ""
+    mount: str = ""
+    deployed_on: date | None = None
+    retired_on: date | None = None
+
+
+@dataclass(frozen=True)
+class AreaInfo:
+    """An area the registry names: its kind (district, tract, beat...) and residents (None: not known)."""
+
+    area: str
+    kind: str
+    population: int | None
+
+
+def _string_table(path: str | Path, what: str) -> pa.Table:
+    """Every column as text (the header names them); each value is validated by the caller."""
+    try:
+        names = pacsv.read_csv(path).column_names
+        types = dict.fromkeys(names, pa.string())
+        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ConfigError(f"{what} {path}: {str(exc).splitlines()[0][:200]}") from None
+
+
+def _day(value: str | None, path: str | Path, cam: str, column: str) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(
+            f"camera registry {path}: camera {cam}: {column} {value!r} is not a date (YYYY-MM-DD)"
+        ) from None
+
+
+def load_camera_sites(path: str | Path) -> dict[str, CameraSite]:
+    """camera id -> its registry description; ConfigError naming the camera and column of a bad value."""
+    table = _string_table(path, "camera registry")
+    if "camera_id" not in table.column_names:
+        raise ConfigError(f"camera registry {path}: no camera_id column")
+    present = [c for c in SITE_COLUMNS if c in table.column_names]
+    sites: dict[str, CameraSite] = {}
+    for row in table.select(["camera_id", *present]).to_pylist():
+        cam = (row["camera_id"] or "").strip()
+        if not cam:
+            continue
+        text = {c: (row.get(c) or "").strip() for c in ("area", "agency", "mount")}
+        if text["mount"] and text["mount"] not in MOUNTS:
+            raise ConfigError(f"camera registry {path}: camera {cam}: mount {text['mount']!r} is not one of {MOUNTS}")
+        deployed = _day(row.get("deployed_on"), path, cam, "deployed_on")
+        retired = _day(row.get("retired_on"), path, cam, "retired_on")
+        if deployed and retired and retired < deployed:
+            raise ConfigError(f"camera registry {path}: camera {cam}: retired_on is before deployed_on")
+        if cam in sites:
+            raise ConfigError(f"camera registry {path}: camera {cam} is listed twice")
+        sites[cam] = CameraSite(cam, text["area"], text["agency"], text["mount"], deployed, retired)
+    return sites
+
+
+def load_areas(path: str | Path) -> dict[str, AreaInfo]:
+    """area -> its kind and population, from a CSV with columns ``area, kind, population`` (population may be
+    empty: not known); ConfigError naming the row of a bad value."""
+    table = _string_table(path, "areas file")
+    missing = [c for c in ("area", "kind", "population") if c not in table.column_names]
+    if missing:
+        raise ConfigError(f"areas file {path}: missing column(s) {', '.join(missing)} (need area, kind, population)")
+    areas: dict[str, AreaInfo] = {}
+    for i, row in enumerate(table.select(["area", "kind", "population"]).to_pylist(), start=2):
+        name = (row["area"] or "").strip()
+        if not name:
+            raise ConfigError(f"areas file {path}: line {i} has no area name")
+        if name in areas:
+            raise ConfigError(f"areas file {path}: area {name!r} is listed twice")
+        raw = (row["population"] or "").strip()
+        population = None
+        if raw:
+            if not raw.isdigit():
+                raise ConfigError(f"areas file {path}: area {name!r}: population {raw!r} is not a whole number")
+            population = int(raw)
+        areas[name] = AreaInfo(name, (row["kind"] or "").strip(), population)
+    return areas

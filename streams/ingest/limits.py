@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from streams.errors import ConfigError
+from streams.ingest.camera_sites import load_camera_sites
 from streams.model import deadletter as dl
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded
@@ -28,7 +29,8 @@ class InputLimits:
 
 
 def load_camera_registry(path: str | Path) -> pa.Array:
-    """Camera ids from a CSV file with a ``camera_id`` column (other columns are ignored)."""
+    """Camera ids from a CSV file with a ``camera_id`` column; its optional report columns (area, agency, mount,
+    deployed_on, retired_on: ``camera_sites``) are validated too, so a bad registry fails at start-up."""
     try:
         table = pacsv.read_csv(
             path,
@@ -41,6 +43,7 @@ def load_camera_registry(path: str | Path) -> pa.Array:
     ids = pc.unique(pc.drop_null(table["camera_id"].combine_chunks()))
     if len(ids) == 0:
         raise ConfigError(f"camera registry {path}: no camera ids (an empty registry would refuse every read)")
+    load_camera_sites(path)
     return ids
 
 

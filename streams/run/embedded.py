@@ -20,6 +20,8 @@ from streams.loadtest.synth import Synth, SynthConfig
 from streams.model.batch import Totals
 from streams.model.decoded import Decoded
 from streams.model.read import HEARTBEAT_SCHEMA
+from streams.run.report import build_report, month_of
+from streams.run.report_render import write_report
 from streams.store import audit
 from streams.store.aggregates import write_aggregates, write_expiry
 from streams.store.clickhouse import migrate, open_store
@@ -32,6 +34,7 @@ class RunSummary:
     hotlist_admitted: int
     hotlist_refused: dict[str, int]
     stored: dict[str, int] = field(default_factory=dict)  # what ClickHouse holds after the run
+    report_html: Path | None = None  # the transparency report of the run's month
 
     @property
     def reads_per_second(self) -> float:
@@ -39,7 +42,12 @@ class RunSummary:
 
 
 def run_embedded(
-    settings: Settings, reads: int = 3_000_000, batch: int = 250_000, seed: int = 7, console: Console | None = None
+    settings: Settings,
+    reads: int = 3_000_000,
+    batch: int = 250_000,
+    seed: int = 7,
+    console: Console | None = None,
+    report_dir: Path | None = Path("out/run-report"),
 ) -> RunSummary:
     console = console or Console(stderr=True)
     policy = load_policy(settings.policy_path)
@@ -84,11 +92,15 @@ def run_embedded(
             rate = done / (time.perf_counter() - t0)
             progress.update(task, completed=min(done, reads), rate=f"{rate:,.0f} reads/s")
     seconds = time.perf_counter() - t0
+    html = None
     try:
         stored = _stored_counts(store)
+        if report_dir is not None:  # the run's month, as the aggregates stand at the run's last event time
+            report = build_report(store, settings, month_of(start), int(now) if reads else start)
+            html = write_report(report, report_dir)
     finally:
         store.close()
-    return RunSummary(totals, seconds, admission.admitted.num_rows, admission.refused_by_rule(), stored)
+    return RunSummary(totals, seconds, admission.admitted.num_rows, admission.refused_by_rule(), stored, html)
 
 
 def _stored_counts(store) -> dict[str, int]:  # noqa: ANN001
@@ -124,3 +136,5 @@ def print_summary(s: RunSummary, console: Console | None = None) -> None:
         f"hits {s.stored.get('hits', 0):,}, expired {s.stored.get('expired', 0):,}",
     )
     console.print(table)
+    if s.report_html is not None:
+        console.print(f"transparency report: {s.report_html}")
