@@ -18,6 +18,9 @@ from tests.deploy.support import (
     validate_object,
 )
 
+# The first test may build Helm (deploy/tools/helm.sh: `go install`, minutes on a clean machine).
+pytestmark = pytest.mark.timeout(900)
+
 CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication", "KafkaTopic"}
 
 
