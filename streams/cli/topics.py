@@ -1,13 +1,18 @@
-"""`platestream topics ...`: the Kafka topics as declared in streams/kafka/topics.py, created, applied, checked."""
+"""`platestream topics ...`: the Kafka topics as declared in streams/kafka/topics.py, created, applied, checked, or
+written out as Strimzi ``KafkaTopic`` resources."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated, Literal
+
 import typer
+import yaml
 
 from streams.cli.options import ConfigOpt
 from streams.config.settings import load_settings
 from streams.kafka.admin import apply_configs, check_topics, create_topics
-from streams.kafka.topics import declared
+from streams.kafka.topics import declared, kafka_topic_manifests
 
 topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics as declared in streams/kafka/topics.py.")
 
@@ -41,3 +46,24 @@ def topics_check(config: ConfigOpt = None) -> None:
         typer.echo(f"{len(problems)} difference(s) from the declarations: `platestream topics apply` sets the configs")
         raise typer.Exit(1)
     typer.echo(f"{len(specs)} topic(s) and {configs} config(s) match their declarations at {settings.kafka_bootstrap}")
+
+
+@topics_app.command("manifest")
+def topics_manifest(
+    cluster: Annotated[str, typer.Option("--cluster", help="the Strimzi Kafka cluster (label strimzi.io/cluster)")],
+    replicas: Annotated[
+        int | None, typer.Option("--replicas", min=1, help="replication factor (else the broker's default)")
+    ] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", help="namespace of the resources")] = None,
+    output: Annotated[
+        Literal["yaml", "json"], typer.Option("--output", help="yaml: documents for kubectl; json: a list for helm")
+    ] = "yaml",
+    config: ConfigOpt = None,
+) -> None:
+    """Print the declared topics as Strimzi KafkaTopic resources: `platestream topics manifest --cluster C | kubectl
+    apply -f -`, or `--output json` for the chart's `strimzi.topics.manifest` value (helm --set-file)."""
+    manifests = kafka_topic_manifests(load_settings(config), cluster, replicas, namespace)
+    if output == "json":
+        typer.echo(json.dumps(manifests, indent=2))
+    else:
+        typer.echo(yaml.safe_dump_all(manifests, sort_keys=False, explicit_start=True), nl=False)

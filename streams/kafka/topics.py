@@ -1,11 +1,13 @@
 """Every topic, its partitions and its per-topic configs, declared in one place.
 
-Topics are created by ``platestream topics create``, never by auto-creation; workers check at start-up that the
+Topics are created by ``platestream topics create`` (or, on Strimzi, applied as the ``KafkaTopic`` resources of
+``platestream topics manifest``), never by auto-creation; workers check at start-up that the
 broker's configs match these declarations.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from streams.config.retention import kafka_limit_configs, kafka_topic_limits, load_retention
@@ -79,3 +81,42 @@ def declared(settings: Settings) -> list[TopicSpec]:
 
 def topic_name(settings: Settings, name: str) -> str:
     return f"{settings.topic_prefix}{name}"
+
+
+STRIMZI_API_VERSION = "kafka.strimzi.io/v1beta2"
+
+
+def kafka_topic_manifests(
+    settings: Settings, cluster: str, replicas: int | None = None, namespace: str | None = None
+) -> list[dict]:
+    """The declared topics as Strimzi ``KafkaTopic`` resources for the Kafka cluster named ``cluster``.
+
+    Pure: names, partitions and configs come from :func:`declared`, as ``topics create`` would make them. The
+    resource name is the topic name made a valid Kubernetes name; ``spec.topicName`` keeps the real one.
+    ``replicas`` None leaves the replication factor to the broker's ``default.replication.factor``.
+    """
+    manifests = []
+    for spec in declared(settings):
+        name = topic_name(settings, spec.name)
+        body: dict = {
+            "topicName": name,
+            "partitions": spec.partitions or settings.partitions,
+            "config": dict(sorted(spec.configs.items())),
+        }
+        if replicas is not None:
+            body["replicas"] = replicas
+        metadata: dict = {
+            "name": kubernetes_name(name),
+            "labels": {"strimzi.io/cluster": cluster, "app.kubernetes.io/part-of": "platestream"},
+            "annotations": {"platestream/purpose": spec.purpose},
+        }
+        if namespace:
+            metadata["namespace"] = namespace
+        manifests.append({"apiVersion": STRIMZI_API_VERSION, "kind": "KafkaTopic", "metadata": metadata, "spec": body})
+    return manifests
+
+
+def kubernetes_name(topic: str) -> str:
+    """``topic`` as a DNS-1123 subdomain (lower case, ``[a-z0-9.-]``, alphanumeric at both ends, 253 at most)."""
+    cleaned = re.sub(r"[^a-z0-9.-]+", "-", topic.lower()).strip(".-")
+    return cleaned[:253].rstrip(".-") or "topic"
