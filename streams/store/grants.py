@@ -57,6 +57,8 @@ REPORT_TABLES = (
     "hotlist_changes",
     "hold_changes",
     "holds",
+    "sharing",  # the outside agencies with access: names and purposes, no plate
+    "deletions_per_day",  # a view over expiry_counts and kafka_log_starts
 )
 # role -> [(privileges, table)]
 ROLES: dict[str, list[tuple[str, str]]] = {

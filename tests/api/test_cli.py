@@ -76,7 +76,9 @@ def test_hotlist_verify_and_hold_commands_publish_signed_events(
         login(server, token_file, issuer.token("adm", roles=["admin"]))
         added = cli(server, token_file, "hotlist", "add", str(extract))
         assert added.returncode == 0 and "sent 2 " in added.stdout, added.stderr
-        assert cli(server, token_file, "hotlist", "clear", "ncic_extract:NIC-1", "--reason", "recovered").returncode == 0
+        assert (
+            cli(server, token_file, "hotlist", "clear", "ncic_extract:NIC-1", "--reason", "recovered").returncode == 0
+        )
         login(server, token_file, issuer.token("opal", roles=["operator"]))
         assert cli(server, token_file, "verify", HIT_ID, "--reject", "misread").returncode == 0
         login(server, token_file, issuer.token("rita", "county-so", ["records"]))
