@@ -19,6 +19,8 @@ def hit_payloads(hits: pa.Table) -> list[dict[str, Any]]:
         kind = h["match_kind"]
         checks = ["plate characters in the image match the entry", "issuing region in the image matches the entry"]
         checks.append(f"entry is still active: reason {h['reason']}, expires {_iso(h['entry_expires_at'])}")
+        if h.get("entry_expiry_rule"):
+            checks.append(f"entry's expiry was capped by policy: {h['entry_expiry_rule']}")
         if h["source_stale"]:
             checks.insert(0, f"hot-list source {h['entry_source']} has not synced recently: the entry may be stale")
         if kind != "exact":
@@ -40,6 +42,7 @@ def hit_payloads(hits: pa.Table) -> list[dict[str, Any]]:
                 "legal_basis": h["legal_basis"],
                 "entry_expires_at": _iso(h["entry_expires_at"]),
                 "entry_source": h["entry_source"],
+                "entry_agency": h.get("entry_agency") or "",
                 "source_stale": h["source_stale"],
                 "match_kind": kind,
                 "possible_match": kind != "exact",
@@ -53,6 +56,10 @@ def hit_payloads(hits: pa.Table) -> list[dict[str, Any]]:
                     "matched_candidate": h["matched_candidate"],
                     "candidate_rank": h["candidate_rank"] if h["candidate_rank"] >= 0 else None,
                     "region_unknown": h["region_unknown"],
+                    "candidates": [
+                        {"plate": c["plate"], "confidence": round(float(c["confidence"] or 0), 2)}
+                        for c in h.get("candidates") or []
+                    ],
                 },
                 "notice": notice,
                 "checks": checks,

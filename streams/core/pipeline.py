@@ -220,6 +220,9 @@ class Processor:
                 "candidate_rank": pa.array(np.where(m.kind == CANDIDATE, m.candidate, -1).astype(np.int16)),
                 "differing_positions": pa.array(diffs, pa.list_(pa.int8())),
                 "region_unknown": pa.array(m.region_unknown),
+                "entry_agency": e["agency"].take(ents),
+                "entry_expiry_rule": e["expiry_rule"].take(ents),
+                "candidates": reads["candidates"].take(rows),
             },
             schema=HIT_SCHEMA,
         )

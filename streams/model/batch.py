@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+
+from streams.model.read import CANDIDATE_TYPE
 import pyarrow.compute as pc
 
 from streams.model.deadletter import DeadLetter
@@ -39,6 +41,9 @@ HIT_SCHEMA = pa.schema(
         ("candidate_rank", pa.int16()),
         ("differing_positions", pa.list_(pa.int8())),
         ("region_unknown", pa.bool_()),
+        ("entry_agency", pa.string()),  # whose entry: the agency whose operators check the hit
+        ("entry_expiry_rule", pa.string()),  # set when policy capped the entry's expiry (why, in words)
+        ("candidates", CANDIDATE_TYPE),  # the reader's readings with their confidences, best first
     ]
 )
 
