@@ -19,6 +19,7 @@ __all__ = [
     "pipeline",
     "policy",
     "pseudonym",
+    "report_counts",
     "review",
     "review_records",
     "signing",

@@ -21,6 +21,7 @@ __all__ = [
     "process",
     "purge",
     "reads",
+    "report_counts",
     "retention_check",
     "review",
     "search",
