@@ -5,8 +5,6 @@ are in ``streams.store.report_counts`` (docs/aggregates.md).
 
 from __future__ import annotations
 
-import re
-
 __all__ = [
     "COUNTED_ACTIONS",
     "DELAY_BUCKETS",
@@ -43,7 +41,6 @@ COUNTED_ACTIONS = frozenset(
 )
 NO_JUSTIFICATION = "none"  # a request that cites no legal-process record (or one the store does not have)
 PURPOSE_MAX_CHARS = 64
-_HAS_DIGIT = re.compile(r"\S*\d\S*")
 
 
 def delay_bucket(seconds: float) -> str:
@@ -59,7 +56,8 @@ def purpose_label(purpose: str) -> str:
     >>> purpose_label("  stolen   vehicle 7ABC123, case 24-118 ")
     'stolen vehicle # case #'
     """
-    return " ".join(_HAS_DIGIT.sub("#", purpose).split())[:PURPOSE_MAX_CHARS]
+    words = ("#" if any(ch.isnumeric() for ch in word) else word for word in purpose.split())
+    return " ".join(words)[:PURPOSE_MAX_CHARS]
 
 
 def search_kind(action: str, route: str, named: object = None) -> str:
