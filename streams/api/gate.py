@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,11 +23,13 @@ from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import BaseRoute, Match
 
-from streams import clock
+from streams import clock, metrics
 from streams.api.refusals import Refused
 from streams.api.service import Service
+from streams.core.report_counts import COUNTED_ACTIONS, NO_JUSTIFICATION, purpose_label, search_kind
 from streams.model.access import Principal
 from streams.model.audit import AuditEntry
+from streams.store.report_counts import RequestCount
 
 __all__ = ["UNAUDITED", "Attempt", "AuditGate", "Caller", "attempt_of", "caller", "needs"]
 
@@ -78,6 +81,8 @@ class Attempt:
     rows: int = 0
     failed: bool = False  # allowed, but could not be done (store or broker)
     recorded: bool = False  # already in the audit trail (the gated search records itself)
+    justification: str = NO_JUSTIFICATION  # the kind of the legal-process record a search cites
+    audit_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # this request's, for its count in request_counts
 
     def entry(self, status: int, at_ms: int) -> AuditEntry:
         if status >= 500 or self.failed:
@@ -101,6 +106,23 @@ class Attempt:
             decision=decision,
             rule=rule,
             rows=self.rows if decision == "allowed" else 0,
+        )
+
+    def counted(self, entry: AuditEntry, home_agencies: frozenset[str]) -> RequestCount:
+        """What request_counts counts of this request, from its audit record: a partner is an agency (of a verified
+        principal) that is not one of the deployment's own; only a partner's declared purpose is kept."""
+        partner = bool(entry.agency) and entry.agency not in home_agencies
+        purpose = self.detail.get("purpose")
+        return RequestCount(
+            at_ms=entry.at_ms,
+            agency=entry.agency,
+            partner=partner,
+            action=entry.action,
+            kind=search_kind(entry.action, self.route, self.detail.get("kind")),
+            justification=self.justification,
+            purpose=purpose_label(purpose) if partner and isinstance(purpose, str) else "",
+            decision=entry.decision,
+            rule=entry.rule,
         )
 
 
@@ -176,16 +198,27 @@ class AuditGate:
             await send_error(gated_send, 500, attempt.rule, "the request failed inside the API")
 
     async def _record(self, attempt: Attempt, status: int) -> bool:
-        """Write the attempt's record; False when it could not be written."""
-        if attempt.recorded and status < 400:
-            return True
+        """Write the attempt's record, then count it; False when the record could not be written."""
         entry = attempt.entry(status, clock.now_ms())
-        try:
-            await anyio.to_thread.run_sync(self.service.write_audit, entry)
-        except Exception:  # any failure of the trail fails the request
-            log.exception("audit record not written for %s", attempt.action)
-            return False
+        if not (attempt.recorded and status < 400):
+            try:
+                await anyio.to_thread.run_sync(self.service.write_audit, entry)
+            except Exception:  # any failure of the trail fails the request
+                log.exception("audit record not written for %s", attempt.action)
+                return False
+        if attempt.action in COUNTED_ACTIONS:
+            await self._count(attempt, entry)
         return True
+
+    async def _count(self, attempt: Attempt, entry: AuditEntry) -> None:
+        """Count a recorded request in request_counts. A failure loses the count, never the record or the answer:
+        it is logged (the action and the error's type, no values) and counted in the sink-error metric."""
+        count = attempt.counted(entry, self.service.home_agencies)
+        try:
+            await anyio.to_thread.run_sync(self.service.write_request_count, count, attempt.audit_id)
+        except Exception as exc:  # noqa: BLE001 - the audit record is written; the answer goes out regardless
+            metrics.SINK_ERRORS.labels("request_counts").inc()
+            log.warning("request not counted in request_counts for %s: %s", attempt.action, type(exc).__name__)
 
 
 AUDIT_DOWN = "the audit trail cannot be written, so the request is not answered"

@@ -87,6 +87,8 @@ def cite(request: Request, who: Caller, kind: str, body: KindBody) -> Cited:
         return shared, get_process(store, body.process_id)
 
     shared, record = store_call(service, look)
+    if record is not None:
+        attempt.justification = record.kind  # what request_counts counts the search by
     refusal = policy.outside_refusal(p.agency, body.purpose, shared)
     if refusal is not None:
         raise Refused(refusal.status, refusal.rule, refusal.message)

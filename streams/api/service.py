@@ -16,6 +16,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from streams.api.auth import Authenticator
 from streams.api.refusals import Refused
 from streams.config.access import load_access
+from streams.config.review_policy import load_review_policy
 from streams.config.search_policy import load_search_policy
 from streams.config.secret_files import load_signer
 from streams.config.settings import Settings
@@ -30,6 +31,7 @@ from streams.store.audit import audit
 from streams.store.audit import configure as configure_audit
 from streams.store.clickhouse import Store, migrate, open_store
 from streams.store.faults import FaultInjectingStore
+from streams.store.report_counts import RequestCount, write_request_count
 
 __all__ = ["RateLimiter", "Service"]
 
@@ -73,6 +75,8 @@ class Service:
         self.hold_release_roles = frozenset(policy.hold_release_roles)
         self.keys = settings.load_plate_keys()
         self.search_policy = load_search_policy(settings.search_policy_path)
+        # The deployment's own agencies (search policy, review policy's jurisdiction): any other is a partner.
+        self.home_agencies = load_review_policy(None, settings.search_policy_path).home_agencies
         registry = settings.camera_registry_path
         self.camera_positions = load_camera_positions(registry) if registry else {}
         self.signer: ControlSigner | None = (
@@ -109,6 +113,9 @@ class Service:
 
     def write_audit(self, entry: AuditEntry) -> None:
         self.with_store(audit, entry)
+
+    def write_request_count(self, count: RequestCount, audit_id: str) -> None:
+        self.with_store(write_request_count, count, audit_id, self.settings.bucket_s * 1000)
 
     def ready(self) -> list[str]:
         """What keeps the API from serving: an unreachable store, no signing key."""

@@ -20,6 +20,7 @@ __all__ = [
     "pipeline",
     "policy",
     "pseudonym",
+    "report_counts",
     "report_period",
     "report_table",
     "review",

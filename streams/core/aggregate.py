@@ -60,7 +60,12 @@ def read_count_rows(
     ).sort_by([(k, "ascending") for k in READ_COUNT_KEYS])
 
 
+HIT_COUNT_KEYS = ["window_start", "camera_id", "reason", "match_kind", "list_source"]
+
+
 def hit_counts(hits: pa.Table, bucket_ms: int) -> pa.Table:
+    """Hits and alerts per hour, camera, reason, match kind and list source (the entry's ``source``; '' when the
+    entry names none)."""
     window = bucket(hits["read_time"].cast(pa.int64()).to_numpy(zero_copy_only=False), bucket_ms)
     t = pa.table(
         {
@@ -68,22 +73,18 @@ def hit_counts(hits: pa.Table, bucket_ms: int) -> pa.Table:
             "camera_id": hits["camera_id"],
             "reason": hits["reason"],
             "match_kind": hits["match_kind"],
+            "list_source": pc.fill_null(hits["entry_source"].cast(pa.string()), ""),
             "alert": hits["alert"].cast(pa.uint64()),
         }
     )
-    g = t.group_by(["window_start", "camera_id", "reason", "match_kind"], use_threads=False).aggregate(
-        [("alert", "count"), ("alert", "sum")]
-    )
+    g = t.group_by(HIT_COUNT_KEYS, use_threads=False).aggregate([("alert", "count"), ("alert", "sum")])
     return pa.table(
         {
-            "window_start": g["window_start"],
-            "camera_id": g["camera_id"],
-            "reason": g["reason"],
-            "match_kind": g["match_kind"],
+            **{k: g[k] for k in HIT_COUNT_KEYS},
             "hits": g["alert_count"].cast(pa.uint64()),
             "alerts": g["alert_sum"].cast(pa.uint64()),
         }
-    )
+    ).sort_by([(k, "ascending") for k in HIT_COUNT_KEYS])  # Arrow's group order is not defined: fix one
 
 
 def dead_letter_counts(keys: Iterable[tuple[int, str, str]], bucket_ms: int) -> pa.Table:

@@ -21,6 +21,7 @@ __all__ = [
     "process",
     "purge",
     "reads",
+    "report_counts",
     "report_queries",
     "retention_check",
     "review",

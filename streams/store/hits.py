@@ -3,6 +3,8 @@ text: the table keeps ids, the match kind and the alert's state."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -11,7 +13,9 @@ from streams.store.sql import sql_literal
 
 __all__ = [
     "HIT_COLUMNS",
+    "HitFacts",
     "confirmed_hits",
+    "hit_facts",
     "known_hits",
     "write_hits",
 ]
@@ -87,3 +91,30 @@ def confirmed_hits(store: Store, hit_ids: list[str]) -> set[str]:
         "GROUP BY hit_id HAVING argMax(decision, decided_at) = 'confirmed'"
     )
     return set(found["hit_id"].to_pylist())
+
+
+@dataclass(frozen=True)
+class HitFacts:
+    """What the report counts a hit's verifications and outcomes by, as the store has the hit: when it was captured,
+    where, and the entry it matched (its list, reason and match kind). No plate, no read id."""
+
+    read_ms: int
+    camera_id: str
+    list_source: str
+    reason: str
+    match_kind: str
+
+
+def hit_facts(store: Store, hit_ids: list[str]) -> dict[str, HitFacts]:
+    """The facts of each of ``hit_ids`` the store has (one row per hit, however often it was written)."""
+    if not hit_ids:
+        return {}
+    rows = store.query_arrow(
+        "SELECT hit_id, toUnixTimestamp64Milli(read_time) AS read_ms, camera_id, entry_source, reason, match_kind "
+        "FROM hits WHERE hit_id IN (" + ", ".join(sql_literal(h) for h in hit_ids) + ") "
+        "ORDER BY hit_id LIMIT 1 BY hit_id"
+    ).to_pylist()
+    return {
+        r["hit_id"]: HitFacts(int(r["read_ms"]), r["camera_id"], r["entry_source"], r["reason"], r["match_kind"])
+        for r in rows
+    }

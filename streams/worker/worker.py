@@ -56,6 +56,14 @@ from streams.store.holds import known_hold, place_hold, preserve, release_hold
 from streams.store.plans import read_plans, write_plans
 from streams.store.purge import purge
 from streams.store.reads import write_reads
+from streams.store.report_counts import (
+    HoldChange,
+    applied_hold_change,
+    count_verifications,
+    expired_hold_changes,
+    refused_hold_changes,
+    write_hold_changes,
+)
 from streams.store.retention_check import verify_store
 from streams.store.sql import sql_literal
 from streams.worker.alert_window import seed_alert_window
@@ -291,6 +299,8 @@ class Worker:
                 rejected += [store_rejected(exc, v.raw, v.who.origin, v.kind, v.who) for v in rows]
         self.reject(rejected, "verifications")
         self.write_audits([self._verified(v) for v in written])
+        # After the rows are in: the first disposition (outcome) of each hit counts, once (docs/aggregates.md).
+        self.retrying(count_verifications, self.store, written, self.processor.config.bucket_ms)
         for v in written:
             if v.kind == "verify":
                 metrics.VERIFICATIONS.labels(v.decision, "none" if v.word == CONFIRMED else v.word).inc()
@@ -358,6 +368,7 @@ class Worker:
         """Place and release the holds that arrived since the last tick, then copy what they cover. A hold the
         rules, the roles or the store refuse is a dead letter; the worker goes on with the next."""
         events, rejected = self.holds.drain()
+        changes: list[HoldChange] = []  # what each did, for hold_changes (docs/aggregates.md)
         for e in events:  # drained from the follower's queue: applied now, retried while the store is away
             try:
                 refused = self.apply_hold(e)
@@ -365,9 +376,14 @@ class Worker:
                 refused = store_rejected(exc, e.raw, e.origin, e.action, e.who)
             if refused is not None:
                 rejected.append(refused)
+            else:
+                changes += self.retrying(applied_hold_change, self.store, e)
         self.reject(rejected, "holds")
         if events:
             self.retrying(preserve, self.store, self.retention, now)
+        changes += refused_hold_changes(rejected, self.gate)
+        changes += self.retrying(expired_hold_changes, self.store, now)
+        self.retrying(write_hold_changes, self.store, changes, self.processor.config.bucket_ms)
 
     def apply_hold(self, e: HoldEvent) -> Rejection | None:
         """Apply one authorised hold event; its rejection when a rule refuses it. An event applied before (the
