@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-
-from streams.model.read import CANDIDATE_TYPE
 import pyarrow.compute as pc
 
 from streams.model.deadletter import DeadLetter
+from streams.model.read import CANDIDATE_TYPE
 
 __all__ = ["HIT_SCHEMA", "STORED_READ_SCHEMA", "BatchResult", "Totals"]
 
