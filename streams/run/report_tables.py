@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.config.hit_review import HitReviewPolicy
+from streams.core.report_counts import DELAY_BUCKETS  # one definition: the writer buckets, the report reads
 from streams.core.report_table import Column, Table
 from streams.ingest.camera_sites import AreaInfo, CameraSite
 from streams.model.disposition import CONFIRMED, OUTCOMES, REJECTIONS
 
 __all__ = [
-    "DELAY_BUCKETS",
     "Inputs",
     "UNASSIGNED",
     "agencies_table",
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 # Capture-to-decision buckets of verification_counts (migration 013) and the upper bound of each, in seconds.
-DELAY_BUCKETS = (("lt_1m", 60), ("1m_5m", 300), ("5m_15m", 900), ("15m_1h", 3600), ("1h_1d", 86_400), ("ge_1d", None))
 UNASSIGNED = "(not in the registry)"
 
 
@@ -68,7 +67,7 @@ class Inputs:
 
 def within_deadline(deadline_s: int) -> tuple[str, ...]:
     """The delay buckets wholly within ``deadline_s`` (a bucket straddling it counts as late)."""
-    return tuple(name for name, upper in DELAY_BUCKETS if upper is not None and upper <= deadline_s)
+    return tuple(name for name, upper in DELAY_BUCKETS if upper <= deadline_s)
 
 
 def total(rows: Iterable[dict[str, Any]], key: str, **where: Any) -> int:
