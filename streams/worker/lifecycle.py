@@ -88,7 +88,7 @@ class Lifecycle:
         except RuntimeError:  # the stage failed (the agents stopped on it): close here instead
             self._close()
         self.stage.stop()
-        log.info("worker closed")
+        log.info("worker closed after %d batches", self.worker.batches if self.worker else 0)
 
     def _close(self) -> None:
         if self.worker is not None:
