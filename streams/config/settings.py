@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # How long the group waits for a silent worker before handing its partitions to others: after a crash its
     # partitions stand still this long (Faust's default is 60 s). The broker allows 6 s at the least.
     session_timeout_s: float = Field(10, ge=6, le=300)
+    # SIGTERM: the worker stops taking input, finishes and commits what it holds, closes its store and exits 0
+    # within this many seconds, else exits 1 (Kubernetes' terminationGracePeriodSeconds must be longer).
+    shutdown_grace_s: float = Field(25, gt=0, le=3600)
+    # Replicas of each topic `topics create` makes; None: the broker's default.replication.factor.
+    topic_replication: int | None = Field(None, ge=1, le=32)
     # The read store (ClickHouse ``reads``): keeps what the retention policy allows (hit reads, and non-hit reads
     # when their limit is above 0), plates as keyed hashes. Off: no read is stored, whatever the policy allows.
     read_store: bool = True

@@ -16,11 +16,41 @@ def _admin(settings: Settings) -> AdminClient:
     return AdminClient(client_config(settings, {"socket.timeout.ms": 10000}))
 
 
+class BrokerProbe:
+    """Whether the brokers answer a metadata request (a worker's readiness): one admin client, asked on demand."""
+
+    def __init__(self, settings: Settings):
+        self.admin = _admin(settings)
+
+    def reachable(self, timeout_s: float = 2.0) -> bool:
+        try:
+            return bool(self.admin.list_topics(timeout=timeout_s).brokers)
+        except KafkaException:
+            return False
+
+
+def replication(settings: Settings, admin: AdminClient) -> int:
+    """Replicas per new topic: ``topic_replication`` when set, else a broker's ``default.replication.factor``
+    (a cluster with ``min.insync.replicas`` 2 refuses every ``acks=all`` write to a topic of one replica)."""
+    if settings.topic_replication is not None:
+        return settings.topic_replication
+    try:
+        brokers = sorted(admin.list_topics(timeout=15).brokers)
+        if not brokers:
+            raise KafkaSetupError(f"no broker listed at {settings.kafka_bootstrap}")
+        resource = ConfigResource(ConfigResource.Type.BROKER, str(brokers[0]))
+        configs = admin.describe_configs([resource])[resource].result(timeout=15)
+    except KafkaException as exc:
+        raise KafkaSetupError(f"cannot read the broker's default.replication.factor: {exc}") from None
+    return int(configs["default.replication.factor"].value)
+
+
 def create_topics(settings: Settings) -> dict[str, str]:
     """Create missing topics; returns name -> 'created' | 'exists'."""
     admin = _admin(settings)
+    replicas = replication(settings, admin)
     new = [
-        NewTopic(topic_name(settings, t.name), t.partitions or settings.partitions, 1, config=t.configs)
+        NewTopic(topic_name(settings, t.name), t.partitions or settings.partitions, replicas, config=t.configs)
         for t in declared(settings)
     ]
     result: dict[str, str] = {}

@@ -11,6 +11,7 @@ no message here names it.
 from __future__ import annotations
 
 import ssl
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,13 +19,32 @@ from streams.config.secret_files import read_private_file
 from streams.config.settings import Settings
 from streams.errors import ConfigError
 
-__all__ = ["SASL_PROTOCOLS", "TLS_PROTOCOLS", "check_security", "client_config", "faust_broker_options"]
+__all__ = [
+    "GROUP_ROLES",
+    "SASL_PROTOCOLS",
+    "TLS_PROTOCOLS",
+    "check_security",
+    "client_config",
+    "faust_broker_options",
+    "group_id",
+]
 
 SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 # Keys only this module sets: a caller's extra settings may tune a client, never weaken how it connects.
 _SECURITY_KEY_PREFIXES = ("security.", "sasl.", "ssl.", "bootstrap.servers")
 _TLS_FILES = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+# Every consumer group a deployment uses, by role: ``{topic_prefix}{role}``, with ``-<random>`` for a reader that
+# assigns partitions itself and never commits (docs/operations.md lists them; one prefix ACL covers them all).
+GROUP_ROLES = {
+    "worker": "the stream workers (committed: the one group to scale and watch for lag)",
+    "audit-sequencer": "`platestream audit sequence` (committed)",
+    "hotlist": "each worker's hot-list follower (never committed)",
+    "holds": "each worker's holds follower (never committed)",
+    "alerts": "a starting worker's read of recent alerts (never committed)",
+    "dlq": "`platestream dlq` (never committed)",
+    "retention-verify": "`platestream retention verify` (never committed)",
+}
 
 
 def check_security(settings: Settings) -> None:
@@ -87,6 +107,15 @@ def client_config(settings: Settings, extra: Mapping[str, Any] | None = None, /,
                 conf[key] = str(path)
     conf.update(tuning)
     return conf
+
+
+def group_id(settings: Settings, role: str, *, private: bool = False) -> str:
+    """The consumer group of ``role`` (one of ``GROUP_ROLES``): ``{topic_prefix}{role}``; ``private``: a group of
+    its own per client (``-<random>``), for a reader that never commits."""
+    if role not in GROUP_ROLES:
+        raise ValueError(f"unknown consumer-group role {role!r}; known: {sorted(GROUP_ROLES)}")
+    name = f"{settings.topic_prefix}{role}"
+    return f"{name}-{uuid.uuid4().hex[:8]}" if private else name
 
 
 def faust_broker_options(settings: Settings) -> dict[str, Any]:

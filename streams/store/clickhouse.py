@@ -20,6 +20,7 @@ relies on it:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import os
@@ -146,6 +147,34 @@ def statements(text: str, aggregate_ttl_days: int, source: str = "<sql>") -> lis
     return [s.strip() for s in _STATEMENT_END.split(text) if s.strip()]
 
 
+def stop_ttl_merges(store: Store) -> list[str]:
+    """Stop the engine's TTL deletions on this database's tables (purge off: drills and tests only); the tables.
+
+    Per table, never the server-wide ``SYSTEM STOP TTL MERGES``, and only on the embedded engine, whose state goes
+    with the process: on a server the statement would outlive this worker (a crashed worker could never undo it)
+    and reach tables it does not own, so there nothing is stopped. Undo with ``start_ttl_merges``.
+    """
+    if store.name != "chdb":
+        return []
+    where = "database = currentDatabase() AND engine LIKE '%MergeTree%'"
+    tables = store.query_arrow(f"SELECT name FROM system.tables WHERE {where} ORDER BY name")["name"].to_pylist()
+    for name in tables:
+        store.command(f"SYSTEM STOP TTL MERGES {_quoted(name)}")
+    return tables
+
+
+def start_ttl_merges(store: Store, tables: list[str]) -> None:
+    """Undo ``stop_ttl_merges`` for ``tables``."""
+    for name in tables:
+        store.command(f"SYSTEM START TTL MERGES {_quoted(name)}")
+
+
+def _quoted(name: str) -> str:
+    if not _IDENT.fullmatch(name):
+        raise StoreError(f"not a plain table name: {name!r}")
+    return f"`{name}`"
+
+
 def table_exists(store: Store, name: str) -> bool:
     """Whether the store's current database has table ``name``."""
     where = f"database = currentDatabase() AND name = {sql_literal(name)}"
@@ -247,6 +276,12 @@ class ServerStore:
         self._client.close()
 
 
+EMBEDDED_MISSING = (
+    "the embedded store needs chdb, which this installation lacks: install platestream[embedded], "
+    "or set CLICKHOUSE_URL to use a ClickHouse server"
+)
+
+
 # chDB allows one engine per process: the one open session, its path and how many stores use it.
 @dataclass
 class _Shared:
@@ -264,8 +299,10 @@ def _acquire(path: str | Path) -> str:
     key = str(path) if str(path) == ":memory:" else _directory(path)
     with _lock:
         if _shared is None:
-            from chdb.session import Session
-
+            try:
+                from chdb.session import Session
+            except ImportError:
+                raise ConfigError(EMBEDDED_MISSING) from None
             try:
                 with _engine_stderr_quiet():
                     _shared = _Shared(key, Session(key), 0)
@@ -321,6 +358,22 @@ def _release(key: str) -> None:
         if _shared.users == 0:
             _shared.session.close()
             _shared = None
+
+
+@atexit.register
+def close_embedded() -> None:
+    """Close the process's embedded session, whoever still holds stores on it (at exit, or after the last
+    writer has stopped).
+
+    A session left open until the interpreter finalises is closed from the engine's destructors while other
+    threads (Kafka clients, daemon threads) still run: the engine then fails with "ShutdownTablesThreadPool is not
+    initialized" and the process exits by segmentation fault. Registered with ``atexit``, which runs before that.
+    """
+    global _shared
+    with _lock:
+        shared, _shared = _shared, None
+    if shared is not None:
+        shared.session.close()
 
 
 def _shared_session() -> Session:

@@ -26,11 +26,12 @@ import faust
 from streams.config.settings import Settings
 from streams.ingest.decode import decode_arrow, decode_json
 from streams.kafka.camera_partition import CameraPartitioned, misplaced_camera
-from streams.kafka.client import faust_broker_options
+from streams.kafka.client import faust_broker_options, group_id
 from streams.kafka.topics import topic_name
 from streams.worker.delivery import Delivery
 from streams.worker.faust_patch import commit_before_revoke
 from streams.worker.http import add_views
+from streams.worker.lifecycle import Lifecycle, WorkerApp
 from streams.worker.pieces import Plans, cut
 from streams.worker.sink_stage import SinkStage
 from streams.worker.worker import Worker
@@ -47,8 +48,8 @@ def create_app(settings: Settings) -> faust.App:
     # One consumer group per deployment prefix; Faust's own files live beside the embedded store.
     datadir = Path(settings.chdb_path).resolve().parent / "faust"
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        f"{settings.topic_prefix}worker",
+    app = WorkerApp(
+        group_id(settings, "worker"),
         datadir=str(datadir),
         **faust_broker_options(settings),  # broker and credentials: the one client factory
         value_serializer="raw",
@@ -73,15 +74,10 @@ def create_app(settings: Settings) -> faust.App:
         web_metrics_enabled=False,
     )
     commit_before_revoke(app)
-    worker_state: dict[str, Worker] = {}
     # One thread for every sink write: the store and the producer see one batch at a time, in order; at most
-    # `sink_queue_batches` wait, then the agents wait too (back-pressure).
+    # `sink_queue_batches` wait, then the agents wait too (back-pressure). The worker is built and closed there.
     stage = SinkStage(settings.sink_queue_batches)
-
-    def worker() -> Worker:
-        if "w" not in worker_state:
-            worker_state["w"] = Worker(settings)
-        return worker_state["w"]
+    life = app.lifecycle = Lifecycle(settings, stage)
 
     def topic(name: str) -> faust.TopicT:
         return app.topic(
@@ -90,7 +86,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(topic("reads.batch"))
     async def batches(stream: faust.StreamT) -> None:
-        w = worker()
+        w = await life.ready()
         # Manual acks: a message is acknowledged by the sink stage once its outputs are written.
         async for event in stream.noack().events():
             where = origin(event.message)
@@ -111,7 +107,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(topic("reads.json"))
     async def events(stream: faust.StreamT) -> None:
-        w = worker()
+        w = await life.ready()
         # Per partition: events of a recorded piece whose end has not arrived yet, and takes that brought none.
         held: dict[tuple[str, int], list[Any]] = defaultdict(list)
         idle: dict[tuple[str, int], int] = defaultdict(int)
@@ -166,7 +162,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(topic("verifications"))
     async def verifications(stream: faust.StreamT) -> None:
-        w = worker()
+        w = await life.ready()
         async for evs in stream.take_events(500, within=0.5):
             origins = [origin(e.message) for e in evs]
             await stage.run(w.handle_verifications, [e.value for e in evs], origins, f"{origins[0]}..{origins[-1]}")
@@ -174,12 +170,13 @@ def create_app(settings: Settings) -> faust.App:
     @app.timer(interval=settings.tick_s)
     async def clocks() -> None:
         # State expires on the wall clock even when no reads arrive.
-        await stage.run(worker().tick)
+        if life.worker is not None and not life.stopping:
+            await stage.run(life.worker.tick)
 
-    add_views(app, worker, stage, lambda: "w" in worker_state)
+    add_views(app, life, stage)
 
     @app.task
     async def warm_up() -> None:
-        worker()
+        await life.start()
 
     return app

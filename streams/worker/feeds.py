@@ -39,6 +39,10 @@ class HotlistSource(Protocol):
 
     def start(self) -> None: ...
 
+    def stop(self) -> None:
+        """Stop following and close the consumer (the worker's shutdown)."""
+        ...
+
     def drain_audit(self) -> list[AuditEntry]:
         """The audit records of the events applied or refused since the last call (written by the sink thread)."""
         ...
@@ -50,6 +54,8 @@ class HoldsSource(Protocol):
     received: int
 
     def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
     def drain(self) -> tuple[list[HoldEvent], list[Rejection]]: ...
 

@@ -48,7 +48,7 @@ from streams.model.disposition import CONFIRMED
 from streams.store.aggregates import write_aggregates, write_expiry
 from streams.store.audit import audit
 from streams.store.audit import configure as configure_audit
-from streams.store.clickhouse import Store, StoreRejected, migrate, open_store
+from streams.store.clickhouse import Store, StoreRejected, migrate, open_store, start_ttl_merges, stop_ttl_merges
 from streams.store.deletions import write_log_starts
 from streams.store.faults import FaultInjectingStore
 from streams.store.hits import confirmed_hits, known_hits, write_hits
@@ -163,10 +163,21 @@ class Worker:
         self.holds.start()
         self.last_purge_ms = 0
         self.last_purge: dict[str, int] = {}
+        self.ttl_stopped: list[str] = []
         if not settings.purge:
-            # Nothing deletes then, not even the engine's lazy TTL: what the verifier finds is what was left.
+            # Nothing deletes then, not even the engine's lazy TTL (embedded only, per table, undone by `close`).
             log.warning("purge is off: expired rows stay in the store until it is turned back on")
-            self.store.command("SYSTEM STOP TTL MERGES")
+            self.ttl_stopped = stop_ttl_merges(self.store)
+
+    def close(self) -> None:
+        """On the sink thread, after the last write: stop the followers, undo the TTL stop, close the store (before
+        the interpreter's teardown, where an open embedded store crashes the process)."""
+        self.follower.stop()
+        self.holds.stop()
+        try:
+            start_ttl_merges(self.store, self.ttl_stopped)
+        finally:
+            self.store.close()
 
     def _restore_alert_window(self) -> int:
         """Seed the alert window from alerts already published, so a restarted worker alerts no passage twice."""

@@ -1,15 +1,44 @@
-"""The numba decorators every compiled module uses, and the 64-bit hash mix their tables share."""
+"""The numba decorators every compiled module uses, and the 64-bit hash mix their tables share.
+
+Compiled functions are cached on disk (``cache=True``) where numba finds a writable place: ``NUMBA_CACHE_DIR``
+when set (an image sets it to a volume and fills it at build time), else beside the sources or in the user's
+cache folder. With none of them writable (a read-only package, no usable ``HOME``) the functions are compiled
+at every start instead of failing on import ("no locator available"), and a warning says so once.
+"""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
 
 from streams.core.dedup import GOLD, M1, M2
 
-jit = nb.njit(cache=True, nogil=True)
+log = logging.getLogger(__name__)
+_uncached: list[str] = []
+
+
+def _compiler(**options: Any) -> Callable[[Any], Any]:
+    def decorate(fn: Any) -> Any:
+        try:
+            return nb.njit(cache=True, nogil=True, **options)(fn)
+        except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available for file ..."
+            if "no locator" not in str(exc):
+                raise
+            if not _uncached:
+                log.warning("no writable numba cache (set NUMBA_CACHE_DIR): compiling the core at every start")
+            _uncached.append(fn.__qualname__)
+            return nb.njit(cache=False, nogil=True, **options)(fn)
+
+    return decorate
+
+
+jit = _compiler()
 # helpers called per row: inlined in numba IR (a call that passes arrays costs reference counting per row)
-inline = nb.njit(cache=True, nogil=True, inline="always")
+inline = _compiler(inline="always")
 
 
 @inline

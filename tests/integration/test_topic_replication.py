@@ -1,0 +1,32 @@
+"""`topics create` takes its replication from the broker's default.replication.factor, or from the setting."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from streams.config.settings import load_settings
+from streams.kafka.admin import create_topics, replication
+from streams.kafka.client import client_config
+
+pytestmark = pytest.mark.integration
+
+
+def test_replication_comes_from_the_broker_or_the_setting(kafka_bootstrap, topic_prefix):
+    settings = load_settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, partitions=1)
+    admin = AdminClient(client_config(settings))
+    broker = str(sorted(admin.list_topics(timeout=10).brokers)[0])
+    res = ConfigResource(ConfigResource.Type.BROKER, broker)
+    default = int(admin.describe_configs([res])[res].result()["default.replication.factor"].value)
+    assert replication(settings, admin) == default
+    assert replication(settings.model_copy(update={"topic_replication": 3}), admin) == 3
+
+    assert set(create_topics(settings).values()) == {"created"}
+    topics = admin.list_topics(timeout=10).topics
+    made = [t for t in topics if t.startswith(topic_prefix)]
+    assert made and all(len(topics[t].partitions[0].replicas) == default for t in made)
+    # More replicas than brokers: the broker refuses, and `topics create` says so instead of making 1-replica topics.
+    with pytest.raises(Exception, match="replication"):
+        create_topics(
+            load_settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix + "x.", topic_replication=3)
+        )
