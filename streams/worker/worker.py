@@ -63,6 +63,7 @@ from streams.store.report_counts import (
     expired_hold_changes,
     refused_hold_changes,
     write_hold_changes,
+    write_hotlist_changes,
 )
 from streams.store.retention_check import verify_store
 from streams.store.sql import sql_literal
@@ -365,6 +366,8 @@ class Worker:
             metrics.HOTLIST_SOURCE_STALE.labels(source).set(1 if source in stale else 0)
         self.retrying(write_expiry, self.store, expired, now, self.processor.config.bucket_ms, f"expire-{now}")
         self.write_audits(self.follower.drain_audit())
+        changes = self.follower.drain_changes(now)
+        self.retrying(write_hotlist_changes, self.store, changes, self.processor.config.bucket_ms)
         self.apply_holds(now)
         if now - self.last_purge_ms >= self.settings.purge_every_s() * 1000:
             self.last_purge_ms = now
