@@ -15,6 +15,7 @@ web views are in ``streams.worker.http``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -22,9 +23,11 @@ from typing import Any
 
 import faust
 
+from streams import metrics
 from streams.config.settings import Settings
 from streams.ingest.decode import decode_arrow, decode_json
 from streams.kafka.client import faust_broker_options
+from streams.kafka.lag import LagSampler, publish_topic_retention
 from streams.kafka.topics import topic_name
 from streams.worker.faust_patch import commit_before_revoke
 from streams.worker.http import add_views
@@ -160,6 +163,17 @@ def create_app(settings: Settings) -> faust.App:
     async def clocks() -> None:
         # State expires on the wall clock even when no reads arrive.
         await stage.run(worker().tick)
+
+    # Consumer lag of this group on its inputs, in a thread of the default executor (never the sink stage's: lag
+    # matters most while the store is slow). One sample at a time: Faust awaits a timer before its next run.
+    metrics.describe_role("worker")
+    publish_topic_retention(settings)
+    inputs = [topic_name(settings, t) for t in ("reads.batch", "reads.json", "verifications")]
+    lag = LagSampler(settings, app.conf.id, inputs)
+
+    @app.timer(interval=max(1.0, settings.tick_s))
+    async def consumer_lag() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, lag.sample_and_publish)
 
     add_views(app, worker, stage, lambda: "w" in worker_state)
 
