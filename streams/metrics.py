@@ -238,26 +238,27 @@ def observe_capture_to_hit(hits: pa.Table, now_ms: int) -> None:
 
 
 # -- scheduled jobs: a textfile for node-exporter ------------------------------------------------------------------
+# The label is ``task``, not ``job``: node-exporter's scrape sets ``job`` itself, which would rename ours.
 JOB_REGISTRY = CollectorRegistry()
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 JOB_LAST_RUN = Gauge(
-    f"{_P}_job_last_run_timestamp_seconds", "When the job last finished (Unix time)", ["job"], registry=JOB_REGISTRY
+    f"{_P}_task_last_run_timestamp_seconds", "When the job last finished (Unix time)", ["task"], registry=JOB_REGISTRY
 )
-JOB_LAST_SUCCESS_NAME = f"{_P}_job_last_success_timestamp_seconds"
+JOB_LAST_SUCCESS_NAME = f"{_P}_task_last_success_timestamp_seconds"
 JOB_LAST_SUCCESS = Gauge(
     JOB_LAST_SUCCESS_NAME,
     "When the job last finished with exit status 0 (Unix time; 0: never)",
-    ["job"],
+    ["task"],
     registry=JOB_REGISTRY,
 )
 JOB_EXIT_CODE = Gauge(
-    f"{_P}_job_last_exit_code",
+    f"{_P}_task_last_exit_code",
     "Exit status of the job's last run: 0 passed, 1 a check failed, 2 bad settings or a store unreachable",
-    ["job"],
+    ["task"],
     registry=JOB_REGISTRY,
 )
 JOB_DURATION = Gauge(
-    f"{_P}_job_last_duration_seconds", "How long the job's last run took", ["job"], registry=JOB_REGISTRY
+    f"{_P}_task_last_duration_seconds", "How long the job's last run took", ["task"], registry=JOB_REGISTRY
 )
 
 
@@ -268,7 +269,7 @@ def _previous_success(path: Path, job: str) -> float:
         return 0.0
     for family in text_string_to_metric_families(text):
         for s in family.samples:
-            if s.name == JOB_LAST_SUCCESS_NAME and s.labels.get("job") == job:
+            if s.name == JOB_LAST_SUCCESS_NAME and s.labels.get("task") == job:
                 return float(s.value)
     return 0.0
 
