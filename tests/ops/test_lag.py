@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from streams import metrics
 from streams.config.retention import load_retention
@@ -16,6 +16,18 @@ from streams.kafka.retention_check import verify_kafka
 from tests.integration.helpers import cli
 
 pytestmark = pytest.mark.integration
+
+
+def sample(sampler: LagSampler) -> dict:
+    """A sample by (topic, partition); retried while a fresh broker's group coordinator is not ready yet."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return {(x.topic, x.partition): x for x in sampler.sample()}
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_lag_in_messages_and_seconds_from_the_groups_committed_offsets(worker_env: dict[str, str]) -> None:
@@ -35,7 +47,8 @@ def test_lag_in_messages_and_seconds_from_the_groups_committed_offsets(worker_en
     sampler = LagSampler(settings, group, [topic, f"{prefix}reads.batch"])
     try:
         # nothing committed: every message waits, the oldest for about 2 s
-        before = {(x.topic, x.partition): x for x in sampler.sample()}
+        before = sample(sampler)
+        sampled_at = time.monotonic()
         assert before[(topic, 0)].messages == 10 and before[(topic, 0)].seconds >= 1.9
         assert before[(topic, 1)].messages == 0 and before[(topic, 1)].seconds == 0
         assert len(before) == 6  # every partition of both topics
@@ -43,9 +56,11 @@ def test_lag_in_messages_and_seconds_from_the_groups_committed_offsets(worker_en
         c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
         c.commit(offsets=[TopicPartition(topic, 0, 4)], asynchronous=False)
         c.close()
-        after = {(x.topic, x.partition): x for x in sampler.sample()}
+        after = sample(sampler)
         assert after[(topic, 0)].messages == 6
-        assert after[(topic, 0)].seconds < before[(topic, 0)].seconds - 1.5
+        # message 4 was appended 2 s after message 0: its age is 2 s less, give or take the time between samples
+        elapsed = time.monotonic() - sampled_at
+        assert after[(topic, 0)].seconds < before[(topic, 0)].seconds + elapsed - 1.5
         sampler.sample_and_publish()
         get = metrics.REGISTRY.get_sample_value
         assert get("platestream_consumer_lag_messages", {"topic": topic, "partition": "0"}) == 6

@@ -114,3 +114,12 @@ def test_job_wrapper_runs_a_command_and_passes_its_status_on(tmp_path: Path) -> 
     assert 'platestream_task_last_exit_code{task="audit_verify"} 0.0' in path.read_text()
     out = subprocess.run(["promtool", "check", "metrics"], input=path.read_text(), capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_every_metric_is_documented() -> None:
+    ops = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    for registry in (metrics.REGISTRY, metrics.JOB_REGISTRY):
+        for f in registry.collect():
+            if f.name.startswith("platestream_"):
+                shown = {"counter": f"{f.name}_total", "info": f"{f.name}_info"}.get(f.type, f.name)
+                assert f"`{shown}`" in ops, f"docs/operations.md does not describe {shown}"

@@ -158,6 +158,16 @@ def test_prometheus_scrapes_the_worker_and_the_api(worker_env: dict[str, str], t
         refusals = prom.query('platestream_api_requests_total{decision="refused",rule="no_token"}')
         assert refusals and float(refusals[0]["value"][1]) >= 1
         assert prom.query('platestream_build_info{job="platestream-api",role="api"}')
+        # the worker's other observation points: sinks, batches, purge, hot-list sources
+        for expr in (
+            'platestream_sink_write_duration_seconds_count{sink="kafka"} >= 1',
+            'platestream_sink_write_duration_seconds_count{sink="clickhouse"} >= 1',
+            'platestream_batch_duration_seconds_count{source="reads.batch"} >= 1',
+            'platestream_batch_reads_sum{source="reads.batch"} >= 3',
+            "time() - platestream_retention_purge_last_success_timestamp_seconds < 120",
+            "time() - platestream_hotlist_source_last_sync_timestamp_seconds < 600",
+        ):
+            assert prom.query(expr), expr
         assert prom.query('process_resident_memory_bytes{job="platestream-worker"}')
         # the rule file loads in a real server, and nothing fires on a healthy pipeline
         groups = prom.api("rules")["groups"]
