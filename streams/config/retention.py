@@ -4,7 +4,8 @@ A policy is a YAML file of limits in seconds per data class (``non_hit_reads``, 
 ``verifications``, ``aggregates``, ``audit``) and the ``source`` it follows. Presets live in
 ``streams/policies/retention/``; see docs/retention.md. This module is pure: it loads and validates a policy and
 derives the settings of the stores that enforce it (Kafka reads topics, processor state). It does no I/O besides
-reading the policy file.
+reading the policy file. ``min_unconsumed_hold`` is the reads topics' floor, so that an outage loses no unread read;
+past ``non_hit_reads`` only where the policy says its statute allows transit (``transit_past_limit``).
 """
 
 from __future__ import annotations
