@@ -96,6 +96,15 @@ def store_rejected(exc: StoreRejected, raw: bytes, origin: str, action: str, who
     return rejection(dl.STORE_REJECTED, detail, raw, origin, action, who)  # type: ignore[arg-type]
 
 
+def counted_audit(store: Store, entry: AuditEntry) -> int:
+    """``audit``, each failure counted (``platestream_audit_write_failures_total{role="worker"}``)."""
+    try:
+        return audit(store, entry)
+    except StoreError:
+        metrics.AUDIT_WRITE_FAILURES.labels("worker").inc()
+        raise
+
+
 def open_worker_store(settings: Settings) -> Store:
     """The configured store (server or embedded), with the fault hook when configured, migrated."""
     store = open_store(settings.clickhouse_url, settings.chdb_path)
@@ -248,13 +257,18 @@ class Worker:
 
     def handle(self, result: BatchResult, token: str, source: str, seconds: float, delivery: Delivery) -> None:
         """In the sink thread: confirm a batch's messages, then write its aggregates (retried until written)."""
+        t0 = time.perf_counter()
         delivery.confirm()
+        metrics.SINK_WRITE_DURATION.labels("kafka").observe(time.perf_counter() - t0)
+        metrics.observe_capture_to_hit(result.hits, self.clock.now_ms())
+        t0 = time.perf_counter()
         self.retrying(write_aggregates, self.store, result, token)
         # The hits, without plate text: what a verification must name (idempotent on the token).
         self.retrying(write_hits, self.store, result.hits, token)
         if self.keys is not None:
             self.retrying(write_reads, self.store, result.stored_reads, self.keys, self.retention, token)
         self.write_audits(self.follower.drain_audit())  # the hot-list follower's, written on this thread
+        metrics.SINK_WRITE_DURATION.labels("clickhouse").observe(time.perf_counter() - t0)
         metrics.record(result, source, seconds)
         self.batches += 1
         self.last_batch_ms = self.clock.now_ms()
@@ -350,7 +364,7 @@ class Worker:
             written |= {(r["client"], r["action"], r["decision"]) for r in found.to_pylist()}
         for e in entries:
             if (e.client, e.action, e.decision) not in written:
-                self.retrying(audit, self.store, e)
+                self.retrying(counted_audit, self.store, e)
                 written.add((e.client, e.action, e.decision))
 
     def tick(self) -> None:
@@ -358,12 +372,11 @@ class Worker:
         now = self.clock.now_ms()
         with self.lock:
             expired = self.processor.expire(now)
-        metrics.EXPIRED.labels("processor_state").inc(expired)
+        metrics.RETENTION_DELETED.labels("processor_state", "non_hit_reads").inc(expired)
         metrics.DEDUP_STATE.set(len(self.processor.reads_dedup))
         stale = self.live.stale_sources(now)
-        for source, age in self.live.source_ages_s(now).items():
-            metrics.HOTLIST_SOURCE_AGE.labels(source).set(age)
-            metrics.HOTLIST_SOURCE_STALE.labels(source).set(1 if source in stale else 0)
+        for source, synced_ms in sorted(self.live.last_sync_ms.items()):
+            metrics.observe_hotlist_source(source, synced_ms, source in stale)
         self.retrying(write_expiry, self.store, expired, now, self.processor.config.bucket_ms, f"expire-{now}")
         self.write_audits(self.follower.drain_audit())
         changes = self.follower.drain_changes(now)
@@ -376,7 +389,9 @@ class Worker:
                 # Retried like every write: a purge is idempotent, and the limit must hold once the store is back.
                 done = self.retrying(purge, self.store, self.retention, now, self.processor.config.bucket_ms)
                 self.last_purge = {f"{t}/{c}": n for (t, c), n in done.deleted.items()}
-                metrics.EXPIRED.labels("clickhouse").inc(done.total)
+                for (_, data_class), n in done.deleted.items():
+                    metrics.RETENTION_DELETED.labels("clickhouse", data_class).inc(n)
+                metrics.PURGE_LAST_SUCCESS.set(self.clock.now_ms() / 1000)
 
     def apply_holds(self, now: int) -> None:
         """Place and release the holds that arrived since the last tick, then copy what they cover. A hold the
