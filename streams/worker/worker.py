@@ -142,8 +142,8 @@ class Worker:
         if settings.hotlist_path is not None:
             entries, pre = read_hotlist_csv(settings.hotlist_path)
             self.live.load(entries, clock.now_ms())
-            if pre.num_rows:
-                self.live.refused["bad_date"] = self.live.refused.get("bad_date", 0) + pre.num_rows
+            for rule in pre["rule"].to_pylist():  # rows the reader refused, each by its rule
+                self.live.refused[rule] = self.live.refused.get(rule, 0) + 1
         for rule, n in self.live.refused.items():
             metrics.HOTLIST_REFUSED.labels(rule).inc(n)
         self.processor = Processor(self.live, settings.processor_config(policy), lut)
