@@ -35,12 +35,17 @@ from streams.core.policy import admit
 from streams.errors import StoreError
 from streams.ingest.holds import PlaceHold, ReleaseHold, hold_rule_broken, place_event
 from streams.ingest.hotlist_events import add_event, clear_event, snapshot_events, sync_event
-from streams.ingest.verifications import verification_problem
+from streams.ingest.verifications import (
+    CHARACTER_CHECK,
+    CHARACTER_CHECK_RULE,
+    character_check_missing,
+    verification_problem,
+)
 from streams.model.hold import Hold
 from streams.model.hotlist import FULL_ENTRY_SCHEMA
 from streams.model.search import SearchRefused
 from streams.store.audit import last_details_mentioning
-from streams.store.hits import known_hits
+from streams.store.hits import known_hits, possible_misreads
 from streams.store.holds import list_holds
 from streams.store.search import audit_plate_keys, plate_pseudonyms
 
@@ -77,6 +82,11 @@ def verify(hit_id: Id, body: VerificationBody, request: Request, who: Who) -> Ac
         event["note"] = body.note
     if body.checks is not None:
         event["checks"] = body.checks
+    if character_check_missing(event) and hit_id in from_store(request, possible_misreads, [hit_id]):
+        # The rule the workers apply too: a possible misread is never confirmed by the three ticks alone.
+        raise Refused(
+            400, CHARACTER_CHECK_RULE, f"a possible misread is confirmed only with the check {CHARACTER_CHECK}"
+        )
     return publish_on_hit(request, who, hit_id, event, "invalid_verification") | {"disposition": body.disposition}
 
 

@@ -35,7 +35,14 @@ from streams.ingest.control import NO_KEYS, ControlGate, Rejection, rejection
 from streams.ingest.holds import HoldEvent, hold_rule_broken
 from streams.ingest.hotlist_csv import read_hotlist_csv
 from streams.ingest.limits import apply_limits
-from streams.ingest.verifications import Verification, decode_verifications, outcomes_table, verifications_table
+from streams.ingest.verifications import (
+    CHARACTER_CHECK,
+    CHARACTER_CHECK_RULE,
+    Verification,
+    decode_verifications,
+    outcomes_table,
+    verifications_table,
+)
 from streams.kafka.audit_log import audit_setup
 from streams.kafka.producer import make_producer
 from streams.kafka.topics import topic_name
@@ -51,7 +58,7 @@ from streams.store.audit import configure as configure_audit
 from streams.store.clickhouse import Store, StoreRejected, migrate, open_store, start_ttl_merges, stop_ttl_merges
 from streams.store.deletions import write_log_starts
 from streams.store.faults import FaultInjectingStore
-from streams.store.hits import confirmed_hits, known_hits, write_hits
+from streams.store.hits import confirmed_hits, known_hits, possible_misreads, write_hits
 from streams.store.holds import known_hold, place_hold, preserve, release_hold
 from streams.store.plans import read_plans, write_plans
 from streams.store.purge import purge
@@ -292,6 +299,21 @@ class Worker:
                 if v.hit_id not in known
             ]
             events = [v for v in events if v.hit_id in known]
+        unchecked = [v for v in events if v.word == CONFIRMED and not v.characters_compared]
+        misreads = self.retrying(possible_misreads, self.store, sorted({v.hit_id for v in unchecked}))
+        refuse = [v for v in unchecked if v.hit_id in misreads]
+        rejected += [
+            rejection(
+                dl.REFUSED,
+                f"{CHARACTER_CHECK_RULE}: a possible misread is confirmed only with the check {CHARACTER_CHECK}",
+                v.raw,
+                v.who.origin,
+                v.kind,
+                v.who,
+            )  # fmt: skip
+            for v in refuse
+        ]
+        events = [v for v in events if all(v is not r for r in refuse)]
         decisions = [v for v in events if v.kind == "verify"]
         outcomes = [v for v in events if v.kind == "outcomes.record"]
         if outcomes:
