@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, OffsetSpec
 
 from streams.config.retention import RetentionPolicy, kafka_topic_limits
 from streams.config.settings import Settings
-from streams.errors import KafkaSetupError
+from streams.errors import KafkaSetupError, kafka_unreachable
 from streams.kafka.client import client_config
 from streams.kafka.topics import declared, topic_name
 
 
 def _admin(settings: Settings) -> AdminClient:
-    return AdminClient(client_config(settings, {"socket.timeout.ms": 10000}))
+    # log_level 2: librdkafka's connection retries stay off the terminal; an unreachable broker is raised instead.
+    return AdminClient(client_config(settings, {"socket.timeout.ms": 10000, "log_level": 2}))
+
+
+def _reached(settings: Settings, timeout_s: float = 10.0) -> tuple[AdminClient, Any]:
+    """An admin client and the cluster's metadata; an unreachable broker is one sentence, in ``timeout_s``."""
+    admin = _admin(settings)
+    try:
+        return admin, admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise kafka_unreachable(settings.kafka_bootstrap, exc) from None
 
 
 class BrokerProbe:
@@ -47,7 +59,7 @@ def replication(settings: Settings, admin: AdminClient) -> int:
 
 def create_topics(settings: Settings) -> dict[str, str]:
     """Create missing topics; returns name -> 'created' | 'exists'."""
-    admin = _admin(settings)
+    admin, _ = _reached(settings)
     replicas = replication(settings, admin)
     new = [
         NewTopic(topic_name(settings, t.name), t.partitions or settings.partitions, replicas, config=t.configs)
@@ -68,12 +80,9 @@ def create_topics(settings: Settings) -> dict[str, str]:
 
 def check_topics(settings: Settings) -> list[str]:
     """Differences between the broker and the declarations; empty when they agree."""
-    admin = _admin(settings)
+    admin, metadata = _reached(settings)
     problems: list[str] = []
-    try:
-        existing = admin.list_topics(timeout=15).topics
-    except KafkaException as exc:
-        raise KafkaSetupError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    existing = metadata.topics
     specs = {topic_name(settings, t.name): t for t in declared(settings)}
     present = [n for n in specs if n in existing]
     problems += [f"{n}: missing (run `platestream topics create`)" for n in specs if n not in existing]
@@ -89,9 +98,9 @@ def check_topics(settings: Settings) -> list[str]:
 
 def apply_configs(settings: Settings) -> list[str]:
     """Set every declared per-topic config on existing topics (after a policy change); returns what changed."""
-    admin = _admin(settings)
+    admin, metadata = _reached(settings)
     specs = {topic_name(settings, t.name): t for t in declared(settings)}
-    existing = admin.list_topics(timeout=15).topics
+    existing = metadata.topics
     changed: list[str] = []
     resources = []
     for name, spec in specs.items():

@@ -25,9 +25,10 @@ def test_produce_without_a_broker_fails_in_one_sentence_in_bounded_time() -> Non
 
 @pytest.mark.parametrize(
     "command",
-    [["load", "run", "--count", "10"], ["load", "replay", "tests/fixtures/replay"], ["dlq", "list"]],
-    ids=["load-run", "load-replay", "dlq-list"],
-)
+    [["load", "run", "--count", "10"], ["load", "replay", "tests/fixtures/replay"], ["dlq", "list"],
+     ["topics", "create"], ["topics", "check"]],
+    ids=["load-run", "load-replay", "dlq-list", "topics-create", "topics-check"],
+)  # fmt: skip
 def test_other_kafka_commands_without_a_broker_fail_in_one_sentence(command: list[str], tmp_path) -> None:  # noqa: ANN001
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLATESTREAM_")}
     env["PLATESTREAM_KAFKA_BOOTSTRAP"] = "127.0.0.1:1"
