@@ -154,6 +154,7 @@ def test_replay_json_lines(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
         "matched_candidate": None,
         "candidate_rank": None,
         "region_unknown": False,
+        "candidates": [{"plate": "7A8C123", "confidence": 80.0}],  # the reader's other reading, for the console
     }
     mm = by_kind["region_mismatch"]
     assert (mm["read_region"], mm["entry_region"], mm["alert"]) == ("NV", "CA", False)
