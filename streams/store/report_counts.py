@@ -207,39 +207,30 @@ def expired_hold_changes(store: Store, now_ms: int) -> list[HoldChange]:
 
 def write_hold_changes(store: Store, changes: Sequence[HoldChange], bucket_ms: int) -> int:
     """Insert hold changes (a change written again is the same row: count with FINAL)."""
-    if not changes:
-        return 0
-    ids = sorted(c.change_id for c in changes)
-    token = "hold_changes:" + hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:32]
-    rows = pa.table(
-        {
-            "change_id": [c.change_id for c in changes],
-            "window_start": pa.array([_window(c.at_ms, bucket_ms) for c in changes], pa.int64()).cast(_TS),
-            "agency": [c.agency for c in changes],
-            "change": [c.change for c in changes],
-            "rule": [c.rule for c in changes],
-        }
-    )
-    store.insert_arrow("hold_changes", rows, dedup_token=token)
-    return rows.num_rows
+    return _write_changes(store, "hold_changes", changes, bucket_ms, ("agency", "change", "rule"))
 
 
 def write_hotlist_changes(store: Store, changes: Sequence[HotlistChange], bucket_ms: int) -> int:
     """Insert hot-list changes (a change written again, by this worker or another, is the same row: count with
     FINAL)."""
+    return _write_changes(store, "hotlist_changes", changes, bucket_ms, ("source", "reason", "change", "rule"))
+
+
+def _write_changes(
+    store: Store, table: str, changes: Sequence[HoldChange] | Sequence[HotlistChange], bucket_ms: int,
+    fields: tuple[str, ...],
+) -> int:  # fmt: skip
+    """A *_changes table's rows: its change id, the hour of the change, ``fields``; one token per set of ids."""
     if not changes:
         return 0
     ids = sorted(c.change_id for c in changes)
-    token = "hotlist_changes:" + hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:32]
+    token = f"{table}:" + hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:32]
     rows = pa.table(
         {
             "change_id": [c.change_id for c in changes],
             "window_start": pa.array([_window(c.at_ms, bucket_ms) for c in changes], pa.int64()).cast(_TS),
-            "source": [c.source for c in changes],
-            "reason": [c.reason for c in changes],
-            "change": [c.change for c in changes],
-            "rule": [c.rule for c in changes],
+            **{f: [getattr(c, f) for c in changes] for f in fields},
         }
     )
-    store.insert_arrow("hotlist_changes", rows, dedup_token=token)
+    store.insert_arrow(table, rows, dedup_token=token)
     return rows.num_rows

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from confluent_kafka import Consumer, TopicPartition
 
 from streams.gateway.tokens import new_token, token_line
 from tests.conftest import free_port
-from tests.integration.helpers import CLI
+from tests.integration.helpers import CLI, messages_to_end
 
 
 @dataclass
@@ -73,21 +72,4 @@ def start_gateway(env: dict[str, str], wait: float = 60) -> Gateway:
 
 def messages(bootstrap: str, topic: str) -> list[tuple[int, bytes | None, bytes]]:
     """Every message of ``topic`` up to its current end, as (partition, key, value)."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-gateway-read", "enable.auto.commit": False})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False) for p in parts}
-        pending = {p for p, (lo, hi) in ends.items() if hi > lo}
-        c.assign([TopicPartition(topic, p, ends[p][0]) for p in pending])
-        out = []
-        deadline = time.monotonic() + 30
-        while pending and time.monotonic() < deadline:
-            for m in c.consume(500, timeout=0.5):
-                if m.error() is None and m.offset() < ends[m.partition()][1]:
-                    out.append((m.partition(), m.key(), m.value()))
-                    if m.offset() >= ends[m.partition()][1] - 1:
-                        pending.discard(m.partition())
-        assert not pending, f"{topic}: could not read partitions {pending} to their end"
-        return out
-    finally:
-        c.close()
+    return messages_to_end(bootstrap, topic)

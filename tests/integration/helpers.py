@@ -165,8 +165,8 @@ def hotlist_csv(path: Path, entries: list[dict]) -> Path:
     return path
 
 
-def read_to_end(bootstrap: str, topic: str) -> list[bytes]:
-    """Every message of ``topic`` up to its current end."""
+def messages_to_end(bootstrap: str, topic: str) -> list[tuple[int, bytes | None, bytes]]:
+    """Every message of ``topic`` up to its current end, as (partition, key, value)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-read-to-end", "enable.auto.commit": False})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
@@ -178,13 +178,18 @@ def read_to_end(bootstrap: str, topic: str) -> list[bytes]:
         while pending and time.monotonic() < deadline:
             for m in c.consume(500, timeout=0.5):
                 if m.error() is None and m.offset() < ends[m.partition()][1]:
-                    out.append(m.value())
+                    out.append((m.partition(), m.key(), m.value()))
                     if m.offset() >= ends[m.partition()][1] - 1:
                         pending.discard(m.partition())
         assert not pending, f"{topic}: could not read partitions {pending} to their end"
         return out
     finally:
         c.close()
+
+
+def read_to_end(bootstrap: str, topic: str) -> list[bytes]:
+    """Every message value of ``topic`` up to its current end."""
+    return [value for _, _, value in messages_to_end(bootstrap, topic)]
 
 
 def lag(bootstrap: str, group: str, topic: str) -> int:
