@@ -4,7 +4,6 @@ authentication configured."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,23 +21,15 @@ from streams.api.console.wiring import build_console
 from streams.api.gate import STATUS_RULES, AuditGate
 from streams.api.refusals import Refused, error_response, field_problems
 from streams.api.service import Service
+from streams.config.network import is_loopback
 from streams.config.settings import Settings
 from streams.errors import ConfigError
 
-__all__ = ["IDENTITY_FIELDS", "create_app", "is_loopback", "serve"]
+__all__ = ["IDENTITY_FIELDS", "create_app", "serve"]
 
 # Body fields that would name who acts: refused with their own rule, the identity is the token's.
 IDENTITY_FIELDS = frozenset({"actor", "operator", "entered_by", "placed_by", "released_by", "by", "principal"})
 HTTP_ERRORS = {404: "no such endpoint", 405: "this method is not allowed here"}
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def create_app(settings: Settings, service: Service | None = None) -> FastAPI:

@@ -35,14 +35,19 @@ from streams.core.policy import admit
 from streams.errors import StoreError
 from streams.ingest.holds import PlaceHold, ReleaseHold, hold_rule_broken, place_event
 from streams.ingest.hotlist_events import add_event, clear_event, snapshot_events, sync_event
-from streams.ingest.verifications import verification_problem
+from streams.ingest.verifications import (
+    CHARACTER_CHECK,
+    CHARACTER_CHECK_RULE,
+    character_check_missing,
+    verification_problem,
+)
 from streams.model.hold import Hold
 from streams.model.hotlist import FULL_ENTRY_SCHEMA
 from streams.model.search import SearchRefused
-from streams.store.hits import known_hits
+from streams.store.audit import last_details_mentioning
+from streams.store.hits import known_hits, possible_misreads
 from streams.store.holds import list_holds
 from streams.store.search import audit_plate_keys, plate_pseudonyms
-from streams.store.sql import sql_literal
 
 __all__ = ["router"]
 
@@ -77,6 +82,11 @@ def verify(hit_id: Id, body: VerificationBody, request: Request, who: Who) -> Ac
         event["note"] = body.note
     if body.checks is not None:
         event["checks"] = body.checks
+    if character_check_missing(event) and hit_id in from_store(request, possible_misreads, [hit_id]):
+        # The rule the workers apply too: a possible misread is never confirmed by the three ticks alone.
+        raise Refused(
+            400, CHARACTER_CHECK_RULE, f"a possible misread is confirmed only with the check {CHARACTER_CHECK}"
+        )
     return publish_on_hit(request, who, hit_id, event, "invalid_verification") | {"disposition": body.disposition}
 
 
@@ -229,28 +239,18 @@ def expected_admission(docs: list[dict[str, Any]], request: Request, now_ms: int
     }
 
 
-def audit_mentions(store: Any, action: str, needles: tuple[str, ...], decisions: tuple[str, ...]) -> list[str]:
-    """The detail of the last audit record of ``action`` with one of ``decisions`` whose detail has each needle."""
-    has = " ".join(f"AND position(detail, {sql_literal(n)}) > 0" for n in needles)
-    rows = store.query_arrow(
-        f"SELECT detail FROM audit_log WHERE action = {sql_literal(action)} "
-        f"AND decision IN ({', '.join(sql_literal(d) for d in decisions)}) {has} ORDER BY seq DESC LIMIT 1"
-    )
-    return rows["detail"].to_pylist()
-
-
 @router.post("/v1/hotlist/snapshot", status_code=202, openapi_extra=needs("hotlist.clear"))
 def snapshot(body: SnapshotBody, request: Request, who: Who) -> Accepted:
     """A full snapshot of ``source``: the workers clear its entries not listed. Held (409) when much smaller than
     the source's last snapshot, unless a person confirms it (``confirm_shrink``)."""
-    policy = load_extract_policy()  # the packaged policy: Settings has no path for it yet
+    policy = load_extract_policy(service_of(request).settings.extract_policy_path)
     snap_id = uuid.uuid4().hex[:12]
     n = len(set(body.entry_ids))
     who.attempt.detail = {"source": body.source, "snapshot": snap_id, "entries": n, "confirmed": body.confirm_shrink}
     # the last snapshot of this source this API sent (its audit record: action hotlist.clear, route, source)
     source_key = json.dumps({"source": body.source}, separators=(",", ":"))[1:-1]
     needles = ('"route":"/v1/hotlist/snapshot"', source_key)
-    last = from_store(request, audit_mentions, "hotlist.clear", needles, ("allowed",))
+    last = from_store(request, last_details_mentioning, "hotlist.clear", needles, ("allowed",))
     previous = next((d["entries"] for d in map(json.loads, last) if d.get("source") == body.source), None)
     if previous and n < policy.hold_shrink_below * previous and not body.confirm_shrink:
         raise Refused(
@@ -272,7 +272,7 @@ def clear_entry(entry_id: Id, body: ClearBody, request: Request, who: Who) -> Ac
     """Clear a hot-list entry: who cleared it (the caller) and why travel with the event."""
     who.attempt.reason, who.attempt.detail = body.reason, {"entry_id": entry_id}
     added = ("allowed", "applied")  # an add this API published, or one a worker applied
-    if not from_store(request, audit_mentions, "hotlist.add", (json.dumps(entry_id),), added):
+    if not from_store(request, last_details_mentioning, "hotlist.add", (json.dumps(entry_id),), added):
         raise Refused(404, "unknown_entry", "no hot-list entry with this id has been added (per the audit trail)")
     event = clear_event(entry_id, body.reason, clock.now_ms())  # who cleared it: the envelope's principal
     service_of(request).publish("hotlist.events", entry_id, event, who.principal)

@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import make_asgi_app
 from starlette.routing import BaseRoute, Match
 
 from streams import clock, metrics
@@ -40,8 +41,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-# Probes and the description: no data, no principal, and polled every few seconds.
-UNAUDITED = frozenset({"/livez", "/readyz", "/openapi.json"})
+# Probes, metrics and the description: no data, no principal, and polled every few seconds.
+METRICS_PATH = "/metrics"
+UNAUDITED = frozenset({"/livez", "/readyz", "/openapi.json", METRICS_PATH})
+# Prometheus text of the shared registry: counts by action, decision and rule, never a plate or a principal.
+serve_metrics = make_asgi_app(metrics.REGISTRY)
 # The rule of an answer no handler named one for.
 STATUS_RULES = {
     400: "invalid_request",
@@ -149,8 +153,11 @@ class AuditGate:
 
     def __init__(self, app: Callable, service: Service, routes: list[BaseRoute]):
         self.app, self.service, self.routes = app, service, routes
+        metrics.describe_role("api")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == METRICS_PATH:
+            return await serve_metrics(scope, receive, send)
         if scope["type"] != "http" or scope["path"] in UNAUDITED:
             return await self.app(scope, receive, send)
         action, route = _route_of(self.routes, scope)
@@ -198,14 +205,18 @@ class AuditGate:
             await send_error(gated_send, 500, attempt.rule, "the request failed inside the API")
 
     async def _record(self, attempt: Attempt, status: int) -> bool:
-        """Write the attempt's record, then count it; False when the record could not be written."""
+        """Write the attempt's record, then count it; False when the record could not be written. Counted in
+        ``platestream_api_requests_total`` either way (an unrecorded answer is a failed ``audit_unavailable``)."""
         entry = attempt.entry(status, clock.now_ms())
         if not (attempt.recorded and status < 400):
             try:
                 await anyio.to_thread.run_sync(self.service.write_audit, entry)
             except Exception:  # any failure of the trail fails the request
                 log.exception("audit record not written for %s", attempt.action)
+                metrics.AUDIT_WRITE_FAILURES.labels("api").inc()
+                metrics.observe_api_request(entry.action, "failed", "audit_unavailable")
                 return False
+        metrics.observe_api_request(entry.action, entry.decision, entry.rule)
         if attempt.action in COUNTED_ACTIONS:
             await self._count(attempt, entry)
         return True

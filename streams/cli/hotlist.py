@@ -30,15 +30,19 @@ def hotlist_add(
         False
     ),
     confirm_shrink: Annotated[bool, typer.Option(help="send a snapshot much smaller than the last one")] = False,
-    extract_policy: Annotated[Path | None, typer.Option(help="extract policy YAML (default: packaged)")] = None,
+    extract_policy: Annotated[
+        Path | None, typer.Option(help="extract policy YAML (default: PLATESTREAM_EXTRACT_POLICY_PATH, else packaged)")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Send the entries of an extract; say what was refused here (by line), what the API's policy expects the
     workers to admit, cap or refuse, and, for a snapshot, how many entries it lists."""
-    extract = read_extract(path, fmt, load_extract_policy(extract_policy), source, clock.now_ms())
+    settings = load_settings(config)
+    policy = load_extract_policy(extract_policy or settings.extract_policy_path)
+    extract = read_extract(path, fmt, policy, source, clock.now_ms())
     for row in extract.refused.to_pylist():
         typer.echo(f"line {row['line']}: not sent ({row['rule']})")
-    client = ApiClient(load_settings(config))
+    client = ApiClient(settings)
     if snapshot:
         ids = extract.entries["entry_id"].to_pylist()
         body = {"source": source, "entry_ids": ids, "confirm_shrink": confirm_shrink}

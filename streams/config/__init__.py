@@ -4,6 +4,7 @@ __all__ = [
     "access",
     "extract_policy",
     "hit_review",
+    "network",
     "retention",
     "review_policy",
     "search_policy",

@@ -4,7 +4,8 @@ A policy is a YAML file of limits in seconds per data class (``non_hit_reads``, 
 ``verifications``, ``aggregates``, ``audit``) and the ``source`` it follows. Presets live in
 ``streams/policies/retention/``; see docs/retention.md. This module is pure: it loads and validates a policy and
 derives the settings of the stores that enforce it (Kafka reads topics, processor state). It does no I/O besides
-reading the policy file.
+reading the policy file. ``min_unconsumed_hold`` is the reads topics' floor, so that an outage loses no unread read;
+past ``non_hit_reads`` only where the policy says its statute allows transit (``transit_past_limit``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from streams import resources
 from streams.errors import ConfigError, validation_message
@@ -46,6 +47,13 @@ class RetentionPolicy(BaseModel):
     audit: Seconds  # access and deletion records
     # The longest a preservation hold may last from its placement (a hold is renewed by placing a new one).
     hold_max: Seconds = 365 * 86_400
+    # The floor of the reads topics: how long they keep a read no worker has processed yet, so that an outage of
+    # the workers or of their store shorter than 3/4 of it loses no read (docs/retention.md, "The reads topics'
+    # floor"). Longer than the reads topics' limit only with ``transit_past_limit``.
+    min_unconsumed_hold: Seconds = 0
+    # True when the policy's statute lets the reads topics keep reads past ``non_hit_reads`` as transit (the
+    # topics' own bound is then ``min_unconsumed_hold``); False when the limit bounds the topics too.
+    transit_past_limit: bool = False
 
     @field_validator("source")
     @classmethod
@@ -74,6 +82,17 @@ class RetentionPolicy(BaseModel):
     @classmethod
     def _audit(cls, v: int, info: ValidationInfo) -> int:
         return _at_least(v, info, "hits", "the record of a deletion outlives the data it deleted")
+
+    @model_validator(mode="after")
+    def _floor_within_statute(self) -> RetentionPolicy:
+        base = kafka_reads_base_ms(self) // 1000
+        if not self.transit_past_limit and self.min_unconsumed_hold > base:
+            raise ValueError(
+                f"min_unconsumed_hold ({self.min_unconsumed_hold} s) is longer than the reads topics' limit "
+                f"({base} s) and transit_past_limit is false: shorten it, or set transit_past_limit: true where "
+                "the policy's statute lets reads wait on Kafka past non_hit_reads"
+            )
+        return self
 
     def limit_ms(self, data_class: str) -> int:
         if data_class not in DATA_CLASSES:
@@ -132,9 +151,20 @@ def load_retention(path_or_preset_name: str | Path) -> RetentionPolicy:
     return policy
 
 
-def kafka_reads_limit_ms(policy: RetentionPolicy) -> int:
-    """How long a read may stay on the reads topics: ``non_hit_reads``, or the transit time when that is 0."""
+def kafka_reads_base_ms(policy: RetentionPolicy) -> int:
+    """The reads topics' limit without the floor: ``non_hit_reads``, or the transit time when that is 0."""
     return policy.limit_ms("non_hit_reads") or KAFKA_TRANSIT_MS
+
+
+def kafka_reads_limit_ms(policy: RetentionPolicy) -> int:
+    """How long a read may stay on the reads topics: the base limit, raised to ``min_unconsumed_hold`` (which
+    validation allows past the base only with ``transit_past_limit``)."""
+    return max(kafka_reads_base_ms(policy), policy.min_unconsumed_hold * 1000)
+
+
+def reads_in_transit_past_limit(policy: RetentionPolicy) -> bool:
+    """True when the reads topics keep reads longer than ``non_hit_reads`` allows elsewhere (transit)."""
+    return kafka_reads_limit_ms(policy) > kafka_reads_base_ms(policy)
 
 
 def kafka_reads_configs(policy: RetentionPolicy) -> dict[str, str]:
@@ -143,7 +173,9 @@ def kafka_reads_configs(policy: RetentionPolicy) -> dict[str, str]:
 
 
 # Topics that hold personal data, the data class whose limit applies, and why. A dead letter is a read that was
-# never matched (its original bytes carry the plate), so it lives no longer than a non-hit read.
+# never matched (its original bytes carry the plate), so it lives no longer than a non-hit read. The reads
+# topics (READS_TOPICS) alone carry the floor: they are what the workers consume.
+READS_TOPICS = ("reads.batch", "reads.json")
 KAFKA_TOPIC_CLASSES = {
     "reads.batch": "non_hit_reads",
     "reads.json": "non_hit_reads",
@@ -156,10 +188,13 @@ KAFKA_TOPIC_CLASSES = {
 
 def kafka_topic_limits(policy: RetentionPolicy) -> dict[str, tuple[str, int]]:
     """Each retention-bound topic (without prefix) -> (data class, limit in ms) under ``policy``."""
-    return {
-        topic: (cls, kafka_reads_limit_ms(policy) if cls == "non_hit_reads" else max(1000, policy.limit_ms(cls)))
-        for topic, cls in KAFKA_TOPIC_CLASSES.items()
-    }
+
+    def limit(topic: str, cls: str) -> int:
+        if topic in READS_TOPICS:
+            return kafka_reads_limit_ms(policy)
+        return kafka_reads_base_ms(policy) if cls == "non_hit_reads" else max(1000, policy.limit_ms(cls))
+
+    return {topic: (cls, limit(topic, cls)) for topic, cls in KAFKA_TOPIC_CLASSES.items()}
 
 
 def kafka_limit_configs(limit: int) -> dict[str, str]:

@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     search_policy_path: Path | None = None
     # Deadlines of hit review (policies/hit_review.yaml when None): overdue verifications, missing outcomes.
     hit_review_path: Path | None = None
+    # How hot-list extracts are read (policies/extracts.yaml when None): layouts, list codes, refresh and grace.
+    extract_policy_path: Path | None = None
     # Transparency reports (docs/transparency.md): residents per area the camera registry names (CSV area, kind,
     # population), and the disclosure control: counts 1..threshold hidden, rates with a smaller numerator hidden.
     areas_path: Path | None = None

@@ -215,6 +215,35 @@ class LiveHotList:
     def source_ages_s(self, now_ms: int) -> dict[str, float]:
         return {s: (now_ms - t) / 1000 for s, t in self.last_sync_ms.items()}
 
+    def facts(self, entry_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """(source, reason) of each of ``entry_ids`` the list holds, listed or cleared; the newest segment wins."""
+        wanted = pa.array(sorted(set(entry_ids)), pa.string())
+        out: dict[str, tuple[str, str]] = {}
+        if not len(wanted):
+            return out
+        for seg in (self.main, self.delta):
+            if len(seg):
+                rows = seg.entries.filter(pc.is_in(seg.entries["entry_id"], value_set=wanted))
+                for r in rows.select(["entry_id", "source", "reason"]).to_pylist():
+                    out[r["entry_id"]] = (r["source"] or "", r["reason"] or "")
+        return out
+
+    def expired(self, now_ms: int) -> list[tuple[str, str, str, int]]:
+        """Entries still listed (not cleared) whose expiry is at or before ``now_ms``: (entry_id, source, reason,
+        expires_at_ms) each. They no longer match; this is what a report counts as expired."""
+        out: list[tuple[str, str, str, int]] = []
+        for seg in (self.main, self.delta):
+            if not len(seg):
+                continue
+            idx = np.flatnonzero(seg.active & (seg.expires_at_ms <= now_ms))
+            if len(idx):
+                rows = seg.entries.take(pa.array(idx)).select(["entry_id", "source", "reason"]).to_pylist()
+                out += [
+                    (r["entry_id"], r["source"] or "", r["reason"] or "", int(seg.expires_at_ms[i]))
+                    for r, i in zip(rows, idx, strict=True)
+                ]
+        return out
+
     def fold(self) -> None:
         rows = pa.concat_tables([self._active_rows(self.main), self._active_rows(self.delta)])
         self.main = HotList.build(rows, self.lut)

@@ -9,7 +9,6 @@ docs/cameras.md.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import ssl
@@ -22,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from streams.config.network import is_loopback
 from streams.config.settings import Settings
 from streams.errors import ConfigError
 from streams.gateway.formats import Event, Refusal, openalpr_events, platerecognizer_events
@@ -32,20 +32,11 @@ from streams.kafka.topics import topic_name
 from streams.model import deadletter as dl
 from streams.model.deadletter import DeadLetter
 
-__all__ = ["DEAD_LETTER_SOURCE", "check_authentication", "create_app", "is_loopback", "serve"]
+__all__ = ["DEAD_LETTER_SOURCE", "check_authentication", "create_app", "serve"]
 
 log = logging.getLogger("platestream.gateway")
 
 DEAD_LETTER_SOURCE = "gateway"  # the `source` of the gateway's dead letters
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_authentication(settings: Settings) -> None:

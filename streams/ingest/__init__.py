@@ -6,6 +6,7 @@ __all__ = [
     "extracts",
     "holds",
     "hotlist_csv",
+    "hotlist_changes",
     "hotlist_events",
     "limits",
     "search",

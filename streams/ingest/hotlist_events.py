@@ -78,6 +78,7 @@ class HotlistEvents:
     ops: list[tuple[str, Any]] = field(default_factory=list)
     who: dict[str, Authorised] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
+    at: dict[str, int] = field(default_factory=dict)  # each decoded event's own time, by origin (when it has one)
 
     @property
     def dead(self) -> list[DeadLetter]:
@@ -194,6 +195,9 @@ def decode_hotlist_events(payloads: Sequence[bytes], origins: Sequence[str], gat
                 else:
                     out.push("snapshot", (_snapshot(doc, at), origin))
             out.who[origin] = who
+            at_ms = doc.get("at")
+            if isinstance(at_ms, int) and not isinstance(at_ms, bool) and abs(at_ms) < 2**62:
+                out.at[origin] = at_ms
         except (ValueError, RecursionError) as exc:  # a 5000-digit integer, ...
             out.rejected.append(rejection(dl.UNDECODABLE, type(exc).__name__, raw, origin, action, who))
         except _Bad as exc:

@@ -33,7 +33,10 @@ from streams.model.disposition import (
 )
 
 __all__ = [
+    "CHARACTER_CHECK",
+    "CHARACTER_CHECK_RULE",
     "CONFIRM_CHECKS",
+    "character_check_missing",
     "OUTCOME_SCHEMA",
     "VERIFICATION_SCHEMA",
     "Verification",
@@ -47,6 +50,10 @@ __all__ = [
 ]
 
 CONFIRM_CHECKS = ("plate_matches_image", "region_matches_image", "entry_active")
+# A hit that may be a misread (``streams.store.hits.possible_misreads``) is confirmed only with this check too: the
+# person compared the image's plate with the entry character by character (the console has them type it).
+CHARACTER_CHECK = "each_character_compared"
+CHARACTER_CHECK_RULE = "character_check_required"
 VERIFICATION_SCHEMA = pa.schema(
     [
         ("hit_id", pa.string()),
@@ -82,10 +89,15 @@ class Verification:
     at_ms: int
     who: Authorised
     raw: bytes
+    affirmed: frozenset[str] = frozenset()  # the checks a confirmation affirmed
 
     @property
     def decision(self) -> str:
         return decision_of(self.word)
+
+    @property
+    def characters_compared(self) -> bool:
+        return CHARACTER_CHECK in self.affirmed
 
 
 def action_of(doc: Any) -> str:
@@ -129,6 +141,14 @@ def verification_problem(doc: Any) -> str | None:
     return None
 
 
+def character_check_missing(doc: dict[str, Any]) -> bool:
+    """Whether a confirmation lacks the character-by-character check a possible misread needs."""
+    checks = doc.get("checks")
+    return doc.get("disposition") == CONFIRMED and not (
+        isinstance(checks, dict) and checks.get(CHARACTER_CHECK) is True
+    )
+
+
 def decode_verifications(
     payloads: Sequence[bytes], origins: Sequence[str], gate: ControlGate
 ) -> tuple[list[Verification], list[Rejection]]:
@@ -151,7 +171,8 @@ def decode_verifications(
             rejected.append(rejection(dl.WRONG_SCHEMA, problem, raw, origin, kind, who))
             continue
         word = doc["outcome"] if kind == "outcomes.record" else doc["disposition"]
-        out.append(Verification(doc["hit_id"], kind, word, doc.get("note", ""), doc["at"], who, bytes(raw)))
+        affirmed = frozenset(k for k, v in (doc.get("checks") or {}).items() if v is True)
+        out.append(Verification(doc["hit_id"], kind, word, doc.get("note", ""), doc["at"], who, bytes(raw), affirmed))
     return out, rejected
 
 

@@ -9,6 +9,7 @@ __all__ = [
     "dlq",
     "holds_follower",
     "hotlist_follower",
+    "lag",
     "producer",
     "retention_check",
     "topics",

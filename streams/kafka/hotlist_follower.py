@@ -25,6 +25,7 @@ from streams.clock import SYSTEM, Clock
 from streams.config.settings import Settings
 from streams.core.live_hotlist import LiveHotList, apply_ops
 from streams.ingest.control import ControlGate
+from streams.ingest.hotlist_changes import HotlistChange, expired_changes, hotlist_changes
 from streams.ingest.hotlist_events import audit_entries, decode_hotlist_events
 from streams.kafka.client import client_config
 from streams.kafka.topics import topic_name
@@ -71,16 +72,24 @@ class HotlistApplier:
         self.on_dead = on_dead
         self.gate = gate
         self.audits: queue.Queue[AuditEntry] = queue.Queue()
+        self.changes: queue.Queue[HotlistChange] = queue.Queue()  # for hotlist_changes, like the audits
+        self.expiry_counted: set[tuple[str, int]] = set()  # (entry id, expiry) already queued as expired
         self.applied_at_ms: int | None = None
 
     def apply(self, values: list[bytes], origins: list[str], done: Callable[[], None] = lambda: None) -> None:
         """Open, authorise, decode and apply ``values``; ``done`` runs under the lock once they are applied."""
         decoded = decode_hotlist_events(values, origins, self.gate)
         now = self.clock.now_ms()
+        clears = [entry_id for op, items in decoded.ops if op == "clear" for entry_id, _, _ in items]
         with self.lock:
+            before = self.live.facts(clears)
             applied = apply_ops(self.live, decoded.ops, now)
+            snapshot_cleared = [i for snap, _ in applied.snapshots for i in snap.cleared]
+            facts = {**self.live.facts(snapshot_cleared), **before}
             done()
             self.applied_at_ms = now
+        for change in hotlist_changes(decoded, applied, facts, now):
+            self.changes.put(change)
         metrics.HOTLIST_ENTRIES.set(len(self.live))
         counts = applied.counts()
         metrics.HOTLIST_CLEARS.inc(counts["cleared"] + counts["cleared_by_snapshot"])
@@ -101,6 +110,19 @@ class HotlistApplier:
             self.audits.put(entry)
         if decoded.dead:
             self.on_dead(decoded.dead)
+
+    def drain_changes(self, now_ms: int) -> list[HotlistChange]:
+        """The changes queued since the last call, and the entries whose expiry passed since (each once)."""
+        out: list[HotlistChange] = []
+        while True:
+            try:
+                out.append(self.changes.get_nowait())
+            except queue.Empty:
+                break
+        with self.lock:
+            expired = [e for e in self.live.expired(now_ms) if (e[0], e[3]) not in self.expiry_counted]
+        self.expiry_counted.update((e[0], e[3]) for e in expired)
+        return out + expired_changes(expired)
 
     def drain_audit(self) -> list[AuditEntry]:
         """The audit records queued since the last call (applied and refused events), for the sink thread."""

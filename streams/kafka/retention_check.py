@@ -1,6 +1,9 @@
 """The Kafka part of ``retention verify``: each retention-bound topic's configs match the policy, and the oldest
 record still readable on each partition is no older than ``retention.ms + segment.ms +
 log.retention.check.interval.ms``. Findings name topics, partitions, offsets and ages; never a plate.
+
+The reads topics' limit is the policy's floor (``min_unconsumed_hold``) when it allows transit past
+``non_hit_reads`` (``transit_past_limit``): that is the bound checked on them, and a finding says so.
 """
 
 from __future__ import annotations
@@ -12,7 +15,15 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, T
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from streams import clock
-from streams.config.retention import RetentionPolicy, kafka_bound_ms, kafka_limit_configs, kafka_topic_limits
+from streams.config.retention import (
+    READS_TOPICS,
+    RetentionPolicy,
+    kafka_bound_ms,
+    kafka_limit_configs,
+    kafka_reads_base_ms,
+    kafka_topic_limits,
+    reads_in_transit_past_limit,
+)
 from streams.config.settings import Settings
 from streams.errors import KafkaSetupError
 from streams.kafka.client import client_config
@@ -69,6 +80,18 @@ def verify_kafka(
             )
         )
 
+    if reads_in_transit_past_limit(policy):
+        for t in READS_TOPICS:
+            out.append(
+                Finding(
+                    "ok",
+                    "kafka",
+                    topic_name(settings, t),
+                    f"transit: reads wait here up to {seconds(policy.min_unconsumed_hold * 1000)} "
+                    f"(min_unconsumed_hold), past non_hit_reads {seconds(kafka_reads_base_ms(policy))}, as policy "
+                    f"{policy.name} allows (transit_past_limit); processor state and ClickHouse keep non_hit_reads",
+                )
+            )
     present = [n for n in limits if n in md.topics]
     out += [Finding("fail", "kafka", n, "topic missing") for n in limits if n not in md.topics]
     bounds: dict[str, tuple[int, int]] = {}

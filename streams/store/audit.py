@@ -22,7 +22,17 @@ from streams.model.audit import AuditEntry
 from streams.store.clickhouse import Store
 from streams.store.sql import sql_literal, ts_sql
 
-__all__ = ["AUDIT_WRITER", "AuditSink", "append_signed", "audit", "configure", "log_rows", "signer", "verifier"]
+__all__ = [
+    "AUDIT_WRITER",
+    "AuditSink",
+    "append_signed",
+    "audit",
+    "configure",
+    "last_details_mentioning",
+    "log_rows",
+    "signer",
+    "verifier",
+]
 
 # Which process wrote a record (informational: the order is the log's seq, the proof is the signature).
 AUDIT_WRITER = uuid.uuid4().hex[:16]
@@ -120,3 +130,16 @@ def log_rows(store: Store, since_seq: int = 0) -> list[LogRow]:
     return [
         LogRow(int(r["seq"]), {k: r[k] for k in FIELDS}, r["signed"].encode(), r["prev_hash"], r["hash"]) for r in rows
     ]
+
+
+def last_details_mentioning(
+    store: Store, action: str, needles: tuple[str, ...], decisions: tuple[str, ...]
+) -> list[str]:
+    """The detail of the latest record of ``action`` with one of ``decisions`` whose detail holds every needle (at
+    most one): what the API asks of its own trail, such as whether an entry id was ever added."""
+    has = " ".join(f"AND position(detail, {sql_literal(n)}) > 0" for n in needles)
+    rows = store.query_arrow(
+        f"SELECT detail FROM audit_log WHERE action = {sql_literal(action)} "
+        f"AND decision IN ({', '.join(sql_literal(d) for d in decisions)}) {has} ORDER BY seq DESC LIMIT 1"
+    )
+    return rows["detail"].to_pylist()

@@ -17,6 +17,7 @@ __all__ = [
     "confirmed_hits",
     "hit_facts",
     "known_hits",
+    "possible_misreads",
     "write_hits",
 ]
 
@@ -118,3 +119,15 @@ def hit_facts(store: Store, hit_ids: list[str]) -> dict[str, HitFacts]:
         r["hit_id"]: HitFacts(int(r["read_ms"]), r["camera_id"], r["entry_source"], r["reason"], r["match_kind"])
         for r in rows
     }
+
+
+def possible_misreads(store: Store, hit_ids: list[str]) -> set[str]:
+    """Which of ``hit_ids`` may be misreads (the pipeline flagged them for a person's check: not an exact match, a
+    low-confidence read, or a region it could not read): confirming one needs every character compared."""
+    if not hit_ids:
+        return set()
+    found = store.query_arrow(
+        "SELECT DISTINCT hit_id FROM hits WHERE hit_id IN (" + ", ".join(sql_literal(h) for h in hit_ids) + ") "
+        "AND (verification_required = 1 OR match_kind != 'exact')"
+    )
+    return set(found["hit_id"].to_pylist())

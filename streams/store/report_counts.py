@@ -22,6 +22,7 @@ import pyarrow as pa
 from streams.core.report_counts import delay_bucket
 from streams.ingest.control import ControlGate, Rejection
 from streams.ingest.holds import HoldEvent
+from streams.ingest.hotlist_changes import HotlistChange
 from streams.ingest.verifications import Verification
 from streams.store.clickhouse import Store
 from streams.store.hits import HitFacts, hit_facts
@@ -37,6 +38,7 @@ __all__ = [
     "expired_hold_changes",
     "refused_hold_changes",
     "write_hold_changes",
+    "write_hotlist_changes",
     "write_request_count",
 ]
 
@@ -219,4 +221,25 @@ def write_hold_changes(store: Store, changes: Sequence[HoldChange], bucket_ms: i
         }
     )
     store.insert_arrow("hold_changes", rows, dedup_token=token)
+    return rows.num_rows
+
+
+def write_hotlist_changes(store: Store, changes: Sequence[HotlistChange], bucket_ms: int) -> int:
+    """Insert hot-list changes (a change written again, by this worker or another, is the same row: count with
+    FINAL)."""
+    if not changes:
+        return 0
+    ids = sorted(c.change_id for c in changes)
+    token = "hotlist_changes:" + hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:32]
+    rows = pa.table(
+        {
+            "change_id": [c.change_id for c in changes],
+            "window_start": pa.array([_window(c.at_ms, bucket_ms) for c in changes], pa.int64()).cast(_TS),
+            "source": [c.source for c in changes],
+            "reason": [c.reason for c in changes],
+            "change": [c.change for c in changes],
+            "rule": [c.rule for c in changes],
+        }
+    )
+    store.insert_arrow("hotlist_changes", rows, dedup_token=token)
     return rows.num_rows

@@ -23,10 +23,12 @@ from typing import Any
 
 import faust
 
+from streams import metrics
 from streams.config.settings import Settings
 from streams.ingest.decode import decode_arrow, decode_json
 from streams.kafka.camera_partition import CameraPartitioned, misplaced_camera
 from streams.kafka.client import faust_broker_options, group_id
+from streams.kafka.lag import LagSampler, publish_topic_retention
 from streams.kafka.topics import topic_name
 from streams.worker.delivery import Delivery
 from streams.worker.faust_patch import commit_before_revoke
@@ -172,6 +174,19 @@ def create_app(settings: Settings) -> faust.App:
         # State expires on the wall clock even when no reads arrive.
         if life.worker is not None and not life.stopping:
             await stage.run(life.worker.tick)
+
+    # Consumer lag of this group on its inputs, in a thread of the default executor (never the sink stage's: lag
+    # matters most while the store is slow). One sample at a time: Faust awaits a timer before its next run.
+    metrics.describe_role("worker")
+    publish_topic_retention(settings)
+    inputs = [topic_name(settings, t) for t in ("reads.batch", "reads.json", "verifications")]
+    lag = LagSampler(settings, app.conf.id, inputs)
+    life.on_close.append(lag.close)
+
+    @app.timer(interval=max(1.0, settings.tick_s))
+    async def consumer_lag() -> None:
+        if not life.stopping:
+            await asyncio.get_running_loop().run_in_executor(None, lag.sample_and_publish)
 
     add_views(app, life, stage)
 

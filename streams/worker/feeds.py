@@ -18,6 +18,7 @@ from streams.config.settings import Settings
 from streams.core.live_hotlist import LiveHotList
 from streams.ingest.control import ControlGate, Rejection
 from streams.ingest.holds import HoldEvent
+from streams.ingest.hotlist_changes import HotlistChange
 from streams.kafka.admin import log_starts
 from streams.kafka.holds_follower import HoldsFollower
 from streams.kafka.hotlist_follower import HotlistFollower
@@ -45,6 +46,10 @@ class HotlistSource(Protocol):
 
     def drain_audit(self) -> list[AuditEntry]:
         """The audit records of the events applied or refused since the last call (written by the sink thread)."""
+        ...
+
+    def drain_changes(self, now_ms: int) -> list[HotlistChange]:
+        """What the hot list's changes count (``hotlist_changes``) since the last call, expiries included."""
         ...
 
 

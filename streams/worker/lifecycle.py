@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 import faust
 
@@ -40,6 +41,7 @@ class Lifecycle:
         self.stopping = False
         self._built: asyncio.Event | None = None
         self._watchdog: threading.Timer | None = None
+        self.on_close: list[Callable[[], None]] = []
 
     def _event(self) -> asyncio.Event:
         if self._built is None:
@@ -91,6 +93,8 @@ class Lifecycle:
         log.info("worker closed after %d batches", self.worker.batches if self.worker else 0)
 
     def _close(self) -> None:
+        for close in self.on_close:  # clients the app opened besides the worker's (the lag sampler's consumer)
+            close()
         if self.worker is not None:
             self.worker.close()
 

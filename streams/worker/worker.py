@@ -35,7 +35,14 @@ from streams.ingest.control import NO_KEYS, ControlGate, Rejection, rejection
 from streams.ingest.holds import HoldEvent, hold_rule_broken
 from streams.ingest.hotlist_csv import read_hotlist_csv
 from streams.ingest.limits import apply_limits
-from streams.ingest.verifications import Verification, decode_verifications, outcomes_table, verifications_table
+from streams.ingest.verifications import (
+    CHARACTER_CHECK,
+    CHARACTER_CHECK_RULE,
+    Verification,
+    decode_verifications,
+    outcomes_table,
+    verifications_table,
+)
 from streams.kafka.audit_log import audit_setup
 from streams.kafka.producer import make_producer
 from streams.kafka.topics import topic_name
@@ -51,7 +58,7 @@ from streams.store.audit import configure as configure_audit
 from streams.store.clickhouse import Store, StoreRejected, migrate, open_store, start_ttl_merges, stop_ttl_merges
 from streams.store.deletions import write_log_starts
 from streams.store.faults import FaultInjectingStore
-from streams.store.hits import confirmed_hits, known_hits, write_hits
+from streams.store.hits import confirmed_hits, known_hits, possible_misreads, write_hits
 from streams.store.holds import known_hold, place_hold, preserve, release_hold
 from streams.store.plans import read_plans, write_plans
 from streams.store.purge import purge
@@ -63,6 +70,7 @@ from streams.store.report_counts import (
     expired_hold_changes,
     refused_hold_changes,
     write_hold_changes,
+    write_hotlist_changes,
 )
 from streams.store.retention_check import verify_store
 from streams.store.sql import sql_literal
@@ -93,6 +101,15 @@ def store_rejected(exc: StoreRejected, raw: bytes, origin: str, action: str, who
     quote the statement)."""
     detail = f"the store refused it for good (ClickHouse {exc.code}: {exc.code_name}); retrying cannot help"
     return rejection(dl.STORE_REJECTED, detail, raw, origin, action, who)  # type: ignore[arg-type]
+
+
+def counted_audit(store: Store, entry: AuditEntry) -> int:
+    """``audit``, each failure counted (``platestream_audit_write_failures_total{role="worker"}``)."""
+    try:
+        return audit(store, entry)
+    except StoreError:
+        metrics.AUDIT_WRITE_FAILURES.labels("worker").inc()
+        raise
 
 
 def open_worker_store(settings: Settings) -> Store:
@@ -132,8 +149,8 @@ class Worker:
         if settings.hotlist_path is not None:
             entries, pre = read_hotlist_csv(settings.hotlist_path)
             self.live.load(entries, clock.now_ms())
-            if pre.num_rows:
-                self.live.refused["bad_date"] = self.live.refused.get("bad_date", 0) + pre.num_rows
+            for rule in pre["rule"].to_pylist():  # rows the reader refused, each by its rule
+                self.live.refused[rule] = self.live.refused.get(rule, 0) + 1
         for rule, n in self.live.refused.items():
             metrics.HOTLIST_REFUSED.labels(rule).inc(n)
         self.processor = Processor(self.live, settings.processor_config(policy), lut)
@@ -247,13 +264,18 @@ class Worker:
 
     def handle(self, result: BatchResult, token: str, source: str, seconds: float, delivery: Delivery) -> None:
         """In the sink thread: confirm a batch's messages, then write its aggregates (retried until written)."""
+        t0 = time.perf_counter()
         delivery.confirm()
+        metrics.SINK_WRITE_DURATION.labels("kafka").observe(time.perf_counter() - t0)
+        metrics.observe_capture_to_hit(result.hits, self.clock.now_ms())
+        t0 = time.perf_counter()
         self.retrying(write_aggregates, self.store, result, token)
         # The hits, without plate text: what a verification must name (idempotent on the token).
         self.retrying(write_hits, self.store, result.hits, token)
         if self.keys is not None:
             self.retrying(write_reads, self.store, result.stored_reads, self.keys, self.retention, token)
         self.write_audits(self.follower.drain_audit())  # the hot-list follower's, written on this thread
+        metrics.SINK_WRITE_DURATION.labels("clickhouse").observe(time.perf_counter() - t0)
         metrics.record(result, source, seconds)
         self.batches += 1
         self.last_batch_ms = self.clock.now_ms()
@@ -277,6 +299,21 @@ class Worker:
                 if v.hit_id not in known
             ]
             events = [v for v in events if v.hit_id in known]
+        unchecked = [v for v in events if v.word == CONFIRMED and not v.characters_compared]
+        misreads = self.retrying(possible_misreads, self.store, sorted({v.hit_id for v in unchecked}))
+        refuse = [v for v in unchecked if v.hit_id in misreads]
+        rejected += [
+            rejection(
+                dl.REFUSED,
+                f"{CHARACTER_CHECK_RULE}: a possible misread is confirmed only with the check {CHARACTER_CHECK}",
+                v.raw,
+                v.who.origin,
+                v.kind,
+                v.who,
+            )  # fmt: skip
+            for v in refuse
+        ]
+        events = [v for v in events if all(v is not r for r in refuse)]
         decisions = [v for v in events if v.kind == "verify"]
         outcomes = [v for v in events if v.kind == "outcomes.record"]
         if outcomes:
@@ -349,7 +386,7 @@ class Worker:
             written |= {(r["client"], r["action"], r["decision"]) for r in found.to_pylist()}
         for e in entries:
             if (e.client, e.action, e.decision) not in written:
-                self.retrying(audit, self.store, e)
+                self.retrying(counted_audit, self.store, e)
                 written.add((e.client, e.action, e.decision))
 
     def tick(self) -> None:
@@ -357,14 +394,15 @@ class Worker:
         now = self.clock.now_ms()
         with self.lock:
             expired = self.processor.expire(now)
-        metrics.EXPIRED.labels("processor_state").inc(expired)
+        metrics.RETENTION_DELETED.labels("processor_state", "non_hit_reads").inc(expired)
         metrics.DEDUP_STATE.set(len(self.processor.reads_dedup))
         stale = self.live.stale_sources(now)
-        for source, age in self.live.source_ages_s(now).items():
-            metrics.HOTLIST_SOURCE_AGE.labels(source).set(age)
-            metrics.HOTLIST_SOURCE_STALE.labels(source).set(1 if source in stale else 0)
+        for source, synced_ms in sorted(self.live.last_sync_ms.items()):
+            metrics.observe_hotlist_source(source, synced_ms, source in stale)
         self.retrying(write_expiry, self.store, expired, now, self.processor.config.bucket_ms, f"expire-{now}")
         self.write_audits(self.follower.drain_audit())
+        changes = self.follower.drain_changes(now)
+        self.retrying(write_hotlist_changes, self.store, changes, self.processor.config.bucket_ms)
         self.apply_holds(now)
         if now - self.last_purge_ms >= self.settings.purge_every_s() * 1000:
             self.last_purge_ms = now
@@ -373,7 +411,9 @@ class Worker:
                 # Retried like every write: a purge is idempotent, and the limit must hold once the store is back.
                 done = self.retrying(purge, self.store, self.retention, now, self.processor.config.bucket_ms)
                 self.last_purge = {f"{t}/{c}": n for (t, c), n in done.deleted.items()}
-                metrics.EXPIRED.labels("clickhouse").inc(done.total)
+                for (_, data_class), n in done.deleted.items():
+                    metrics.RETENTION_DELETED.labels("clickhouse", data_class).inc(n)
+                metrics.PURGE_LAST_SUCCESS.set(self.clock.now_ms() / 1000)
 
     def apply_holds(self, now: int) -> None:
         """Place and release the holds that arrived since the last tick, then copy what they cover. A hold the

@@ -36,6 +36,7 @@ from tests.support.issuer import TokenIssuer
 PLATE_KEYS = "k1:000102030405060708090a0b0c0d0e0f"
 PLATE = "7ABC123"
 HIT_ID = "hit-0001"
+DOUBTFUL_HIT_ID = "hit-0002"
 HOLD_ID = "hold-seeded"
 PROCESS_ID = "lp-5eed00000001"  # a warrant for PLATE, of metro-pd
 EXCEPTION_ID = "lp-5eed00000002"  # an emergency record of metro-pd, registered by someone no test acts as
@@ -97,11 +98,13 @@ def seed(chdb_path: Path) -> None:
         },
         schema=STORED_READ_SCHEMA,
     )
-    hit = {name: [None] for name in HIT_SCHEMA.names}
+    hit = {name: [None, None] for name in HIT_SCHEMA.names}
+    # An exact, confident hit, and a confusable one (a possible misread: confirmed only with every character compared).
     hit.update(
-        hit_id=[HIT_ID], read_id=["r1"], camera_id=["cam-1"], site_id=["s1"], read_time=[now - 60_000],
-        read_plate=[PLATE], entry_id=["E001"], reason=["stolen_vehicle"], match_kind=["exact"], alert=[True],
-        status=["unverified"], verification_required=[True], ocr_confidence=[91.0],
+        hit_id=[HIT_ID, DOUBTFUL_HIT_ID], read_id=["r1", "r1"], camera_id=["cam-1"] * 2, site_id=["s1"] * 2,
+        read_time=[now - 60_000] * 2, read_plate=[PLATE] * 2, entry_id=["E001", "E002"],
+        reason=["stolen_vehicle"] * 2, match_kind=["exact", "confusable"], alert=[True] * 2,
+        status=["unverified"] * 2, verification_required=[False, True], ocr_confidence=[91.0] * 2,
     )  # fmt: skip
     store: Store = open_store(None, chdb_path)
     try:

@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 
 from streams.store.clickhouse import open_store
-from tests.api.helpers import CLI, HIT_ID, PLATE, PROCESS_ID, ApiServer, base_env, last_seq, records_since, start_api
+from tests.api.helpers import (
+    CLI,
+    DOUBTFUL_HIT_ID,
+    HIT_ID,
+    PLATE,
+    PROCESS_ID,
+    ApiServer,
+    base_env,
+    last_seq,
+    records_since,
+    start_api,
+)
 from tests.support.control import control_keys
 from tests.support.issuer import TokenIssuer
 
@@ -75,6 +86,10 @@ def test_validation_errors_name_fields_never_values(api: ApiServer, issuer: Toke
     r = api.call("POST", f"/v1/hits/{HIT_ID}/verification", issuer.token(roles=["operator"]),
                  json={"disposition": "confirmed", "checks": {"plate_matches_image": True}})  # fmt: skip
     assert (r.status_code, r.json()["rule"]) == (400, "invalid_verification")
+    every = {"plate_matches_image": True, "region_matches_image": True, "entry_active": True}
+    r = api.call("POST", f"/v1/hits/{DOUBTFUL_HIT_ID}/verification", issuer.token(roles=["operator"]),
+                 json={"disposition": "confirmed", "checks": every})  # fmt: skip
+    assert (r.status_code, r.json()["rule"]) == (400, "character_check_required")
     r = api.call("POST", "/v1/hotlist/entries", issuer.token(roles=["admin"]), json={"entry_id": "E", "plate": "!!"})
     assert r.status_code == 400 and "!!" not in r.text
 

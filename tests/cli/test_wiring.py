@@ -10,10 +10,10 @@ from streams.cli import app, main
 from streams.cli.options import when_ms
 from streams.errors import PlatestreamError
 
-TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "outcome", "login", "api",
+TOP = ["run", "replay", "worker", "migrate", "produce", "verify", "outcome", "login", "api", "report",
        "topics", "hotlist", "retention", "dlq", "load", "hold", "keys", "audit", "gateway", "search"]  # fmt: skip
 GROUPS = {
-    "topics": ["create", "apply", "check"],
+    "topics": ["create", "apply", "check", "manifest"],
     "hotlist": ["add", "clear", "sync"],
     "retention": ["show", "verify", "purge", "deletions"],
     "dlq": ["list", "replay"],

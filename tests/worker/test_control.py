@@ -17,7 +17,7 @@ from streams.config.secret_files import load_signer, write_control_keypair
 from streams.core.signing import ControlSigner
 from streams.ingest.holds import place_event, release_event
 from streams.ingest.hotlist_events import add_event, clear_event
-from streams.ingest.verifications import outcome_event, verification_event
+from streams.ingest.verifications import CHARACTER_CHECK, CHARACTER_CHECK_RULE, outcome_event, verification_event
 from streams.model.hold import Hold
 from streams.store.holds import list_holds
 from tests.support.hotlist import hotlist_entry
@@ -247,6 +247,27 @@ def test_dispositions_keep_their_word_and_outcomes_need_a_confirmed_hit(make_wor
     ]
     applied = [r for r in audit_rows(store, "outcomes.record") if r["decision"] == "applied"]
     assert [(r["actor"], r["role"], r["reason"]) for r in applied] == [(SUPERVISOR.actor, "supervisor", "owner called")]
+
+
+def test_a_possible_misread_is_confirmed_only_with_every_character_compared(make_worker, store, clock, seal) -> None:  # noqa: ANN001
+    rig = make_worker()
+    w = rig.worker
+    doubtful = {**read("r-low", "8XYZ999", clock.now_ms(), camera="cam-low"), "confidence": 41.0}  # a weak read
+    result = w.process(decoded([doubtful]), "reads.json")
+    w.handle(result, "low", "reads.json", 0.0, w.publish(result, "reads.json"))
+    [hit] = result.hits.to_pylist()
+    assert hit["verification_required"]
+    now = clock.now_ms()
+    ticks = verification_event(hit["hit_id"], now)  # the three checks only
+    compared = {**ticks, "checks": {**ticks["checks"], CHARACTER_CHECK: True}}
+    rig.worker.handle_verifications(
+        [seal(ticks, OPERATOR), seal(compared, OPERATOR)], ["t.verifications/0/0", "t.verifications/0/1"], "v0..v1"
+    )
+    [dead] = dead_letters(rig)
+    assert (dead["origin"], dead["reason"]) == ("t.verifications/0/0", "refused")
+    assert CHARACTER_CHECK_RULE in dead["detail"]
+    rows = store.query_arrow("SELECT hit_id, disposition FROM verifications").to_pylist()
+    assert rows == [{"hit_id": hit["hit_id"], "disposition": "confirmed"}]
 
 
 # --- holds ----------------------------------------------------------------------------------------------------

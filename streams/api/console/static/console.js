@@ -91,6 +91,7 @@
           var typed = plain(form.typed_plate.value), entry = hit.dataset.entryPlate;
           if (!typed) { say(result, "Possible misread: type the plate you see in the image before confirming.", false); form.typed_plate.focus(); return; }
           if (typed !== entry) { say(result, "The plate you typed is not the entry's plate: this is not a confirmed hit.", false); form.typed_plate.focus(); return; }
+          checks.each_character_compared = true;  // the API refuses a possible misread's confirmation without it
         }
         names.forEach(function (n) { checks[n] = true; });
         body.checks = checks;
