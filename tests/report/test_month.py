@@ -27,6 +27,7 @@ from tests.report.month_plan import (
     AREA_INFO,
     BY_ID,
     DAY,
+    ENTRIES,
     HOUR,
     SITES,
     Decision,
@@ -172,7 +173,12 @@ def test_funnel(truth: Truth, report: dict, month) -> None:  # noqa: ANN001
     lines = [
         line("Hits verified by a person", "Confirmed", "Rejected (false hits)"),
         line("Rejected (false hits)", *rej),
-        line("Confirmed", "Outcome recorded", stages[-3][0], "Outcome not yet due"),
+        line(
+            "Confirmed",
+            "Outcome recorded",
+            f"No outcome recorded within {m.outcome_within_days} days",
+            "Outcome not yet due",
+        ),
         line("Outcome recorded", *out),
     ]
     rows = [{"stage": label, "count": n} for label, n in stages]
@@ -398,8 +404,13 @@ def test_holds_deletions_retention_checkpoints_and_hotlist(truth: Truth, report:
     assert {r[0]: r[1] for r in kept} == {**{k: v for k, v in policy.items() if k != "source"}, "hold_max": max_s}
     assert report["tables"]["checkpoints"]["rows"] == []  # no audit sequencer ran: no checkpoint signed
     assert report["settings"]["outcome_within_days"] == m.outcome_within_days
-    # hotlist_changes is not written on this branch (docs/aggregates.md): every change reads 0
-    assert [r[2] for r in report["tables"]["hotlist"]["rows"]] == [0] * 6
+    # The hot list was loaded from its CSV before the month (no event, no change counted); the entries with an
+    # expiry inside the month expired in it.
+    expired = len([e for e in ENTRIES if e.expires_day is not None and e.expires_day < plan.days])
+    hotlist = {"added": 0, "refused": 0, "expired": expired, "cleared": 0, "cleared_by_snapshot": 0, "expiry_capped": 0}
+    rows = [{"change": c, "rule": "", "entries": n} for c, n in hotlist.items()]
+    check(report, "hotlist", expect([Col("change", "label"), Col("rule", "label"), Col("entries")], rows))
+    assert expired
 
 
 def test_csv_and_page_carry_the_same_values(report: dict, month) -> None:  # noqa: ANN001
