@@ -104,6 +104,7 @@ class HitFacts:
     list_source: str
     reason: str
     match_kind: str
+    alert: bool = False  # the hit raised an alert (a repeat passage or a region mismatch does not)
 
 
 def hit_facts(store: Store, hit_ids: list[str]) -> dict[str, HitFacts]:
@@ -111,12 +112,15 @@ def hit_facts(store: Store, hit_ids: list[str]) -> dict[str, HitFacts]:
     if not hit_ids:
         return {}
     rows = store.query_arrow(
-        "SELECT hit_id, toUnixTimestamp64Milli(read_time) AS read_ms, camera_id, entry_source, reason, match_kind "
+        "SELECT hit_id, toUnixTimestamp64Milli(read_time) AS read_ms, camera_id, entry_source, reason, match_kind, "
+        "alert "
         "FROM hits WHERE hit_id IN (" + ", ".join(sql_literal(h) for h in hit_ids) + ") "
         "ORDER BY hit_id LIMIT 1 BY hit_id"
     ).to_pylist()
     return {
-        r["hit_id"]: HitFacts(int(r["read_ms"]), r["camera_id"], r["entry_source"], r["reason"], r["match_kind"])
+        r["hit_id"]: HitFacts(
+            int(r["read_ms"]), r["camera_id"], r["entry_source"], r["reason"], r["match_kind"], bool(r["alert"])
+        )
         for r in rows
     }
 

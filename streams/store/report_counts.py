@@ -85,6 +85,7 @@ def _count_row(table: str, v: Verification, hit: HitFacts, bucket_ms: int) -> pa
             "delay_bucket": [delay_bucket(delay_s)],
             "verifications": pa.array([1], pa.uint64()),
             "delay_seconds_sum": pa.array([delay_s], pa.float64()),
+            "alert": pa.array([int(hit.alert)], pa.uint8()),
         }
     )
 

@@ -71,14 +71,15 @@ def hit_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
 
 
 def verification_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
-    """Verifications of the period's captures per camera, list, reason, match kind, disposition and delay bucket."""
+    """Verifications of the period's captures per camera, list, reason, match kind, disposition, delay bucket and
+    whether the hit raised an alert."""
     return _rows(
         store,
-        "SELECT camera_id, list_source, reason, match_kind, disposition, delay_bucket, "
+        "SELECT camera_id, list_source, reason, match_kind, disposition, delay_bucket, alert, "
         "toUInt64(sum(verifications)) AS verifications, sum(delay_seconds_sum) AS delay_seconds "
         f"FROM verification_counts WHERE {_window(start_ms, end_ms)} "
-        "GROUP BY camera_id, list_source, reason, match_kind, disposition, delay_bucket "
-        "ORDER BY camera_id, list_source, reason, match_kind, disposition, delay_bucket",
+        "GROUP BY camera_id, list_source, reason, match_kind, disposition, delay_bucket, alert "
+        "ORDER BY camera_id, list_source, reason, match_kind, disposition, delay_bucket, alert",
     )
 
 

@@ -188,11 +188,6 @@ def test_funnel(truth: Truth, report: dict, month) -> None:  # noqa: ANN001
     assert no_outcome > 0 and stages[-1][1] > 0  # confirmed hits past the deadline and not yet due, both
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verification_counts has no alert column, so the report subtracts the in-time verifications of hits "
-    "that raised no alert (repeat passages, region mismatches) from the alerts: needs a migration (not owned here)",
-)
 def test_alerts_not_verified_in_time(truth: Truth, report: dict) -> None:
     t = truth
     alerts = [h for h in t.hits if h.alert]
