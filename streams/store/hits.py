@@ -84,12 +84,13 @@ def known_hits(store: Store, hit_ids: list[str]) -> set[str]:
 
 
 def confirmed_hits(store: Store, hit_ids: list[str]) -> set[str]:
-    """Which of ``hit_ids`` a person has confirmed: the latest disposition of each is ``confirmed``."""
+    """Which of ``hit_ids`` a person has confirmed, at any time: an outcome belongs to a hit that was acted on, and
+    a stop found wrongful later (outcome ``wrongful_stop``) is recorded even after the disposition was corrected."""
     if not hit_ids:
         return set()
     found = store.query_arrow(
         "SELECT hit_id FROM verifications WHERE hit_id IN (" + ", ".join(sql_literal(h) for h in hit_ids) + ") "
-        "GROUP BY hit_id HAVING argMax(decision, decided_at) = 'confirmed'"
+        "GROUP BY hit_id HAVING countIf(decision = 'confirmed') > 0"
     )
     return set(found["hit_id"].to_pylist())
 

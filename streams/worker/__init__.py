@@ -5,6 +5,7 @@ pieces, the alert window across restarts, the Kafka feeds it follows, the web vi
 __all__ = [
     "alert_window",
     "app",
+    "decisions",
     "delivery",
     "faust_patch",
     "feeds",

@@ -36,8 +36,6 @@ from streams.ingest.holds import HoldEvent, hold_rule_broken
 from streams.ingest.hotlist_csv import read_hotlist_csv
 from streams.ingest.limits import apply_limits
 from streams.ingest.verifications import (
-    CHARACTER_CHECK,
-    CHARACTER_CHECK_RULE,
     Verification,
     decode_verifications,
     outcomes_table,
@@ -58,7 +56,7 @@ from streams.store.audit import configure as configure_audit
 from streams.store.clickhouse import Store, StoreRejected, migrate, open_store, start_ttl_merges, stop_ttl_merges
 from streams.store.deletions import write_log_starts
 from streams.store.faults import FaultInjectingStore
-from streams.store.hits import confirmed_hits, known_hits, possible_misreads, write_hits
+from streams.store.hits import write_hits
 from streams.store.holds import known_hold, place_hold, preserve, release_hold
 from streams.store.plans import read_plans, write_plans
 from streams.store.purge import purge
@@ -75,6 +73,7 @@ from streams.store.report_counts import (
 from streams.store.retention_check import verify_store
 from streams.store.sql import sql_literal
 from streams.worker.alert_window import seed_alert_window
+from streams.worker.decisions import applied_entry, screen
 from streams.worker.delivery import Delivery, Producer
 from streams.worker.feeds import Feeds, KafkaFeeds
 from streams.worker.pieces import Plans
@@ -287,52 +286,12 @@ class Worker:
         return self.retrying(read_plans, self.store, topic, partition, from_offset, self.settings.worker_batch)
 
     def handle_verifications(self, payloads: list[bytes], origins: list[str], token: str) -> None:
-        """People's dispositions of hits and outcomes of confirmed hits: signed by a principal allowed to ``verify``
-        (``outcomes.record``), and naming a hit this store has (that a person confirmed, for an outcome); each
-        written one is audited with who recorded it, each refused one dead-lettered and audited."""
+        """People's dispositions of hits and outcomes of confirmed hits, signed by a principal allowed to ``verify``
+        (``outcomes.record``) and passing the rules of ``streams.worker.decisions``: each written one is audited with
+        who recorded it, each refused one dead-lettered and audited."""
         events, rejected = decode_verifications(payloads, origins, self.gate)
-        if events:
-            known = self.retrying(known_hits, self.store, sorted({v.hit_id for v in events}))
-            rejected += [
-                rejection(dl.UNKNOWN_HIT, "no hit with this hit_id in the store", v.raw, v.who.origin, v.kind, v.who)
-                for v in events
-                if v.hit_id not in known
-            ]
-            events = [v for v in events if v.hit_id in known]
-        unchecked = [v for v in events if v.word == CONFIRMED and not v.characters_compared]
-        misreads = self.retrying(possible_misreads, self.store, sorted({v.hit_id for v in unchecked}))
-        refuse = [v for v in unchecked if v.hit_id in misreads]
-        rejected += [
-            rejection(
-                dl.REFUSED,
-                f"{CHARACTER_CHECK_RULE}: a possible misread is confirmed only with the check {CHARACTER_CHECK}",
-                v.raw,
-                v.who.origin,
-                v.kind,
-                v.who,
-            )  # fmt: skip
-            for v in refuse
-        ]
-        events = [v for v in events if all(v is not r for r in refuse)]
-        decisions = [v for v in events if v.kind == "verify"]
-        outcomes = [v for v in events if v.kind == "outcomes.record"]
-        if outcomes:
-            # A disposition in this same batch counts: an operator may confirm and record the outcome together.
-            confirmed = self.retrying(confirmed_hits, self.store, sorted({v.hit_id for v in outcomes}))
-            confirmed |= {v.hit_id for v in decisions if v.word == CONFIRMED}
-            rejected += [
-                rejection(
-                    dl.REFUSED,
-                    "outcome_unconfirmed: an outcome is recorded on a confirmed hit only",
-                    v.raw,
-                    v.who.origin,
-                    v.kind,
-                    v.who,
-                )  # fmt: skip
-                for v in outcomes
-                if v.hit_id not in confirmed
-            ]
-            outcomes = [v for v in outcomes if v.hit_id in confirmed]
+        decisions, outcomes, refused = screen(events, lambda query, ids: self.retrying(query, self.store, ids))
+        rejected += refused
         written: list[Verification] = []
         for table, rows, build in (
             ("verifications", decisions, verifications_table),
@@ -346,21 +305,12 @@ class Worker:
             except StoreRejected as exc:
                 rejected += [store_rejected(exc, v.raw, v.who.origin, v.kind, v.who) for v in rows]
         self.reject(rejected, "verifications")
-        self.write_audits([self._verified(v) for v in written])
+        self.write_audits([applied_entry(v, self.clock.now_ms()) for v in written])
         # After the rows are in: the first disposition (outcome) of each hit counts, once (docs/aggregates.md).
         self.retrying(count_verifications, self.store, written, self.processor.config.bucket_ms)
         for v in written:
             if v.kind == "verify":
                 metrics.VERIFICATIONS.labels(v.decision, "none" if v.word == CONFIRMED else v.word).inc()
-
-    def _verified(self, v: Verification) -> AuditEntry:
-        p = v.who.principal
-        word = "outcome" if v.kind == "outcomes.record" else "disposition"
-        detail = json.dumps({"hit_id": v.hit_id, "decision": v.decision, word: v.word})
-        return AuditEntry(
-            self.clock.now_ms(), v.kind, p.actor, p.agency, v.who.role, v.who.origin, v.note[:256], "", detail,
-            "applied",
-        )  # fmt: skip
 
     def reject(self, rejected: list[Rejection], source: str) -> None:
         """Refused control events: dead letters delivered, then audited (on the sink thread)."""
