@@ -7,6 +7,7 @@ __all__ = [
     "holds",
     "hotlist_csv",
     "hotlist_events",
+    "json_columns",
     "limits",
     "search",
     "verifications",
