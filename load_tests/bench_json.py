@@ -5,7 +5,8 @@
 
 The events are queued before the worker starts; the worker works through the backlog at its own pace (one
 process, ``--partitions`` partitions), then each peer gets the same events on its own topic. Results go to
-``out/bench/json.json`` (``--out docs/bench`` for the published figures). Logic: ``streams/loadtest/bench/json_path.py``.
+``out/bench/json.json`` (``--out docs/bench`` for the published figures).
+Logic: ``streams/loadtest/bench/json_path.py``.
 """
 
 from __future__ import annotations

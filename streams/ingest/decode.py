@@ -20,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 
 from streams.ingest.json_columns import FIELD_LIMITS, MAX_CANDIDATES, MAX_MS, PLATE_FIELD_LIMIT, fast_reads
-
 from streams.model import deadletter as dl
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded, empty_reads
