@@ -1,7 +1,8 @@
 """The stream worker: a Faust app whose agents feed Kafka messages through ``Processor.process``.
 
-Inputs: ``reads.batch`` (one Arrow IPC stream per message), ``reads.json`` (single events, taken up to ``worker_batch`` at a time)
-and ``verifications`` (operator decisions); the hot list follows ``hotlist.events`` in a thread of its own.
+Inputs: ``reads.batch`` (one Arrow IPC stream per message), ``reads.json`` (single events, taken up to
+``worker_batch`` at a time) and ``verifications`` (operator decisions); the hot list follows ``hotlist.events`` in a
+thread of its own.
 Outputs: hits and dead letters to their topics (confluent-kafka, idempotent), sent as soon as a batch is matched;
 aggregates and verifications to ClickHouse through the sink stage (one thread, bounded, retried with backoff) with
 a de-duplication token made from the input offsets, so a redelivered message changes no count (``reads.json``:
