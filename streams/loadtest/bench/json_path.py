@@ -3,8 +3,8 @@
 The events are made once and queued on ``reads.json`` (keyed by camera, on their camera's partition) before the
 worker starts, so the producer costs the measurement nothing: the worker then works through the backlog at its own
 pace, and the rate is counted from the first read it counts to the last (``platestream_reads_total`` plus the JSON
-path's dead letters, from its ``/metrics``). The plain-Faust baseline and the Quix Streams peer
-(``load_tests/quix_peer.py``) get the same events on a topic of their own, after the worker is stopped.
+path's dead letters, from its ``/metrics``). The plain-Faust baseline (and a Quix Streams peer, once
+``load_tests/quix_peer.py`` exists) get the same events on a topic of their own, after the worker is stopped.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.clock import now_ms
+from streams.errors import PlatestreamError
 from streams.kafka.camera_partition import camera_partition
 from streams.kafka.client import client_config
 from streams.loadtest.bench.hotlist import network_hotlist, write_hotlist_csv
@@ -247,8 +248,10 @@ def run_json_bench(
             result["faust"] = run_peer(stack, tmp, cmd, base_env | {"BASELINE_TOPIC": topic}, len(msgs), timeout)
         if "quix" in peers:
             topic = peer_topic(stack, "quix.reads", msgs)
-            script = str(Path(__file__).resolve().parents[3] / "load_tests" / "quix_peer.py")
-            cmd = [quix_python or sys.executable, script]
+            script = Path(__file__).resolve().parents[3] / "load_tests" / "quix_peer.py"
+            if not script.exists():
+                raise PlatestreamError(f"{script} not found: the Quix Streams peer is not written yet")
+            cmd = [quix_python or sys.executable, str(script)]
             env = base_env | {"BASELINE_TOPIC": topic, "BASELINE_GROUP": stack.topic("quix")}
             result["quix"] = run_peer(stack, tmp, cmd, env, len(msgs), timeout)
         w = result["worker"]["reads_per_s"]
