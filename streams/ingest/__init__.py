@@ -8,6 +8,7 @@ __all__ = [
     "hotlist_csv",
     "hotlist_changes",
     "hotlist_events",
+    "json_columns",
     "limits",
     "search",
     "verifications",

@@ -14,10 +14,12 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 
+from streams.ingest.json_columns import FIELD_LIMITS, MAX_CANDIDATES, MAX_MS, PLATE_FIELD_LIMIT, fast_reads
 from streams.model import deadletter as dl
 from streams.model.deadletter import DeadLetter
 from streams.model.decoded import Decoded, empty_reads
@@ -32,10 +34,6 @@ AREA_CELL_DEGREES = 0.1
 
 # Per-frame results (Rekor Scout `upload_single_plates = 1`): one event per video frame, fifty per passing car.
 PER_FRAME_DETAIL = "per-frame alpr_results are not taken: send alpr_group (set upload_single_plates = 0)"
-
-# The longest plate field a JSON event may carry at all; shorter ones over the configured limit become
-# `plate_too_long` dead letters (streams.ingest.limits).
-PLATE_FIELD_LIMIT = 1024
 
 # Fields of READ_SCHEMA that a batch must carry (the rest may be absent and become null).
 REQUIRED = [f.name for f in READ_SCHEMA if not f.nullable]
@@ -103,12 +101,49 @@ def conform(table: pa.Table) -> pa.Table:
 
 
 def decode_json(payloads: Sequence[bytes], origins: Sequence[str], max_bytes: int) -> Decoded:
-    """Single JSON events, each one read, an ``alpr_group`` or a ``heartbeat``. Low volume: parsed one by one."""
+    """Single JSON events, each one read, an ``alpr_group`` or a ``heartbeat``.
+
+    Reads go through msgspec and vectorised checks (``streams.ingest.json_columns``); whatever that path does not
+    take exactly (heartbeats, bad or unusual events) is decoded event by event here, which gives every dead letter
+    its reason. Read rows come out in event order."""
+    return decode_json_rows(payloads, origins, max_bytes)[0]
+
+
+def decode_json_rows(payloads: Sequence[bytes], origins: Sequence[str], max_bytes: int) -> tuple[Decoded, np.ndarray]:
+    """``decode_json``, and for each read row the index of the event it came from (in ``payloads``)."""
+    if len(payloads) != len(origins):
+        raise ValueError("payloads and origins differ in length")
+    fast, fast_at, slow_at = fast_reads(payloads, max_bytes)
+    slow = _decode_each([payloads[i] for i in slow_at], [origins[i] for i in slow_at], max_bytes, slow_at)
+    rows, rows_at = fast, fast_at
+    if slow.reads.num_rows:
+        rows = pa.concat_tables([fast, slow.reads])
+        rows_at = np.concatenate([fast_at, slow.at])
+        order = np.argsort(rows_at, kind="stable")
+        rows, rows_at = rows.take(pa.array(order)), rows_at[order]
+    return Decoded(rows, slow.heartbeats, slow.dead, [origins[i] for i in rows_at]), rows_at
+
+
+def decode_json_each(payloads: Sequence[bytes], origins: Sequence[str], max_bytes: int) -> Decoded:
+    """The per-event decoder alone: the specification ``decode_json`` must agree with (its tests' oracle)."""
+    slow = _decode_each(payloads, origins, max_bytes, np.arange(len(payloads)))
+    return Decoded(slow.reads, slow.heartbeats, slow.dead, [origins[i] for i in slow.at])
+
+
+class _Slow(NamedTuple):
+    reads: pa.Table
+    at: np.ndarray
+    heartbeats: pa.Table
+    dead: list[DeadLetter]
+
+
+def _decode_each(payloads: Sequence[bytes], origins: Sequence[str], max_bytes: int, index: np.ndarray) -> _Slow:
+    """The per-event decoder (the specification of the JSON path): each event checked field by field."""
     rows: list[dict[str, Any]] = []
-    row_origins: list[str] = []
+    row_at: list[int] = []
     beats: list[dict[str, Any]] = []
     dead: list[DeadLetter] = []
-    for raw, origin in zip(payloads, origins, strict=True):
+    for raw, origin, at in zip(payloads, origins, index.tolist(), strict=True):
         if len(raw) > max_bytes:
             dead.append(DeadLetter(dl.TOO_LARGE, f"event of {len(raw)} bytes exceeds {max_bytes}", raw, origin))
             continue
@@ -126,19 +161,18 @@ def decode_json(payloads: Sequence[bytes], origins: Sequence[str], max_bytes: in
                 beats.extend(_heartbeat_rows(doc))
             elif kind == "alpr_group":
                 rows.append(_alpr_group_row(doc))
-                row_origins.append(origin)
+                row_at.append(at)
             elif kind is None:
                 rows.append(_own_read_row(doc))
-                row_origins.append(origin)
+                row_at.append(at)
             elif kind == "alpr_results":
                 dead.append(DeadLetter(dl.UNKNOWN_EVENT, PER_FRAME_DETAIL, _without_images(raw, doc), origin))
             else:
                 dead.append(DeadLetter(dl.UNKNOWN_EVENT, f"data_type {str(kind)[:40]!r} is not taken", raw, origin))
         except SchemaMismatch as exc:
             dead.append(DeadLetter(dl.WRONG_SCHEMA, str(exc), _without_images(raw, doc), origin))
-    reads = _rows_to_table(rows)
     heartbeats = pa.Table.from_pylist(beats, schema=CAMERA_STATUS_SCHEMA) if beats else HEARTBEAT_SCHEMA.empty_table()
-    return Decoded(reads, heartbeats, dead, row_origins)
+    return _Slow(_rows_to_table(rows), np.asarray(row_at, np.int64), heartbeats, dead)
 
 
 def strip_images(doc: Any) -> tuple[Any, int]:
@@ -204,7 +238,7 @@ def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=loose)
 
 
-def _str(doc: dict[str, Any], key: str, *, required: bool = False, limit: int = 64) -> str | None:
+def _str(doc: dict[str, Any], key: str, *, required: bool = False, limit: int = FIELD_LIMITS["id"]) -> str | None:
     v = doc.get(key)
     if v is None:
         if required:
@@ -226,7 +260,7 @@ def _int(doc: dict[str, Any], key: str) -> int | None:
     v = doc.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or v != v or abs(v) > 2**62:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v != v or abs(v) > MAX_MS:
         raise SchemaMismatch(f"field {key} must be a number of milliseconds")
     return int(v)
 
@@ -249,10 +283,10 @@ def _candidates(items: Any, best: str | None) -> list[dict[str, Any]] | None:
     if not isinstance(items, list):
         raise SchemaMismatch("candidates must be a list")
     out = []
-    for item in items[:20]:
+    for item in items[:MAX_CANDIDATES]:
         if not isinstance(item, dict):
             raise SchemaMismatch("each candidate must be an object")
-        plate = _str(item, "plate", required=True, limit=32)
+        plate = _str(item, "plate", required=True, limit=FIELD_LIMITS["candidate"])
         conf = _num(item, "confidence")
         if plate == best:  # agents repeat the best reading as the first candidate
             continue
@@ -271,7 +305,7 @@ def _own_read_row(doc: dict[str, Any]) -> dict[str, Any]:
         "site_id": _str(doc, "site_id"),
         "captured_at": _int(doc, "captured_at"),
         "plate": plate,
-        "region": _str(doc, "region", limit=16),
+        "region": _str(doc, "region", limit=FIELD_LIMITS["region"]),
         "confidence": _num(doc, "confidence"),
         "candidates": _candidates(doc.get("candidates"), plate),
     }
@@ -280,13 +314,15 @@ def _own_read_row(doc: dict[str, Any]) -> dict[str, Any]:
 def _alpr_group_row(doc: dict[str, Any]) -> dict[str, Any]:
     best = doc.get("best_plate") if isinstance(doc.get("best_plate"), dict) else {}
     plate = _str(doc, "best_plate_number", limit=PLATE_FIELD_LIMIT) or _str(best, "plate", limit=PLATE_FIELD_LIMIT)
-    region = _str(doc, "best_region", limit=16) or _str(best, "region", limit=16)
+    region = _str(doc, "best_region", limit=FIELD_LIMITS["region"]) or _str(
+        best, "region", limit=FIELD_LIMITS["region"]
+    )
     conf = _num(doc, "best_confidence")
     if conf is None:
         conf = _num(best, "confidence")
     cands = best.get("candidates") if "candidates" in best else doc.get("candidates")
     uuids = doc.get("uuids") if isinstance(doc.get("uuids"), list) else []
-    read_id = _str(doc, "best_uuid") or (str(uuids[0])[:64] if uuids else None)
+    read_id = _str(doc, "best_uuid") or (str(uuids[0])[: FIELD_LIMITS["id"]] if uuids else None)
     camera = _str(doc, "camera_id")
     when = _int(doc, "epoch_start")
     if read_id is None:

@@ -87,6 +87,9 @@ def handle(raw: bytes) -> None:
     STATE["messages"] += 1
     try:
         r = json.loads(raw)
+        if r.get("data_type") == "alpr_group":  # a camera's event: the same fields under its own names
+            r = {"captured_at": r["epoch_start"], "plate": r.get("best_plate_number"),
+                 "region": r.get("best_region"), "camera_id": r.get("camera_id")}  # fmt: skip
         t = int(r["captured_at"])
     except (ValueError, KeyError, TypeError):
         STATE["dead"] += 1

@@ -1,7 +1,8 @@
 """The stream worker: a Faust app whose agents feed Kafka messages through ``Processor.process``.
 
-Inputs: ``reads.batch`` (one Arrow IPC stream per message), ``reads.json`` (single events, taken in small batches)
-and ``verifications`` (operator decisions); the hot list follows ``hotlist.events`` in a thread of its own.
+Inputs: ``reads.batch`` (one Arrow IPC stream per message), ``reads.json`` (single events, taken up to
+``worker_batch`` at a time) and ``verifications`` (operator decisions); the hot list follows ``hotlist.events`` in a
+thread of its own.
 Outputs: hits and dead letters to their topics (confluent-kafka, idempotent), sent as soon as a batch is matched;
 aggregates and verifications to ClickHouse through the sink stage (one thread, bounded, retried with backoff) with
 a de-duplication token made from the input offsets, so a redelivered message changes no count (``reads.json``:
@@ -22,14 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from streams import metrics
 from streams.config.settings import Settings
-from streams.ingest.decode import decode_arrow, decode_json
-from streams.kafka.camera_partition import CameraPartitioned, misplaced_camera
+from streams.ingest.decode import decode_arrow, decode_json_rows
+from streams.kafka.camera_partition import CameraPartitioned
 from streams.kafka.client import faust_broker_options, group_id
 from streams.kafka.lag import LagSampler, publish_topic_retention
+from streams.kafka.producer import partition_of
 from streams.kafka.topics import topic_name
+from streams.model.batch import BatchResult
+from streams.model.decoded import Decoded
 from streams.worker.delivery import Delivery
 from streams.worker.faust_patch import commit_before_revoke
 from streams.worker.http import add_views
@@ -44,6 +51,24 @@ __all__ = ["create_app"]
 def origin(message: Any) -> str:
     """Where an input came from, as dead letters and de-duplication tokens name it: ``topic/partition/offset``."""
     return f"{message.topic}/{message.partition}/{message.offset}"
+
+
+def misplaced_rows(reads: pa.Table, partition: int, partitions: int) -> np.ndarray:
+    """Which read rows belong to another partition than ``partition`` (by camera); rows without a camera stay."""
+    if not reads.num_rows:
+        return np.zeros(0, bool)
+    cameras = reads["camera_id"]
+    home = partition_of(pc.fill_null(cameras, ""), partitions)
+    return (home != partition) & ~cameras.is_null().to_numpy()
+
+
+def write_take(w: Worker, plans: dict[str, list[tuple[int, int, int]]], jobs: list[tuple[Any, ...]]) -> None:
+    """In the sink thread, one ``reads.json`` take: its new pieces' ranges recorded before any of their aggregates
+    (so a redelivery is cut the same way), then each piece's outputs under the piece's own token."""
+    for name, plans_of_topic in plans.items():
+        w.record_plans(name, plans_of_topic)
+    for result, token, seconds, delivery in jobs:
+        w.handle(result, token, "reads.json", seconds, delivery)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -107,6 +132,21 @@ def create_app(settings: Settings) -> faust.App:
                 w.plans[tp].add(f, last)
         return w.plans[tp]
 
+    def decode_here(part: list[Any], tp: tuple[str, int], rerouted: Delivery) -> Decoded:
+        # Reads not on their camera's partition (a producer that does not key by camera) go there, keyed by
+        # camera, and are not processed here: confirmed before any offset of theirs is committed.
+        values = [e.value for e in part]
+        decoded, rows_at = decode_json_rows(values, [origin(e.message) for e in part], settings.max_message_bytes)
+        away = misplaced_rows(decoded.reads, tp[1], settings.partitions)
+        if not away.any():
+            return decoded
+        cameras = decoded.reads["camera_id"].to_pylist()
+        for row in np.flatnonzero(away).tolist():
+            rerouted.produce(tp[0], values[rows_at[row]], cameras[row].encode())
+        here = np.flatnonzero(~away).tolist()
+        reads = decoded.reads.filter(pa.array(~away))
+        return Decoded(reads, decoded.heartbeats, decoded.dead, [decoded.origins[i] for i in here])
+
     @app.agent(topic("reads.json"))
     async def events(stream: faust.StreamT) -> None:
         w = await life.ready()
@@ -121,9 +161,8 @@ def create_app(settings: Settings) -> faust.App:
                 idle[tp] = 0 if tp in by_tp else idle[tp] + 1
                 by_tp[tp] = held.pop(tp) + by_tp[tp]
             new_plans: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-            jobs = []
-            # Reads not on their camera's partition (a producer that does not key by camera) go there, keyed by
-            # camera, and are not processed here: confirmed before any offset of theirs is committed.
+            jobs: list[tuple[BatchResult, str, float, Delivery]] = []
+            acks: list[Any] = []
             rerouted = Delivery(CameraPartitioned(w.producer, settings.partitions))
             for tp, tp_events in by_tp.items():
                 offsets = [e.message.offset for e in tp_events]
@@ -141,26 +180,16 @@ def create_app(settings: Settings) -> faust.App:
                         plans.add(piece.first, piece.last)
                         new_plans[tp[0]].append((tp[1], piece.first, piece.last))
                     part = tp_events[piece.start : piece.stop]
-                    here = []
-                    for e in part:
-                        camera = misplaced_camera(e.value, tp[1], settings.partitions)
-                        if camera is None:
-                            here.append(e)
-                        else:
-                            rerouted.produce(tp[0], e.value, camera.encode())
-                    origins = [origin(e.message) for e in here]
                     t0 = time.perf_counter()
-                    decoded = decode_json([e.value for e in here], origins, settings.max_message_bytes)
-                    result = w.process(decoded, "reads.json")
+                    result = w.process(decode_here(part, tp, rerouted), "reads.json")
                     delivery = w.publish(result, "reads.json")
-                    jobs.append((result, piece.token(*tp), time.perf_counter() - t0, delivery, part))
+                    jobs.append((result, piece.token(*tp), time.perf_counter() - t0, delivery))
+                    acks += part
             if rerouted.pending or rerouted.failed:
                 await asyncio.get_running_loop().run_in_executor(None, rerouted.confirm)
-            # A piece's range is recorded before its aggregates: the stage runs jobs in order.
-            for name, plans_of_topic in new_plans.items():
-                await stage.submit(w.record_plans, name, plans_of_topic)
-            for result, token, seconds, delivery, part in jobs:
-                await stage.submit(w.handle, result, token, "reads.json", seconds, delivery, ack=part)
+            # One sink job per take, whatever its partitions: the pieces' ranges first, then each piece's outputs.
+            if jobs:
+                await stage.submit(write_take, w, dict(new_plans), jobs, ack=acks)
 
     @app.agent(topic("verifications"))
     async def verifications(stream: faust.StreamT) -> None:

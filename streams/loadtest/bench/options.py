@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ class BenchOptions:
     name: str = "e2e"
     command: str = ""
     keep_logs: bool = False
+    worker_env: dict[str, str] = field(default_factory=dict)  # more PLATESTREAM_* settings for the workers
 
 
 def parse_ramp(spec: str) -> list[float]:

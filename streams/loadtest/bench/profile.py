@@ -42,9 +42,16 @@ def stop_profile(spy: tuple[subprocess.Popen, float] | None, raw: Path) -> dict:
 # per-thread and self-time lists stay.
 STAGE_MARKERS = {
     "decode (Arrow IPC read)": "decode_arrow",
+    "decode (JSON events)": "decode_json",
+    "camera partition check (reads.json)": "misplaced_",
+    "piece plans (reads.json)": "_plans",
     "core (Processor.process)": "process (streams/core/pipeline.py",
     "sink: hits + dead letters to Kafka": "produce (streams/worker/delivery.py",
     "sink: ClickHouse aggregates": "write_aggregates",
+    "sink: hit rows": "write_hits",
+    "sink: read store (incl. pseudonyms)": "write_reads",
+    "pseudonyms (keyed plate hashes)": "pseudonymised_reads",
+    "Faust stream machinery": "faust/streams.py",
     "retention clock (tick)": "tick (streams/worker/worker.py",
     "Kafka consumer (aiokafka)": "aiokafka",
     "event loop waiting (select)": "select (selectors.py",

@@ -65,6 +65,7 @@ class Stack:
             PLATESTREAM_HOTLIST_PATH=str(self.hotlist_csv),
             PLATESTREAM_CONTROL_KEYS_FILE=str(self.control_keys_file),
         )
+        env.update(self.opts.worker_env)
         return env
 
     def settings(self) -> Any:
