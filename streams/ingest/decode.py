@@ -216,21 +216,6 @@ def area_code(lat: Any, lon: Any) -> str | None:
     return f"{math.floor(lat / cell) * cell:.1f},{math.floor(lon / cell) * cell:.1f}"
 
 
-def camera_of(raw: bytes) -> str | None:
-    """The camera whose de-duplication state a JSON read event needs (own read JSON or ``alpr_group``), as the
-    decoder would read it; None for anything else (heartbeats, bad bytes), which may be processed anywhere."""
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(doc, dict) or doc.get("data_type") not in (None, "alpr_group"):
-        return None
-    try:
-        return _str(doc, "camera_id")
-    except SchemaMismatch:
-        return None
-
-
 def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     loose = pa.schema([f.with_nullable(True) for f in READ_SCHEMA])
     if not rows:

@@ -3,7 +3,7 @@
 De-duplication holds a camera's state in the worker that owns the camera's partition (``partition_of``). A
 third-party producer (kcat, Kafka Connect) may write without a key, or with a partitioner of its own, and spread a
 camera over partitions. So a worker checks each ``reads.json`` message: a read on another partition than its
-camera's is re-published there, keyed by camera, and not processed where it landed (``misplaced_camera``).
+camera's is re-published there, keyed by camera, and not processed where it landed (``misplaced_rows``).
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from streams.ingest.decode import camera_of
 from streams.kafka.producer import partition_of
 
-__all__ = ["CameraPartitioned", "camera_partition", "misplaced_camera"]
+__all__ = ["CameraPartitioned", "camera_partition", "misplaced_rows"]
 
 
 def camera_partition(camera: str, partitions: int) -> int:
@@ -24,13 +25,14 @@ def camera_partition(camera: str, partitions: int) -> int:
     return int(partition_of(pa.array([camera], pa.string()), partitions)[0])
 
 
-def misplaced_camera(value: bytes, partition: int, partitions: int) -> str | None:
-    """The camera of a read event that is not on its camera's partition; None when it is where it belongs, or is
-    not a read (a heartbeat, bad bytes: processed, or dead-lettered, where it landed)."""
-    camera = camera_of(value)
-    if camera is None or camera_partition(camera, partitions) == partition:
-        return None
-    return camera
+def misplaced_rows(reads: pa.Table, partition: int, partitions: int) -> np.ndarray:
+    """Which decoded read rows belong to another partition than ``partition`` (by camera); rows without a camera
+    (and whatever is not a read: heartbeats, dead letters) stay where they landed."""
+    if not reads.num_rows:
+        return np.zeros(0, bool)
+    cameras = reads["camera_id"]
+    home = partition_of(pc.fill_null(cameras, ""), partitions)
+    return (home != partition) & ~cameras.is_null().to_numpy(zero_copy_only=False)
 
 
 class CameraPartitioned:

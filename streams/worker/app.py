@@ -25,15 +25,13 @@ from typing import Any
 import faust
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from streams import metrics
 from streams.config.settings import Settings
 from streams.ingest.decode import decode_arrow, decode_json_rows
-from streams.kafka.camera_partition import CameraPartitioned
+from streams.kafka.camera_partition import CameraPartitioned, misplaced_rows
 from streams.kafka.client import faust_broker_options, group_id
 from streams.kafka.lag import LagSampler, publish_topic_retention
-from streams.kafka.producer import partition_of
 from streams.kafka.topics import topic_name
 from streams.model.batch import BatchResult
 from streams.model.decoded import Decoded
@@ -51,15 +49,6 @@ __all__ = ["create_app"]
 def origin(message: Any) -> str:
     """Where an input came from, as dead letters and de-duplication tokens name it: ``topic/partition/offset``."""
     return f"{message.topic}/{message.partition}/{message.offset}"
-
-
-def misplaced_rows(reads: pa.Table, partition: int, partitions: int) -> np.ndarray:
-    """Which read rows belong to another partition than ``partition`` (by camera); rows without a camera stay."""
-    if not reads.num_rows:
-        return np.zeros(0, bool)
-    cameras = reads["camera_id"]
-    home = partition_of(pc.fill_null(cameras, ""), partitions)
-    return (home != partition) & ~cameras.is_null().to_numpy()
 
 
 def write_take(w: Worker, plans: dict[str, list[tuple[int, int, int]]], jobs: list[tuple[Any, ...]]) -> None:
