@@ -225,8 +225,11 @@ class AuditGate:
         """Count a recorded request in request_counts. A failure loses the count, never the record or the answer:
         it is logged (the action and the error's type, no values) and counted in the sink-error metric."""
         count = attempt.counted(entry, self.service.home_agencies)
+        # A search scoped to cameras (near_scene's, a hit trail's) is counted in the areas of those cameras.
+        scoped = attempt.detail.get("cameras") if attempt.action == "search" else None
+        cameras = tuple(c for c in scoped if isinstance(c, str)) if isinstance(scoped, list) else ()
         try:
-            await anyio.to_thread.run_sync(self.service.write_request_count, count, attempt.audit_id)
+            await anyio.to_thread.run_sync(self.service.write_request_count, count, attempt.audit_id, cameras)
         except Exception as exc:  # noqa: BLE001 - the audit record is written; the answer goes out regardless
             metrics.SINK_ERRORS.labels("request_counts").inc()
             log.warning("request not counted in request_counts for %s: %s", attempt.action, type(exc).__name__)

@@ -79,6 +79,8 @@ class Service:
         self.home_agencies = load_review_policy(None, settings.search_policy_path).home_agencies
         registry = settings.camera_registry_path
         self.camera_positions = load_camera_positions(registry) if registry else {}
+        # The registry's area of each camera: a search scoped to cameras is counted in the areas it reaches.
+        self.camera_areas = {c: site.area for c, site in settings.camera_sites().items() if site.area}
         self.signer: ControlSigner | None = (
             load_signer(settings.control_signing_key_file) if settings.control_signing_key_file else None
         )
@@ -114,8 +116,9 @@ class Service:
     def write_audit(self, entry: AuditEntry) -> None:
         self.with_store(audit, entry)
 
-    def write_request_count(self, count: RequestCount, audit_id: str) -> None:
-        self.with_store(write_request_count, count, audit_id, self.settings.bucket_s * 1000)
+    def write_request_count(self, count: RequestCount, audit_id: str, cameras: tuple[str, ...] = ()) -> None:
+        areas = sorted({self.camera_areas[c] for c in cameras if c in self.camera_areas})
+        self.with_store(write_request_count, count, audit_id, self.settings.bucket_s * 1000, areas)
 
     def ready(self) -> list[str]:
         """What keeps the API from serving: an unreachable store, no signing key."""

@@ -27,7 +27,7 @@ class Column:
     numerator: str = ""  # rates: the column over
     denominator: str = ""  # ... this one
     per: float = 1.0  # ... times this (100: a percentage, 1000: per 1,000 reads)
-    additive: bool = True  # a fact the total row sums (a share or a ratio is not)
+    additive: bool = True  # a count or fact the total row sums (a share, a ratio, or counts that overlap are not)
 
 
 @dataclass
@@ -93,15 +93,18 @@ def publish(table: Table, rules: DisclosureRules) -> Published:
         total: dict[str, Any] = {c.key: "" for c in cols}
         total[cols[0].key] = "Total"
         for c in cols:
-            if c.kind == "count" or (c.kind == "fact" and c.additive):
+            if c.kind in ("count", "fact") and c.additive:
                 total[c.key] = sum(int(r.get(c.key) or 0) for r in rows)
         rows.append(total)
     counts = [c.key for c in cols if c.kind == "count"]
-    index = {(r, k): i for i, (r, k) in enumerate((r, k) for r in range(len(rows)) for k in counts)}
+    summed = [c.key for c in cols if c.kind == "count" and c.additive]
+    last = len(rows) - 1 if table.total_row else -1  # the total row has no cell for counts that overlap
+    cells = [(r, k) for r in range(len(rows)) for k in counts if r != last or k in summed]
+    index = {cell: i for i, cell in enumerate(cells)}
     values = [int(rows[r].get(k) or 0) for r, k in index]
     lines = [[index[(r, k)] for r, k in line] for line in table.lines]
     if table.total_row:
-        lines += [[index[(r, k)] for r in range(len(rows))] for k in counts]
+        lines += [[index[(r, k)] for r in range(len(rows))] for k in summed]
     for total_key, parts in table.row_sums:
         lines += [[index[(r, k)] for k in (total_key, *parts)] for r in range(len(rows))]
     marks = suppress(values, lines, rules)
@@ -128,6 +131,8 @@ def _shown(
 ) -> Value:
     value = row.get(c.key)
     if c.kind == "count":
+        if (r, c.key) not in marks:  # the total row of a count that does not add up
+            return None
         mark = marks[(r, c.key)]
         if mark is Mark.PRIMARY:
             return rules.primary_text

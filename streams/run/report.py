@@ -162,6 +162,7 @@ def gather(store: Store, settings: Settings, period: Period, now_ms: int) -> tab
         outcomes=q.outcome_rows(store, start, end, settled_before),
         confirmed_settled=q.confirmed_settled(store, start, end, settled_before),
         requests=q.request_rows(store, start, end),
+        search_areas=q.search_area_rows(store, start, end),
         hotlist=q.hotlist_change_rows(store, start, end),
         hold_changes=q.hold_change_rows(store, start, end),
         holds_in_force=q.holds_in_force(store, min(end, now_ms)),

@@ -1,6 +1,6 @@
-"""Disparate impact (docs/transparency.md): cameras, reads, hits and false hits per area the camera registry names,
-per 1,000 reads, per 10,000 residents where the areas file gives a population, and the ratio of an area's share of
-the cameras to its share of the residents. Pure: rows in, a table out."""
+"""Disparate impact (docs/transparency.md): cameras, reads, hits, false hits and searches per area the camera
+registry names, per 1,000 reads, per 10,000 residents where the areas file gives a population, and the ratio of an
+area's share of the cameras to its share of the residents. Pure: rows in, a table out."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ def areas_table(i: Inputs) -> Table:
         cameras[area_of(i, cam)] += 1
     reads, hits = count_by(i.reads, area, "reads"), count_by(i.hits, area, "hits")
     _, _, rejected = decisions_by(i.verifications, area)
-    names = sorted(set(cameras) | set(reads) | set(hits) | {s.area for s in i.sites.values() if s.area})
+    searches: dict[str, int] = defaultdict(int)
+    for r in i.search_areas:
+        searches[r["area"]] += int(r["searches"])
+    names = sorted(set(cameras) | set(reads) | set(hits) | set(searches) | {s.area for s in i.sites.values() if s.area})
     all_cameras = sum(cameras.values())
     population = {a: info.population for a, info in i.areas.items() if info.population}
     residents = sum(population.get(a, 0) for a in names)
@@ -45,16 +48,20 @@ def areas_table(i: Inputs) -> Table:
                 "reads": reads.get(a, 0),
                 "hits": hits.get(a, 0),
                 "false_hits": rejected.get(a, 0),
+                "searches": searches.get(a, 0),
             }
         )
     per_reads = [
         Column(f"{k}_per_1000_reads", f"{label} per 1,000 reads", "rate", k, "reads", 1000)
-        for k, label in (("hits", "Hits"), ("false_hits", "False hits"))
+        for k, label in (("hits", "Hits"), ("false_hits", "False hits"), ("searches", "Searches"))
     ]
     per_residents = [
         Column(f"{k}_per_10000_residents", f"{label} per 10,000 residents", "rate", k, "population", 10_000)
-        for k, label in (("cameras", "Cameras"), ("reads", "Reads"), ("hits", "Hits"), ("false_hits", "False hits"))
-    ]
+        for k, label in (
+            ("cameras", "Cameras"), ("reads", "Reads"), ("hits", "Hits"), ("false_hits", "False hits"),
+            ("searches", "Searches"),
+        )
+    ]  # fmt: skip
     cols = (
         Column("area", "Area", "label"),
         Column("kind", "Kind", "label"),
@@ -66,16 +73,18 @@ def areas_table(i: Inputs) -> Table:
         Column("reads", "Reads"),
         Column("hits", "Hits"),
         Column("false_hits", "False hits (rejected)"),
+        # A search reaching cameras in two areas counts in both: the column has no total.
+        Column("searches", "Searches reaching the area's cameras", additive=False),
         *per_reads,
         *per_residents,
     )
     return Table(
         "areas",
-        "Disparate impact: cameras, reads, hits and false hits per area",
+        "Disparate impact: cameras, reads, hits, false hits and searches per area",
         cols,
         rows,
         total_row=True,
         note="Areas are named by the camera registry; residents come from the areas file. A ratio above 1 means an "
-        "area has more of the cameras than of the residents. Searches are not recorded by area in the aggregates "
-        "(request_counts has no area), so they are reported by kind and agency only.",
+        "area has more of the cameras than of the residents. Searches: those scoped to cameras (near-scene), in "
+        "each area where one of their cameras is; a search of a plate everywhere reaches no area in particular.",
     )

@@ -51,6 +51,7 @@ class Inputs:
     outcomes: list[dict[str, Any]]
     confirmed_settled: int
     requests: list[dict[str, Any]]
+    search_areas: list[dict[str, Any]]  # searches allowed per area they reached (scoped to cameras)
     hotlist: list[dict[str, Any]]
     hold_changes: list[dict[str, Any]]
     holds_in_force: list[dict[str, Any]]

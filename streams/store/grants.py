@@ -42,6 +42,7 @@ WORKER_TABLES = (
     "hotlist_changes",
     "hold_changes",
     "request_counts",  # written by the API; the worker's purge keeps its limit
+    "search_area_counts",  # the same
 )
 # What a transparency report reads: aggregates only (no plate, no read id), and counts of holds.
 REPORT_TABLES = (
@@ -54,6 +55,7 @@ REPORT_TABLES = (
     "verification_counts",
     "outcome_counts",
     "request_counts",
+    "search_area_counts",
     "hotlist_changes",
     "hold_changes",
     "holds",
@@ -68,6 +70,7 @@ ROLES: dict[str, list[tuple[str, str]]] = {
         ("SELECT", "audit_log"),
         ("INSERT", "audit_log"),
         ("INSERT", "request_counts"),
+        ("INSERT", "search_area_counts"),
         ("SELECT, INSERT", "legal_process"),
         ("SELECT, INSERT", "sharing"),
     ],

@@ -27,6 +27,7 @@ TIMED_TABLES = {
     "request_counts": ("window_start", "aggregates"),
     "hotlist_changes": ("window_start", "aggregates"),
     "hold_changes": ("window_start", "aggregates"),
+    "search_area_counts": ("window_start", "aggregates"),
 }
 
 

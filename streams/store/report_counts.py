@@ -132,8 +132,22 @@ class RequestCount:
     rule: str
 
 
-def write_request_count(store: Store, request: RequestCount, audit_id: str, bucket_ms: int) -> None:
-    """Count one request; ``audit_id`` (the request's audit id) de-duplicates a retried insert."""
+def write_request_count(
+    store: Store, request: RequestCount, audit_id: str, bucket_ms: int, areas: Sequence[str] = ()
+) -> None:
+    """Count one request, and for a search scoped to cameras each area it reaches (``search_area_counts``);
+    ``audit_id`` (the request's audit id) de-duplicates a retried insert."""
+    if areas:
+        rows = pa.table(
+            {
+                "window_start": pa.array([_window(request.at_ms, bucket_ms)] * len(areas), pa.int64()).cast(_TS),
+                "area": list(areas),
+                "kind": [request.kind] * len(areas),
+                "decision": [request.decision] * len(areas),
+                "searches": pa.array([1] * len(areas), pa.uint64()),
+            }
+        )
+        store.insert_arrow("search_area_counts", rows, dedup_token=f"search_area_counts:{audit_id}")
     row = pa.table(
         {
             "window_start": pa.array([_window(request.at_ms, bucket_ms)], pa.int64()).cast(_TS),

@@ -23,6 +23,7 @@ __all__ = [
     "outcome_rows",
     "read_rows",
     "request_rows",
+    "search_area_rows",
     "verification_rows",
 ]
 
@@ -114,6 +115,15 @@ def request_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
         f"toUInt64(sum(requests)) AS requests FROM request_counts WHERE {_window(start_ms, end_ms)} "
         "GROUP BY agency, partner, action, kind, justification, purpose, decision, rule "
         "ORDER BY agency, partner, action, kind, justification, purpose, decision, rule",
+    )
+
+
+def search_area_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
+    """Searches allowed by the area they reached (scoped to cameras: near_scene), per area and kind."""
+    return _rows(
+        store,
+        "SELECT area, kind, toUInt64(sum(searches)) AS searches FROM search_area_counts "
+        f"WHERE decision = 'allowed' AND {_window(start_ms, end_ms)} GROUP BY area, kind ORDER BY area, kind",
     )
 
 

@@ -24,7 +24,7 @@ class Col:
     key: str
     kind: str = "count"  # label, count, fact, rate
     over: tuple[str, str, float] | None = None  # a rate's (numerator, denominator, per)
-    additive: bool = True  # a fact the total row sums
+    additive: bool = True  # a fact or count the total row sums (counts that overlap, e.g. searches per area, are not)
 
 
 @dataclass
@@ -45,15 +45,18 @@ def expect(
         total: dict[str, Any] = {c.key: "" for c in cols}
         total[cols[0].key] = "Total"
         for c in cols:
-            if c.kind == "count" or (c.kind == "fact" and c.additive):
+            if c.kind in ("count", "fact") and c.additive:
                 total[c.key] = sum(int(r.get(c.key) or 0) for r in rows)
         rows.append(total)
     counts = [c.key for c in cols if c.kind == "count"]
-    order = {(r, k): n for n, (r, k) in enumerate((r, k) for r in range(len(rows)) for k in counts)}
+    summed = [c.key for c in cols if c.kind == "count" and c.additive]
+    no_total = {(len(rows) - 1, k) for k in counts if k not in summed} if total_row else set()
+    cells = [(r, k) for r in range(len(rows)) for k in counts if (r, k) not in no_total]
+    order = {cell: n for n, cell in enumerate(cells)}
     value = {cell: int(rows[cell[0]].get(cell[1]) or 0) for cell in order}
     all_lines = list(lines or [])
     if total_row:
-        all_lines += [[(r, k) for r in range(len(rows))] for k in counts]
+        all_lines += [[(r, k) for r in range(len(rows))] for k in summed]
     for whole, parts in row_sums:
         all_lines += [[(r, k) for k in (whole, *parts)] for r in range(len(rows))]
     hidden = {cell: "primary" for cell, v in value.items() if 1 <= v <= THRESHOLD}
@@ -73,7 +76,9 @@ def expect(
         shown: dict[str, Any] = {}
         for c in cols:
             v = row.get(c.key)
-            if c.kind == "count":
+            if c.kind == "count" and (r, c.key) in no_total:
+                shown[c.key] = None
+            elif c.kind == "count":
                 mark = hidden.get((r, c.key))
                 shown[c.key] = PRIMARY if mark == "primary" else COMPLEMENTARY if mark else int(v or 0)
             elif c.kind == "rate":

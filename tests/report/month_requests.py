@@ -34,6 +34,7 @@ class Counted:
     purpose: str
     decision: str
     rule: str
+    cameras: tuple[str, ...] = ()  # a search scoped to cameras (near_scene): the cameras it names
 
 
 class Requests:
@@ -89,15 +90,18 @@ class Requests:
         purpose: str | None = None,
         label: str = "",
         token: str | None | bool = True,
+        cameras: tuple[str, ...] | None = None,
     ) -> None:
         full = {"reason": "robbery at 5th and Main", **body, **({} if purpose is None else {"purpose": purpose})}
         bearer = self.token("ivy" if agency == HOME else "trooper", agency, "investigator") if token is True else None
         who = agency if token is True else ""
         decision = "allowed" if expect[0] < 400 else "refused"
-        counted = Counted(who, int(who not in ("", HOME)), "search", kind, justification, label, decision, expect[1])
+        cameras = tuple(body.get("cameras", ())) if cameras is None else cameras
+        counted = Counted(who, int(who not in ("", HOME)), "search", kind, justification, label, decision, expect[1],
+                          cameras)  # fmt: skip
         self.send("POST", f"/v1/search/{kind}", full, bearer, expect, counted)
 
-    def run(self, hit_id: str) -> None:
+    def run(self, hit_id: str, hit_camera: str) -> None:
         admin = self.token("adm", HOME, "admin")
         for agency, (rules, retention) in PARTNERS.items():
             self.send("PUT", f"/v1/sharing/{agency}", {"warrant_rules": rules, "retention": retention}, admin,
@@ -134,7 +138,7 @@ class Requests:
             self.search("near_scene", scene, "court_order")
         self.search("near_scene", {**scene, "process_id": stolen}, "stolen_vehicle", (403, "process_kind_not_allowed"))
         for _ in range(2):
-            self.search("hit_trail", {"process_id": warrant, "hit_id": hit_id}, "warrant")
+            self.search("hit_trail", {"process_id": warrant, "hit_id": hit_id}, "warrant", cameras=(hit_camera,))
         self.search("hit_trail", {"process_id": warrant, "hit_id": "hit-nowhere"}, "warrant", (404, "unknown_hit"))
         retro = {"process_id": warrant, "entry_id": "E-W1", "plate": "XKC3041", "from": now - DAY, "to": now - HOUR}
         self.search("retroactive_match", retro, "warrant")

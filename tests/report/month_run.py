@@ -87,13 +87,15 @@ def worker_phase(root: Path, plan: Plan, settings: dict[str, str]) -> dict[str, 
     return json.loads((root / "worker-out.json").read_text())["hits"]
 
 
-def api_phase(root: Path, issuer: TokenIssuer, settings: dict[str, str], at_ms: int, hit_id: str) -> list[Counted]:
+def api_phase(
+    root: Path, issuer: TokenIssuer, settings: dict[str, str], at_ms: int, hit_id: str, hit_camera: str
+) -> list[Counted]:
     env = base_env(root, issuer, PLATESTREAM_API_RATE_PER_MINUTE="100000", MONTH_TEST_API_AT_MS=str(at_ms))
     env.update({f"PLATESTREAM_{k.upper()}": v for k, v in settings.items()})
     api = _start_shifted(env)
     try:
         requests = Requests(api, issuer, at_ms + 5_000)
-        requests.run(hit_id)
+        requests.run(hit_id, hit_camera)
     finally:
         api.stop()
     return requests.ledger

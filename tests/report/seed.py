@@ -64,6 +64,12 @@ REQUESTS = [
         2,
     ),
 ]
+# (hour, area, kind, decision, n): the 17 allowed near-scene searches reached North's cameras, 3 of them South's too
+SEARCH_AREAS = [
+    ("2026-07-04 08:00:00", "North", "near_scene", "allowed", 17),
+    ("2026-07-04 08:00:00", "South", "near_scene", "allowed", 3),
+    ("2026-07-04 08:00:00", "North", "near_scene", "refused", 2),  # refused: reached no data, not counted
+]
 NOW_MS = 1_790_000_000_000  # 2026-09-21: every July hit is past the 30-day outcome deadline
 
 
@@ -82,7 +88,7 @@ def plant(store: Store) -> None:
     )
     store.command(
         "INSERT INTO verification_counts (window_start, camera_id, list_source, reason, match_kind, disposition, "
-        "delay_bucket, verifications) VALUES " + values(VERIFICATIONS)
+        "delay_bucket, verifications, alert) VALUES " + values([(*v, 1) for v in VERIFICATIONS])  # all alerting hits
     )
     store.command(
         "INSERT INTO outcome_counts (window_start, camera_id, list_source, match_kind, outcome, outcomes) VALUES "
@@ -91,6 +97,9 @@ def plant(store: Store) -> None:
     store.command(
         "INSERT INTO request_counts (window_start, agency, partner, action, kind, justification, purpose, decision, "
         "rule, requests) VALUES " + values(REQUESTS)
+    )
+    store.command(
+        "INSERT INTO search_area_counts (window_start, area, kind, decision, searches) VALUES " + values(SEARCH_AREAS)
     )
     store.command(
         "INSERT INTO hold_changes (change_id, window_start, agency, change, rule) VALUES "

@@ -54,7 +54,8 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Plan, Mont
     api_at = start + (days - 1) * DAY + 10 * HOUR
     trail_hit = max((h for h in plan.hits if h.entry_id == "E-W1" and h.kind == "exact" and h.at_ms < api_at),
                     key=lambda h: h.at_ms)  # fmt: skip
-    ledger = api_phase(root, TokenIssuer(root), settings, api_at, hits[f"{trail_hit.read_id}|E-W1"]["hit_id"])
+    trail = (hits[f"{trail_hit.read_id}|E-W1"]["hit_id"], trail_hit.camera)
+    ledger = api_phase(root, TokenIssuer(root), settings, api_at, *trail)
     out, report_now = report_phase(root, settings, period)
     yield plan, Month(root, outcome_within_days, hits, ledger, api_at, report_now, out)
 
@@ -246,8 +247,16 @@ def per_camera(truth: Truth) -> dict[str, dict[str, int]]:
     return out
 
 
-def test_cameras_and_disparate_impact(truth: Truth, report: dict) -> None:
+def test_cameras_and_disparate_impact(truth: Truth, report: dict, month) -> None:  # noqa: ANN001
     cams = per_camera(truth)
+    # Searches scoped to cameras (near-scene: the cameras named; hit trail: the hit's camera) count in every area
+    # where one of their cameras is; only allowed ones reached data.
+    reached: dict[str, int] = {}
+    for c in month[1].ledger:
+        if c.decision == "allowed":
+            for area in {SITES[cam][0] for cam in c.cameras}:
+                reached[area] = reached.get(area, 0) + 1
+    assert reached  # the month has near-scene searches
     active = {c for c, n in cams.items() if n["reads"] or n["heartbeats"]}
     rows = []
     for cam in sorted(SITES):
@@ -289,10 +298,11 @@ def test_cameras_and_disparate_impact(truth: Truth, report: dict) -> None:
             "population_share": None if pop_share is None else round(100 * pop_share, 2),
             "camera_to_population": None if pop_share is None else round(camera_share / pop_share, 2),
             **{k: sum(cams[c][k] for c in mine) for k in ("reads", "hits", "false_hits")},
+            "searches": reached.get(area, 0),
         })  # fmt: skip
-    per = [Col(f"{k}_per_1000_reads", "rate", (k, "reads", 1000)) for k in ("hits", "false_hits")]
+    per = [Col(f"{k}_per_1000_reads", "rate", (k, "reads", 1000)) for k in ("hits", "false_hits", "searches")]
     per += [Col(f"{k}_per_10000_residents", "rate", (k, "population", 10_000))
-            for k in ("cameras", "reads", "hits", "false_hits")]  # fmt: skip
+            for k in ("cameras", "reads", "hits", "false_hits", "searches")]  # fmt: skip
     cols = [
         Col("area", "label"),
         Col("kind", "label"),
@@ -304,6 +314,7 @@ def test_cameras_and_disparate_impact(truth: Truth, report: dict) -> None:
         Col("reads"),
         Col("hits"),
         Col("false_hits"),
+        Col("searches", additive=False),
         *per,
     ]
     check(report, "areas", expect(cols, rows, True))  # fmt: skip

@@ -80,9 +80,12 @@ def test_disparate_impact(out_dir: Path) -> None:
     assert south[2:7] == [20000, 1, 33.33, 25.0, round((1 / 3) / 0.25, 2)]
     assert north[7:10] == [8000, 68, 22]
     assert south[7:10] == [2000, 30, 0]
-    assert north[10] == round(68 / 8000 * 1000, 2)
-    assert south[11] == "n/a"  # 0 false hits: under 16
-    assert north[13] == round(8000 / 60000 * 10000, 2)
+    assert (north[10], south[10]) == (17, "< 11")  # searches reaching the area's cameras (allowed only)
+    assert rows["Total"][10] is None  # a search reaching both areas counts in each: no total
+    assert north[11] == round(68 / 8000 * 1000, 2)
+    assert south[12] == "n/a"  # 0 false hits: under 16
+    assert north[13] == round(17 / 8000 * 1000, 2)  # searches per 1,000 reads
+    assert north[15] == round(8000 / 60000 * 10000, 2)
 
 
 def test_searches_refusals_and_sharing(out_dir: Path) -> None:

@@ -35,10 +35,11 @@ def test_the_audit_writer_may_only_insert_into_the_audit_table() -> None:
     assert privileges("platestream_audit_writer") == {"audit_log": {"INSERT"}}
 
 
-def test_the_api_writes_only_audit_legal_process_sharing_and_request_count_records() -> None:
+def test_the_api_writes_only_audit_legal_process_sharing_and_its_request_counts() -> None:
     api = privileges("platestream_api")
-    assert {t for t, p in api.items() if p - {"SELECT"}} == {"audit_log", "legal_process", "sharing", "request_counts"}
-    assert api["request_counts"] == {"INSERT"}
+    writes = {"audit_log", "legal_process", "sharing", "request_counts", "search_area_counts"}
+    assert {t for t, p in api.items() if p - {"SELECT"}} == writes
+    assert api["request_counts"] == api["search_area_counts"] == {"INSERT"}
     assert api["audit_log"] == {"SELECT", "INSERT"}
     assert not any("ALTER" in p for ps in api.values() for p in ps)
 
