@@ -82,7 +82,8 @@ def verify(hit_id: Id, body: VerificationBody, request: Request, who: Who) -> Ac
         event["note"] = body.note
     if body.checks is not None:
         event["checks"] = body.checks
-    if character_check_missing(event) and hit_id in from_store(request, possible_misreads, [hit_id]):
+    low = service_of(request).low_confidence
+    if character_check_missing(event) and hit_id in from_store(request, possible_misreads, [hit_id], low):
         # The rule the workers apply too: a possible misread is never confirmed by the three ticks alone.
         raise Refused(
             400, CHARACTER_CHECK_RULE, f"a possible misread is confirmed only with the check {CHARACTER_CHECK}"

@@ -19,7 +19,7 @@ from streams.config.access import load_access
 from streams.config.review_policy import load_review_policy
 from streams.config.search_policy import load_search_policy
 from streams.config.secret_files import load_signer
-from streams.config.settings import Settings
+from streams.config.settings import Settings, load_policy
 from streams.core.signing import ControlSigner
 from streams.ingest.camera_sites import load_camera_positions
 from streams.kafka.audit_log import audit_setup
@@ -75,6 +75,8 @@ class Service:
         self.hold_release_roles = frozenset(policy.hold_release_roles)
         self.keys = settings.load_plate_keys()
         self.search_policy = load_search_policy(settings.search_policy_path)
+        # Under it a read may be a misread: confirming its hit needs every character compared (the workers' rule).
+        self.low_confidence = load_policy(settings.policy_path).low_confidence
         # The deployment's own agencies (search policy, review policy's jurisdiction): any other is a partner.
         self.home_agencies = load_review_policy(None, settings.search_policy_path).home_agencies
         registry = settings.camera_registry_path

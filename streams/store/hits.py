@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streams.model.match_kinds import MISREAD_KINDS
 from streams.store.clickhouse import Store
 from streams.store.sql import sql_literal
 
@@ -126,13 +127,14 @@ def hit_facts(store: Store, hit_ids: list[str]) -> dict[str, HitFacts]:
     }
 
 
-def possible_misreads(store: Store, hit_ids: list[str]) -> set[str]:
-    """Which of ``hit_ids`` may be misreads (the pipeline flagged them for a person's check: not an exact match, a
-    low-confidence read, or a region it could not read): confirming one needs every character compared."""
+def possible_misreads(store: Store, hit_ids: list[str], low_confidence: float) -> set[str]:
+    """Which of ``hit_ids`` may be misreads: a candidate or confusable match, or a read under ``low_confidence``
+    (the admission policy's). Confirming one needs every character compared (``CHARACTER_CHECK``)."""
     if not hit_ids:
         return set()
+    kinds = ", ".join(sql_literal(k) for k in sorted(MISREAD_KINDS))
     found = store.query_arrow(
         "SELECT DISTINCT hit_id FROM hits WHERE hit_id IN (" + ", ".join(sql_literal(h) for h in hit_ids) + ") "
-        "AND (verification_required = 1 OR match_kind != 'exact')"
+        f"AND (match_kind IN ({kinds}) OR ocr_confidence < {float(low_confidence)!r})"
     )
     return set(found["hit_id"].to_pylist())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 
 from streams.ingest.control import Rejection, rejection
 from streams.ingest.verifications import CHARACTER_CHECK, CHARACTER_CHECK_RULE, Verification
@@ -27,9 +28,10 @@ def _refused(v: Verification, reason: str, detail: str) -> Rejection:
 
 
 def screen(
-    events: list[Verification], lookup: Lookup
+    events: list[Verification], lookup: Lookup, low_confidence: float
 ) -> tuple[list[Verification], list[Verification], list[Rejection]]:
-    """(dispositions, outcomes, rejections) of decoded ``events``, each rule applied in turn."""
+    """(dispositions, outcomes, rejections) of decoded ``events``, each rule applied in turn; ``low_confidence``: the
+    admission policy's, under which a read may be a misread."""
     rejected: list[Rejection] = []
     known = lookup(known_hits, sorted({v.hit_id for v in events})) if events else set()
     rejected += [
@@ -38,7 +40,8 @@ def screen(
     events = [v for v in events if v.hit_id in known]
 
     unchecked = [v for v in events if v.word == CONFIRMED and not v.characters_compared]
-    misreads = lookup(possible_misreads, sorted({v.hit_id for v in unchecked})) if unchecked else set()
+    query = partial(possible_misreads, low_confidence=low_confidence)
+    misreads = lookup(query, sorted({v.hit_id for v in unchecked})) if unchecked else set()
     why = f"{CHARACTER_CHECK_RULE}: a possible misread is confirmed only with the check {CHARACTER_CHECK}"
     refuse = {id(v) for v in unchecked if v.hit_id in misreads}
     rejected += [_refused(v, dl.REFUSED, why) for v in events if id(v) in refuse]

@@ -290,7 +290,8 @@ class Worker:
         (``outcomes.record``) and passing the rules of ``streams.worker.decisions``: each written one is audited with
         who recorded it, each refused one dead-lettered and audited."""
         events, rejected = decode_verifications(payloads, origins, self.gate)
-        decisions, outcomes, refused = screen(events, lambda query, ids: self.retrying(query, self.store, ids))
+        lookup = lambda query, ids: self.retrying(query, self.store, ids)  # noqa: E731 - retried store reads
+        decisions, outcomes, refused = screen(events, lookup, self.processor.config.low_confidence)
         rejected += refused
         written: list[Verification] = []
         for table, rows, build in (

@@ -40,6 +40,8 @@ def hit_row(hit_id: str, read: str, entry: str, kind: str, captured_ms: int, con
         "entry_source": "ncic", "source_stale": False, "match_kind": kind, "alert": True, "repeat_passage": False,
         "status": "unverified", "verification_required": True, "matched_candidate": read if kind == "candidate" else "",
         "candidate_rank": -1, "differing_positions": diffs if kind == "confusable" else [], "region_unknown": False,
+        "entry_agency": "metro-pd", "entry_expiry_rule": None,
+        "candidates": [{"plate": read, "confidence": confidence}],
     }  # fmt: skip
 
 

@@ -32,7 +32,7 @@ from tests.console.helpers import (
 from tests.support.issuer import TokenIssuer
 
 pytestmark = pytest.mark.integration
-AGENCY = "metro-pd"  # the search policy's home agency: the hits topic names no agency of its own yet
+AGENCY = "metro-pd"  # the agency of the test entries (entry_agency on the hits topic), also the home agency
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from streams.kafka.hits_feed import FeedHit
+from streams.model.match_kinds import MISREAD_KINDS
 
 __all__ = [
     "KIND_MEANINGS",
@@ -28,8 +29,6 @@ KIND_MEANINGS = {
     "confusable": "matches only if look-alike characters (such as 0/O, 8/B, 1/I) are taken for each other",
     "region_mismatch": "the characters match but the issuing region differs from the entry's",
 }
-# Kinds where the read may be a misread: the operator types the plate they see before confirming.
-MISREAD_KINDS = frozenset({"confusable", "candidate"})
 
 
 def normalise(plate: str) -> str:
@@ -68,8 +67,8 @@ def iso_ms(value: str | None) -> int | None:
 
 
 def agency_of(payload: dict[str, Any], home_agency: str) -> str:
-    """The agency whose operators check a hit: the entry's agency when the hit names it, else the deployment's
-    home agency (the hits topic does not yet carry the entry's agency)."""
+    """The agency whose operators check a hit: the entry's agency (``entry_agency`` on the hits topic), else, for
+    an entry that names none, the deployment's home agency."""
     agency = payload.get("entry_agency") or payload.get("agency")
     return agency if isinstance(agency, str) and agency else home_agency
 
