@@ -11,7 +11,7 @@ from streams.config.settings import Settings
 from streams.errors import ConfigError
 from streams.store.clickhouse import Store, check_schema_mode, migrate, pending_migrations, schema_mode
 
-__all__ = ["prepare_schema"]
+__all__ = ["prepare_schema", "prepared_store"]
 
 
 def prepare_schema(store: Store, settings: Settings) -> list[str]:
@@ -28,3 +28,14 @@ def prepare_schema(store: Store, settings: Settings) -> list[str]:
     if schema_mode(store) != ("cluster" if settings.clickhouse_cluster else "single"):
         check_schema_mode(store, settings.clickhouse_cluster)
     return []
+
+
+def prepared_store(store: Store, settings: Settings) -> Store:
+    """``store`` after ``prepare_schema``; closed when refused, so a process that does not start leaves no embedded
+    session open behind the error."""
+    try:
+        prepare_schema(store, settings)
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -73,7 +73,7 @@ from streams.store.report_counts import (
     write_hotlist_changes,
 )
 from streams.store.retention_check import verify_store
-from streams.store.schema import prepare_schema
+from streams.store.schema import prepared_store
 from streams.store.sql import sql_literal
 from streams.worker.alert_window import seed_alert_window
 from streams.worker.delivery import Delivery, Producer
@@ -118,8 +118,7 @@ def open_worker_store(settings: Settings) -> Store:
     store = open_store(settings.clickhouse_url, settings.chdb_path)
     if settings.store_fault_file is not None:  # test hook, inert unless configured
         store = FaultInjectingStore(store, settings.store_fault_file)
-    prepare_schema(store, settings)  # without store_maintenance: ConfigError unless fully migrated
-    return store
+    return prepared_store(store, settings)  # without store_maintenance: ConfigError unless fully migrated
 
 
 class Worker:
