@@ -7,11 +7,12 @@ Precedence: environment over the YAML file (``PLATESTREAM_CONFIG``) over default
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams import resources
@@ -29,6 +30,8 @@ from streams.ingest.limits import InputLimits, load_camera_registry
 from streams.model.match_kinds import KINDS
 
 MATCH_KINDS = frozenset(KINDS)
+# A ClickHouse cluster's name (``clickhouse_cluster``), as it goes into ``ON CLUSTER `name```.
+CLUSTER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 class Settings(BaseSettings):
@@ -40,6 +43,12 @@ class Settings(BaseSettings):
     topic_prefix: str = "platestream."
     partitions: int = Field(6, ge=1, le=1024)
     clickhouse_url: str | None = Field(None, validation_alias=AliasChoices("CLICKHOUSE_URL", "clickhouse_url"))
+    # A ClickHouse cluster (a name of the server's remote_servers): migrations run ON CLUSTER with Replicated engines,
+    # one shard, writes and reads on any replica (docs/operations.md, "ClickHouse cluster mode"). None: one node.
+    clickhouse_cluster: str | None = None
+    # Whether this process migrates and purges the store. Off for workers next to a server, where one Job migrates
+    # and one CronJob purges: they apply nothing and refuse a schema behind theirs. Not `purge` (a drill setting).
+    store_maintenance: bool = True
     chdb_path: Path = Path(".local/chdb")
     policy_path: Path | None = None  # None: the packaged default (resources/policies/default.yaml)
     hotlist_path: Path | None = None
@@ -189,6 +198,20 @@ class Settings(BaseSettings):
         if v and not v.startswith(("http://", "https://", "clickhouse://")):
             raise ValueError("must start with http://, https:// or clickhouse://")
         return v or None
+
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _ch_cluster(cls, v: str | None) -> str | None:
+        if v and not CLUSTER_NAME.fullmatch(v):
+            raise ValueError("letters, digits, '_', '.' and '-' only (a cluster of the server's remote_servers)")
+        return v or None
+
+    @model_validator(mode="after")
+    def _server_only(self) -> Settings:
+        # An embedded store belongs to one process: no Job can migrate or purge it, and chDB has no Keeper.
+        if not self.clickhouse_url and (self.clickhouse_cluster or not self.store_maintenance):
+            raise ValueError("clickhouse_cluster and store_maintenance=false need a ClickHouse server (clickhouse_url)")
+        return self
 
     @field_validator("retention")
     @classmethod

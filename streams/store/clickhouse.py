@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from streams import resources
 from streams.errors import ConfigError, SchemaError, StoreError
+from streams.store.ddl import on_cluster
 from streams.store.sql import sql_literal
 
 if TYPE_CHECKING:  # chdb is imported lazily: loading the engine is heavy and server-only setups skip it
@@ -113,11 +114,13 @@ def open_store(url: str | None = None, path: str | Path = ".local/chdb") -> Stor
     return ServerStore(url) if url else ChdbStore(path)
 
 
-def migrate(store: Store, aggregate_ttl_days: int = 400) -> list[str]:
-    """Apply the ``schemas/clickhouse/*.sql`` files not yet recorded in ``schema_migrations``, in name order.
+def migrate(store: Store, aggregate_ttl_days: int = 400, cluster: str | None = None) -> list[str]:
+    """Apply the ``schemas/clickhouse/*.sql`` files not yet recorded in ``schema_migrations``, in name order;
+    with ``cluster``, rendered for that cluster (``streams.store.ddl``: ``ON CLUSTER``, Replicated engines).
 
     Returns the names applied. A file is recorded only after all its statements ran; the statements use
     ``IF NOT EXISTS``, so re-running a file that failed half-way (or racing another migrator) is harmless.
+    A schema made in the other mode (single-node vs cluster) is refused before anything is applied to it.
     """
     if type(aggregate_ttl_days) is not int or aggregate_ttl_days < 1:
         raise ConfigError(f"aggregate_ttl_days must be a positive integer, got {aggregate_ttl_days!r}")
@@ -125,26 +128,66 @@ def migrate(store: Store, aggregate_ttl_days: int = 400) -> list[str]:
     if not files:
         raise SchemaError("no migration files in the package (streams/resources/schemas/clickhouse)")
     done = _applied(store)
+    todo = [file for file in files if file.name not in done]
+    if todo:
+        check_schema_mode(store, cluster)
     applied: list[str] = []
-    for file in files:
-        if file.name in done:
-            continue
-        for statement in statements(file.read_text(encoding="utf-8"), aggregate_ttl_days, file.name):
+    for file in todo:
+        for statement in statements(file.read_text(encoding="utf-8"), aggregate_ttl_days, file.name, cluster):
             store.command(statement)
         store.command(f"INSERT INTO schema_migrations (name, applied_at) VALUES ({sql_literal(file.name)}, now())")
         applied.append(file.name)
     return applied
 
 
-def statements(text: str, aggregate_ttl_days: int, source: str = "<sql>") -> list[str]:
-    """Split one migration file into statements (``;`` at line end) with its placeholders substituted."""
+def pending_migrations(store: Store) -> list[str]:
+    """The names of the packaged migration files the store has not applied yet (in the order they apply)."""
+    done = _applied(store)
+    return [file.name for file in resources.migrations() if file.name not in done]
+
+
+def schema_mode(store: Store) -> str | None:
+    """``"cluster"`` when the store's ``schema_migrations`` is a Replicated table, ``"single"`` when it is not,
+    None before the first migration."""
+    where = "database = currentDatabase() AND name = 'schema_migrations'"
+    engines = store.query_arrow(f"SELECT engine FROM system.tables WHERE {where}")["engine"].to_pylist()
+    if not engines:
+        return None
+    return "cluster" if str(engines[0]).startswith("Replicated") else "single"
+
+
+def check_schema_mode(store: Store, cluster: str | None) -> None:
+    """SchemaError when the store's schema was made in the other mode than ``cluster`` asks: there is no
+    conversion, and DDL of one mode applied to the other would leave replicas apart."""
+    mode = schema_mode(store)
+    if mode == "single" and cluster:
+        raise SchemaError(
+            f"the store's schema is single-node (schema_migrations is not Replicated), but clickhouse_cluster is "
+            f"{cluster!r}: cluster mode needs a fresh database (docs/operations.md, ClickHouse cluster mode)"
+        )
+    if mode == "cluster" and not cluster:
+        raise SchemaError(
+            "the store's schema is in cluster mode (schema_migrations is Replicated): set clickhouse_cluster to apply "
+            "migrations to it"
+        )
+
+
+def statements(text: str, aggregate_ttl_days: int, source: str = "<sql>", cluster: str | None = None) -> list[str]:
+    """Split one migration file into statements (``;`` at line end) with its placeholders substituted, each
+    rendered for ``cluster`` when one is given."""
     text = text.replace("{aggregate_ttl_days}", str(aggregate_ttl_days))
     # Full-line comments go first: a `;` ending a comment line must not split a statement.
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     left = _PLACEHOLDER.search(text)
     if left:
         raise SchemaError(f"{source}: unknown placeholder {left.group(0)}")
-    return [s.strip() for s in _STATEMENT_END.split(text) if s.strip()]
+    found = [s.strip() for s in _STATEMENT_END.split(text) if s.strip()]
+    if cluster is None:
+        return found
+    try:
+        return [on_cluster(s, cluster) for s in found]
+    except SchemaError as exc:
+        raise SchemaError(f"{source}: {exc}") from None
 
 
 def stop_ttl_merges(store: Store) -> list[str]:

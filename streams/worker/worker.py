@@ -53,7 +53,7 @@ from streams.model.disposition import CONFIRMED
 from streams.store.aggregates import write_aggregates, write_expiry
 from streams.store.audit import audit
 from streams.store.audit import configure as configure_audit
-from streams.store.clickhouse import Store, StoreRejected, migrate, open_store, start_ttl_merges, stop_ttl_merges
+from streams.store.clickhouse import Store, StoreRejected, open_store, start_ttl_merges, stop_ttl_merges
 from streams.store.deletions import write_log_starts
 from streams.store.faults import FaultInjectingStore
 from streams.store.hits import write_hits
@@ -71,6 +71,7 @@ from streams.store.report_counts import (
     write_hotlist_changes,
 )
 from streams.store.retention_check import verify_store
+from streams.store.schema import prepared_store
 from streams.store.sql import sql_literal
 from streams.worker.alert_window import seed_alert_window
 from streams.worker.decisions import applied_entry, screen
@@ -112,12 +113,11 @@ def counted_audit(store: Store, entry: AuditEntry) -> int:
 
 
 def open_worker_store(settings: Settings) -> Store:
-    """The configured store (server or embedded), with the fault hook when configured, migrated."""
+    """The configured store (server or embedded), with the fault hook when configured, migrated (or checked)."""
     store = open_store(settings.clickhouse_url, settings.chdb_path)
     if settings.store_fault_file is not None:  # test hook, inert unless configured
         store = FaultInjectingStore(store, settings.store_fault_file)
-    migrate(store, settings.aggregate_ttl_days)
-    return store
+    return prepared_store(store, settings)  # without store_maintenance: ConfigError unless fully migrated
 
 
 class Worker:
@@ -180,7 +180,7 @@ class Worker:
         self.last_purge_ms = 0
         self.last_purge: dict[str, int] = {}
         self.ttl_stopped: list[str] = []
-        if not settings.purge:
+        if not settings.purge and settings.store_maintenance:
             # Nothing deletes then, not even the engine's lazy TTL (embedded only, per table, undone by `close`).
             log.warning("purge is off: expired rows stay in the store until it is turned back on")
             self.ttl_stopped = stop_ttl_merges(self.store)
@@ -358,7 +358,7 @@ class Worker:
         if now - self.last_purge_ms >= self.settings.purge_every_s() * 1000:
             self.last_purge_ms = now
             self.sample_kafka_deletions(now)
-            if self.settings.purge:
+            if self.settings.purge and self.settings.store_maintenance:  # without maintenance: the CronJob purges
                 # Retried like every write: a purge is idempotent, and the limit must hold once the store is back.
                 done = self.retrying(purge, self.store, self.retention, now, self.processor.config.bucket_ms)
                 self.last_purge = {f"{t}/{c}": n for (t, c), n in done.deleted.items()}

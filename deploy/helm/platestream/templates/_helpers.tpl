@@ -94,6 +94,7 @@ rounded up to a whole MiB. A reload of the whole list holds the old list and bui
 {{- $_ := set $s "audit_keys_file" (printf "%s/audit/audit_keys.pub" $sec) -}}
 {{- end -}}
 {{- if $v.auditSequencer.enabled }}{{ $_ := set $s "audit_via_kafka" true }}{{ end -}}
+{{- if $v.clickhouse.cluster }}{{ $_ := set $s "clickhouse_cluster" $v.clickhouse.cluster }}{{ end -}}
 {{- if $v.policies.retention }}{{ $_ := set $s "retention" "/etc/platestream/policies/retention.yaml" }}{{ end -}}
 {{- toYaml (merge $s $v.config) -}}
 {{- end -}}
@@ -126,6 +127,11 @@ rounded up to a whole MiB. A reload of the whole list holds the old list and bui
 - name: CLICKHOUSE_URL
   value: {{ $v.clickhouse.url | quote }}
 {{- end }}
+{{- end }}
+{{- if and (eq .role "worker") $v.clickhouse.url }}
+# The migrate Job and the purge CronJob maintain the server's schema and retention, not every worker.
+- name: PLATESTREAM_STORE_MAINTENANCE
+  value: "false"
 {{- end }}
 {{- if and (eq .role "api") $v.secrets.controlSigningKey.secretName }}
 - name: PLATESTREAM_CONTROL_SIGNING_KEY_FILE
@@ -275,6 +281,12 @@ seccompProfile: {type: RuntimeDefault}
 {{- if and $v.keda.enabled (gt (int $v.keda.minReplicaCount) (int $v.keda.maxReplicaCount)) -}}
 {{- fail "keda.minReplicaCount exceeds keda.maxReplicaCount" -}}
 {{- end -}}
+{{- if and $v.clickhouse.cluster (not $v.clickhouse.url) -}}
+{{- fail "clickhouse.cluster needs a ClickHouse server (clickhouse.url)" -}}
+{{- end -}}
+{{- if and $v.clickhouse.url (not $v.cronJobs.purge.enabled) -}}
+{{- fail "cronJobs.purge.enabled is false with a ClickHouse server: the workers do not purge it, so nothing would (to stop deletion in a drill, set config.purge: false)" -}}
+{{- end -}}
 {{- if and (not $v.clickhouse.url) (or $v.keda.enabled (gt (int $v.worker.replicas) 1)) -}}
 {{- fail "more than one worker needs a ClickHouse server (clickhouse.url): an embedded store belongs to one process" -}}
 {{- end -}}
@@ -283,7 +295,8 @@ seccompProfile: {type: RuntimeDefault}
 {{/*
 The pod spec every role shares: (dict "root" $ "role" "worker" "args" (list ...) "ports" (list ...) "resources" ...
 "probes" "..." "grace" 60 "restartPolicy" "Never" "configs" "migrate-" "extraEnv" (list) "extraVolumes" "..."
-"extraMounts" "..."). Security context, secrets copied to private files, scratch volumes, settings and policies.
+"extraMounts" "..." "command" (list ...)). Security context, secrets copied to private files, scratch volumes,
+settings and policies.
 */}}
 {{- define "platestream.podSpec" -}}
 {{- $v := .root.Values -}}
@@ -309,6 +322,10 @@ containers:
   - name: {{ .role }}
     image: {{ include "platestream.image" .root }}
     imagePullPolicy: {{ $v.image.pullPolicy }}
+    {{- with .command }}
+    command:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
     args:
       {{- toYaml .args | nindent 6 }}
     env:
