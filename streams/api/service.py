@@ -29,9 +29,10 @@ from streams.model.access import Principal
 from streams.model.audit import AuditEntry
 from streams.store.audit import audit
 from streams.store.audit import configure as configure_audit
-from streams.store.clickhouse import Store, migrate, open_store
+from streams.store.clickhouse import Store, open_store
 from streams.store.faults import FaultInjectingStore
 from streams.store.report_counts import RequestCount, write_request_count
+from streams.store.schema import prepared_store
 
 __all__ = ["RateLimiter", "Service"]
 
@@ -93,8 +94,7 @@ class Service:
         self.publish_lock = threading.Lock()
 
     def start(self) -> None:
-        store = open_store(self.settings.clickhouse_url, self.settings.chdb_path)
-        migrate(store, self.settings.aggregate_ttl_days)
+        store = prepared_store(open_store(self.settings.clickhouse_url, self.settings.chdb_path), self.settings)
         if self.settings.store_fault_file is not None:  # test hook, inert unless configured
             store = FaultInjectingStore(store, self.settings.store_fault_file)
         self.store = store

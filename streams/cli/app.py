@@ -133,7 +133,7 @@ def migrate(
     s = load_settings(config)
     store = open_store(s.clickhouse_url, s.chdb_path)
     try:
-        applied = migrate_store(store, s.aggregate_ttl_days)
+        applied = migrate_store(store, s.aggregate_ttl_days, s.clickhouse_cluster)
         typer.echo(f"{store.name}: applied {len(applied)} file(s) {', '.join(applied)}")
         if grants:
             typer.echo(f"{store.name}: granted roles {', '.join(apply_grants(store))}")

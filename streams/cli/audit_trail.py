@@ -19,8 +19,9 @@ from streams.model.audit import AuditEntry
 from streams.run.audit_sequencer import AuditSequencer
 from streams.store import audit
 from streams.store.audit_checkpoints import verify_audit, write_checkpoint
-from streams.store.clickhouse import migrate, open_store
+from streams.store.clickhouse import open_store
 from streams.store.discovery import export_case, verify_bundle
+from streams.store.schema import prepare_schema
 
 __all__ = ["audit_checkpoint", "audit_export", "audit_sequence", "audit_verify"]
 
@@ -119,7 +120,7 @@ def audit_sequence(
     audit.configure(settings.audit_signer(), settings.audit_trusted_keys())  # it signs the checkpoints
     store = open_store(settings.clickhouse_url, settings.chdb_path)
     try:
-        migrate(store, settings.aggregate_ttl_days)
+        prepare_schema(store, settings)  # migrated (ON CLUSTER when configured), or checked with maintenance off
         sequencer = AuditSequencer(settings, store)
         written = sequencer.run(idle_exit_s=until_idle)
     finally:

@@ -11,9 +11,10 @@ from streams.cli.options import ConfigOpt
 from streams.config.retention import DATA_CLASSES, RetentionPolicy, kafka_limit_configs, kafka_topic_limits
 from streams.config.settings import Settings, load_policy, load_settings
 from streams.run.retention_verify import verify as verify_stores
-from streams.store.clickhouse import ServerStore, migrate, open_store
+from streams.store.clickhouse import ServerStore, open_store
 from streams.store.deletions import deletions_per_day
 from streams.store.purge import purge as purge_store
+from streams.store.schema import prepare_schema
 
 retention_app = typer.Typer(no_args_is_help=True, help="Retention policy: show it, verify the stores against it.")
 
@@ -83,7 +84,7 @@ def purge(config: ConfigOpt = None, retention: RetentionOpt = None) -> None:
     settings, policy = _settings_and_policy(config, retention)
     store = open_store(settings.clickhouse_url, settings.chdb_path)
     try:
-        migrate(store, settings.aggregate_ttl_days)
+        prepare_schema(store, settings)  # migrated (ON CLUSTER when configured), or checked with maintenance off
         done = purge_store(store, policy, bucket_ms=settings.bucket_s * 1000)
     finally:
         store.close()
