@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/platestream run
 
+# Two pytest processes (most tests wait on brokers and subprocesses, not on the CPU), whole files to each so a
+# file's fixtures (a broker, a worker, a store) are set up once; each process starts its own Kafka broker.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not integration"
