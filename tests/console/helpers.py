@@ -23,7 +23,6 @@ from streams.store.hits import write_hits
 from tests.support.issuer import TokenIssuer
 
 CLIENT_ID = "platestream-console"
-CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / ".local" / "test-artifacts" / "console"
 DOCS_IMG = REPO / "docs" / "img"

@@ -18,7 +18,6 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from streams.config.secret_files import load_verifier
 from tests.api.helpers import last_seq, publishing_env, records_since, start_api
 from tests.console.helpers import (
-    CHROMIUM,
     CLIENT_ID,
     artifact,
     console_env,
@@ -29,6 +28,7 @@ from tests.console.helpers import (
     store_hits,
     topic_messages,
 )
+from tests.support.browser import launch
 from tests.support.issuer import TokenIssuer
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ AGENCY = "metro-pd"  # the agency of the test entries (entry_agency on the hits 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        b = launch(p)
         yield b
         b.close()
 

@@ -4,23 +4,20 @@ under out/test-artifacts/."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
+from playwright.sync_api import sync_playwright
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.support.browser import launch
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
 
-playwright = pytest.importorskip("playwright.sync_api")
 
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium: deploy/tools/chromium.sh installs it")
 def test_the_page_renders_offline(out_dir: Path) -> None:
     errors: list[str] = []
     requests: list[str] = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with sync_playwright() as p:
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -165,9 +165,9 @@ def test_without_maintenance_a_migrated_store_is_used_as_it_is(clean_env: None, 
     assert prepare_schema(store, Settings()) == []  # maintaining: migrate, nothing left to apply
 
 
+@pytest.mark.parametrize("store", ["chdb"], indirect=True)  # the worker opens its store by path: the embedded one
 def test_a_worker_without_maintenance_refuses_a_store_behind_its_migrations(clean_env: None, store: Store) -> None:
-    if not isinstance(store, ChdbStore):
-        pytest.skip("the worker opens the store from its settings: the embedded one here")
+    assert isinstance(store, ChdbStore)
     # Validated as for a server, then pointed at the embedded store standing in for it.
     settings = Settings(clickhouse_url=SERVER, store_maintenance=False).model_copy(
         update={"clickhouse_url": None, "chdb_path": store.path}
