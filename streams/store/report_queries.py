@@ -39,49 +39,46 @@ def _rows(store: Store, sql: str) -> Rows:
     return store.query_arrow(sql).to_pylist()
 
 
-def read_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
-    """Reads and duplicates dropped per day and camera."""
+def _grouped(
+    store: Store, table: str, keys: str, sums: str, start_ms: int, end_ms: int, where: str = "", final: bool = False
+) -> Rows:
+    """``sums`` per ``keys`` (``expr AS name`` allowed) of ``table``'s rows in the period, ordered by the keys."""
+    names = ", ".join(k.split(" AS ")[-1].strip() for k in keys.split(","))
     return _rows(
         store,
-        "SELECT toDate(window_start) AS day, camera_id, toUInt64(sum(reads)) AS reads, "
-        f"toUInt64(sum(duplicates)) AS duplicates FROM read_counts WHERE {_window(start_ms, end_ms)} "
-        "GROUP BY day, camera_id ORDER BY day, camera_id",
+        f"SELECT {keys}, {sums} FROM {table}{' FINAL' if final else ''} "
+        f"WHERE {where + ' AND ' if where else ''}{_window(start_ms, end_ms)} GROUP BY {names} ORDER BY {names}",
     )
+
+
+def read_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
+    """Reads and duplicates dropped per day and camera."""
+    return _grouped(
+        store, "read_counts", "toDate(window_start) AS day, camera_id",
+        "toUInt64(sum(reads)) AS reads, toUInt64(sum(duplicates)) AS duplicates", start_ms, end_ms,
+    )  # fmt: skip
 
 
 def heartbeats(store: Store, start_ms: int, end_ms: int) -> Rows:
     """Heartbeats per camera (a camera that sent one was active, even without reads)."""
-    return _rows(
-        store,
-        "SELECT camera_id, toUInt64(sum(heartbeats)) AS heartbeats FROM camera_health "
-        f"WHERE {_window(start_ms, end_ms)} "
-        "GROUP BY camera_id ORDER BY camera_id",
-    )
+    return _grouped(store, "camera_health", "camera_id", "toUInt64(sum(heartbeats)) AS heartbeats", start_ms, end_ms)
 
 
 def hit_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
     """Hits and alerts per day, camera, list source, reason and match kind."""
-    return _rows(
-        store,
-        "SELECT toDate(window_start) AS day, camera_id, list_source, reason, match_kind, "
-        "toUInt64(sum(hits)) AS hits, toUInt64(sum(alerts)) AS alerts "
-        f"FROM hit_counts WHERE {_window(start_ms, end_ms)} "
-        "GROUP BY day, camera_id, list_source, reason, match_kind "
-        "ORDER BY day, camera_id, list_source, reason, match_kind",
-    )
+    return _grouped(
+        store, "hit_counts", "toDate(window_start) AS day, camera_id, list_source, reason, match_kind",
+        "toUInt64(sum(hits)) AS hits, toUInt64(sum(alerts)) AS alerts", start_ms, end_ms,
+    )  # fmt: skip
 
 
 def verification_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
     """Verifications of the period's captures per camera, list, reason, match kind, disposition, delay bucket and
     whether the hit raised an alert."""
-    return _rows(
-        store,
-        "SELECT camera_id, list_source, reason, match_kind, disposition, delay_bucket, alert, "
-        "toUInt64(sum(verifications)) AS verifications, sum(delay_seconds_sum) AS delay_seconds "
-        f"FROM verification_counts WHERE {_window(start_ms, end_ms)} "
-        "GROUP BY camera_id, list_source, reason, match_kind, disposition, delay_bucket, alert "
-        "ORDER BY camera_id, list_source, reason, match_kind, disposition, delay_bucket, alert",
-    )
+    return _grouped(
+        store, "verification_counts", "camera_id, list_source, reason, match_kind, disposition, delay_bucket, alert",
+        "toUInt64(sum(verifications)) AS verifications, sum(delay_seconds_sum) AS delay_seconds", start_ms, end_ms,
+    )  # fmt: skip
 
 
 def outcome_rows(store: Store, start_ms: int, end_ms: int, settled_before_ms: int) -> Rows:
@@ -109,39 +106,31 @@ def confirmed_settled(store: Store, start_ms: int, end_ms: int, settled_before_m
 
 def request_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
     """Requests reaching data by agency, partner, action, kind, justification, purpose, decision and rule."""
-    return _rows(
-        store,
-        "SELECT agency, partner, action, kind, justification, purpose, decision, rule, "
-        f"toUInt64(sum(requests)) AS requests FROM request_counts WHERE {_window(start_ms, end_ms)} "
-        "GROUP BY agency, partner, action, kind, justification, purpose, decision, rule "
-        "ORDER BY agency, partner, action, kind, justification, purpose, decision, rule",
-    )
+    return _grouped(
+        store, "request_counts", "agency, partner, action, kind, justification, purpose, decision, rule",
+        "toUInt64(sum(requests)) AS requests", start_ms, end_ms,
+    )  # fmt: skip
 
 
 def search_area_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
     """Searches allowed by the area they reached (scoped to cameras: near_scene), per area and kind."""
-    return _rows(
-        store,
-        "SELECT area, kind, toUInt64(sum(searches)) AS searches FROM search_area_counts "
-        f"WHERE decision = 'allowed' AND {_window(start_ms, end_ms)} GROUP BY area, kind ORDER BY area, kind",
-    )
+    return _grouped(
+        store, "search_area_counts", "area, kind", "toUInt64(sum(searches)) AS searches", start_ms, end_ms,
+        where="decision = 'allowed'",
+    )  # fmt: skip
 
 
 def hotlist_change_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
     """Hot-list changes (each once: FINAL) by change, rule and list source."""
-    return _rows(
-        store,
-        "SELECT change, rule, source, toUInt64(count()) AS changes FROM hotlist_changes FINAL "
-        f"WHERE {_window(start_ms, end_ms)} GROUP BY change, rule, source ORDER BY change, rule, source",
+    return _grouped(
+        store, "hotlist_changes", "change, rule, source", "toUInt64(count()) AS changes", start_ms, end_ms, final=True
     )
 
 
 def hold_change_rows(store: Store, start_ms: int, end_ms: int) -> Rows:
     """Hold changes (each once: FINAL) by agency, change and rule."""
-    return _rows(
-        store,
-        "SELECT agency, change, rule, toUInt64(count()) AS changes FROM hold_changes FINAL "
-        f"WHERE {_window(start_ms, end_ms)} GROUP BY agency, change, rule ORDER BY agency, change, rule",
+    return _grouped(
+        store, "hold_changes", "agency, change, rule", "toUInt64(count()) AS changes", start_ms, end_ms, final=True
     )
 
 
