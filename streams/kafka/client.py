@@ -44,6 +44,7 @@ GROUP_ROLES = {
     "alerts": "a starting worker's read of recent alerts (never committed)",
     "dlq": "`platestream dlq` (never committed)",
     "retention-verify": "`platestream retention verify` (never committed)",
+    "console": "the API's console feed of hits and decisions (never committed)",
 }
 
 

@@ -16,7 +16,6 @@ import base64
 import binascii
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.config.settings import Settings
 from streams.errors import KafkaSetupError, PlatestreamError, kafka_unreachable
-from streams.kafka.client import client_config
+from streams.kafka.client import client_config, group_id
 from streams.kafka.producer import make_producer, partition_of
 from streams.kafka.topics import topic_name
 
@@ -50,7 +49,7 @@ def _consumer(settings: Settings) -> Consumer:
             {
                 # A group id is required by the client; it is never joined (assign, not subscribe) nor committed.
                 # Under the topic prefix, so one prefixed group ACL covers every client of a deployment.
-                "group.id": f"{settings.topic_prefix}dlq-{uuid.uuid4().hex}",
+                "group.id": group_id(settings, "dlq", private=True),
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "enable.partition.eof": True,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from streams import clock
 from streams.config.settings import Settings
 from streams.ingest.control import ControlGate
 from streams.ingest.verifications import decode_verifications
-from streams.kafka.client import client_config
+from streams.kafka.client import client_config, group_id
 from streams.kafka.topics import topic_name
 
 __all__ = ["Decision", "FeedHit", "HitsFeed"]
@@ -134,7 +133,7 @@ class HitsFeed:
         conf = client_config(
             self.settings,
             {
-                "group.id": f"platestream-console-{uuid.uuid4().hex[:12]}",  # never committed: assign() only
+                "group.id": group_id(self.settings, "console", private=True),  # never committed: assign() only
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
             },
@@ -149,7 +148,7 @@ class HitsFeed:
                     if msg.topic() == self.hits_topic:
                         self.add_hit(msg.value() or b"")
                     else:
-                        origin = f"{msg.topic()}/{msg.partition()}@{msg.offset()}"
+                        origin = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"  # as dead letters and audits name it
                         self.add_verification(msg.value() or b"", origin)
         except Exception:  # the console shows a stale queue rather than taking the API down
             log.exception("console feed stopped")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import queue
 import threading
-import uuid
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streams.config.settings import Settings
 from streams.ingest.control import ControlGate, Rejection
 from streams.ingest.holds import HoldEvent, decode_hold_events
-from streams.kafka.client import client_config
+from streams.kafka.client import client_config, group_id
 from streams.kafka.topics import topic_name
 
 __all__ = ["HoldsFollower"]
@@ -30,7 +29,7 @@ class HoldsFollower:
             client_config(
                 settings,
                 {
-                    "group.id": f"{settings.topic_prefix}holds-{uuid.uuid4().hex[:8]}",  # never committed
+                    "group.id": group_id(settings, "holds", private=True),  # never committed
                     "enable.auto.commit": False,
                     "fetch.wait.max.ms": 100,
                 },

@@ -14,7 +14,6 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -27,7 +26,7 @@ from streams.core.live_hotlist import LiveHotList, apply_ops
 from streams.ingest.control import ControlGate
 from streams.ingest.hotlist_changes import HotlistChange, expired_changes, hotlist_changes
 from streams.ingest.hotlist_events import audit_entries, decode_hotlist_events
-from streams.kafka.client import client_config
+from streams.kafka.client import client_config, group_id
 from streams.kafka.topics import topic_name
 from streams.model.audit import AuditEntry
 from streams.model.deadletter import DeadLetter
@@ -152,7 +151,7 @@ class HotlistFollower(HotlistApplier):
             client_config(
                 settings,
                 {
-                    "group.id": f"{settings.topic_prefix}hotlist-{uuid.uuid4().hex[:8]}",  # never committed
+                    "group.id": group_id(settings, "hotlist", private=True),  # never committed
                     "enable.auto.commit": False,
                     "fetch.wait.max.ms": 10,  # clears must arrive quickly; the topic is small
                 },

@@ -9,7 +9,6 @@ The reads topics' limit is the policy's floor (``min_unconsumed_hold``) when it 
 from __future__ import annotations
 
 import time
-import uuid
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
@@ -26,7 +25,7 @@ from streams.config.retention import (
 )
 from streams.config.settings import Settings
 from streams.errors import KafkaSetupError
-from streams.kafka.client import client_config
+from streams.kafka.client import client_config, group_id
 from streams.kafka.topics import topic_name
 from streams.model.finding import Finding, age_finding, seconds
 
@@ -129,7 +128,7 @@ def _oldest_records(
             settings,
             {
                 # assigned, never joined nor committed; under the prefix, so one group ACL covers a deployment
-                "group.id": f"{settings.topic_prefix}retention-verify-{uuid.uuid4().hex}",
+                "group.id": group_id(settings, "retention-verify", private=True),
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",  # a start offset deleted meanwhile: the next oldest record
                 "queued.max.messages.kbytes": 1024,

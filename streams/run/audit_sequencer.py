@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streams import clock
 from streams.config.settings import Settings
-from streams.kafka.client import client_config
+from streams.kafka.client import client_config, group_id
 from streams.kafka.topics import topic_name
 from streams.store import audit
 from streams.store.audit import append_signed, log_rows
@@ -41,7 +41,7 @@ class AuditSequencer:
             client_config(
                 settings,
                 {
-                    "group.id": f"{settings.topic_prefix}audit-sequencer",
+                    "group.id": group_id(settings, "audit-sequencer"),
                     "enable.auto.commit": False,
                     "auto.offset.reset": "earliest",
                 },

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,7 +16,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from streams.config.settings import Settings
 from streams.core.normalise import stable_codes
 from streams.core.pipeline import Processor
-from streams.kafka.client import client_config
+from streams.kafka.client import client_config, group_id
 
 __all__ = ["recent_alerts", "seed_alert_window"]
 
@@ -29,7 +28,7 @@ def recent_alerts(settings: Settings, topic: str, since_ms: int, timeout: float 
             settings,
             {
                 # assigned, never joined nor committed; under the prefix, so one group ACL covers a deployment
-                "group.id": f"{settings.topic_prefix}alerts-{uuid.uuid4().hex}",
+                "group.id": group_id(settings, "alerts", private=True),
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
             },
