@@ -228,14 +228,17 @@ class LiveHotList:
                     out[r["entry_id"]] = (r["source"] or "", r["reason"] or "")
         return out
 
-    def expired(self, now_ms: int) -> list[tuple[str, str, str, int]]:
-        """Entries still listed (not cleared) whose expiry is at or before ``now_ms``: (entry_id, source, reason,
-        expires_at_ms) each. They no longer match; this is what a report counts as expired."""
+    def expired(self, now_ms: int, since_ms: int | None = None) -> list[tuple[str, str, str, int]]:
+        """Entries still listed (not cleared) whose expiry is at or before ``now_ms`` (and after ``since_ms``, when
+        given): (entry_id, source, reason, expires_at_ms) each. They no longer match; a report counts them expired."""
         out: list[tuple[str, str, str, int]] = []
         for seg in (self.main, self.delta):
             if not len(seg):
                 continue
-            idx = np.flatnonzero(seg.active & (seg.expires_at_ms <= now_ms))
+            due = seg.active & (seg.expires_at_ms <= now_ms)
+            if since_ms is not None:
+                due &= seg.expires_at_ms > since_ms
+            idx = np.flatnonzero(due)
             if len(idx):
                 rows = seg.entries.take(pa.array(idx)).select(["entry_id", "source", "reason"]).to_pylist()
                 out += [

@@ -72,7 +72,7 @@ class HotlistApplier:
         self.gate = gate
         self.audits: queue.Queue[AuditEntry] = queue.Queue()
         self.changes: queue.Queue[HotlistChange] = queue.Queue()  # for hotlist_changes, like the audits
-        self.expiry_counted: set[tuple[str, int]] = set()  # (entry id, expiry) already queued as expired
+        self.expiry_checked_ms: int | None = None  # when expiries were last taken (None: not since the start)
         self.applied_at_ms: int | None = None
 
     def apply(self, values: list[bytes], origins: list[str], done: Callable[[], None] = lambda: None) -> None:
@@ -118,9 +118,11 @@ class HotlistApplier:
                 out.append(self.changes.get_nowait())
             except queue.Empty:
                 break
+        # Only what expired since the last call: no entry is admitted already past its expiry, so the window is
+        # complete. The first call (a start) takes every expired entry again; their change ids keep each once.
         with self.lock:
-            expired = [e for e in self.live.expired(now_ms) if (e[0], e[3]) not in self.expiry_counted]
-        self.expiry_counted.update((e[0], e[3]) for e in expired)
+            expired = self.live.expired(now_ms, self.expiry_checked_ms)
+        self.expiry_checked_ms = now_ms
         return out + expired_changes(expired)
 
     def drain_audit(self) -> list[AuditEntry]:
