@@ -39,6 +39,7 @@ from streams.ingest.verifications import (
     CHARACTER_CHECK,
     CHARACTER_CHECK_RULE,
     character_check_missing,
+    outcome_event,
     verification_problem,
 )
 from streams.model.hold import Hold
@@ -75,7 +76,8 @@ def from_store(request: Request, fn: Any, *args: Any) -> Any:
 
 @router.post("/v1/hits/{hit_id}/verification", status_code=202, openapi_extra=needs("verify"))
 def verify(hit_id: Id, body: VerificationBody, request: Request, who: Who) -> Accepted:
-    """Record what checking a hit the store has found (its disposition); the operator is the caller."""
+    """Record what checking a hit the store has found (its disposition); the operator is the caller. The checks
+    are the caller's own, passed as given (``verification_event`` would affirm them all)."""
     who.attempt.detail = {"hit_id": hit_id, "disposition": body.disposition}
     event: dict[str, Any] = {"hit_id": hit_id, "disposition": body.disposition, "at": clock.now_ms()}
     if body.note:
@@ -95,9 +97,7 @@ def verify(hit_id: Id, body: VerificationBody, request: Request, who: Who) -> Ac
 def record_outcome(hit_id: Id, body: OutcomeBody, request: Request, who: Who) -> Accepted:
     """Record what came of a confirmed hit (the workers refuse it on a hit nobody confirmed)."""
     who.attempt.detail = {"hit_id": hit_id, "outcome": body.outcome}
-    event: dict[str, Any] = {"hit_id": hit_id, "outcome": body.outcome, "at": clock.now_ms()}
-    if body.note:
-        event["note"] = body.note
+    event = outcome_event(hit_id, body.outcome, clock.now_ms(), body.note or "")
     return publish_on_hit(request, who, hit_id, event, "invalid_outcome") | {"outcome": body.outcome}
 
 
