@@ -3,8 +3,9 @@
 The events are made once and queued on ``reads.json`` (keyed by camera, on their camera's partition) before the
 worker starts, so the producer costs the measurement nothing: the worker then works through the backlog at its own
 pace, and the rate is counted from the first read it counts to the last (``platestream_reads_total`` plus the JSON
-path's dead letters, from its ``/metrics``). The plain-Faust baseline (and a Quix Streams peer, once
-``load_tests/quix_peer.py`` exists) get the same events on a topic of their own, after the worker is stopped.
+path's dead letters, from its ``/metrics``). The plain-Faust baseline and the Quix Streams peer
+(``load_tests/quix_peer.py``, in the venv ``deploy/tools/quix.sh`` makes) get the same events on a topic of their
+own, after the worker is stopped, and are counted the same way from their ``/count`` page.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.clock import now_ms
+from streams.config.settings import Settings
 from streams.errors import PlatestreamError
 from streams.kafka.camera_partition import camera_partition
 from streams.kafka.client import client_config
 from streams.loadtest.bench.hotlist import network_hotlist, write_hotlist_csv
-from streams.loadtest.bench.options import BenchOptions
+from streams.loadtest.bench.options import QUIX_PEER, QUIX_PYTHON, QUIX_SCRIPT, REPO, BenchOptions
 from streams.loadtest.bench.procs import cpu_seconds, free_port, http_get, prom_sum, status_kb, stop_process, wait_http
 from streams.loadtest.bench.profile import start_profile, stop_profile
 from streams.loadtest.bench.run import machine
@@ -190,10 +192,12 @@ def run_worker(stack: Stack, opts: BenchOptions, target: int, timeout: float, tm
     return out
 
 
-def run_peer(stack: Stack, tmp: Path, module: list[str], env: dict[str, str], target: int, timeout: float) -> dict:
+def run_peer(
+    stack: Stack, tmp: Path, name: str, module: list[str], env: dict[str, str], target: int, timeout: float
+) -> dict:
     """A peer process (the Faust baseline or the Quix Streams job) on the queued topic; its ``/count`` page."""
     port = free_port()
-    log = tmp / f"{module[-1].replace('/', '_')}.log"
+    log = tmp / f"{name}.log"
     env = dict(os.environ, **env, BASELINE_WEB_PORT=str(port))
     proc = subprocess.Popen(module, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=tmp)  # noqa: SIM115
 
@@ -222,10 +226,36 @@ def peer_topic(stack: Stack, name: str, events: list[tuple[bytes, bytes]]) -> st
     return topic
 
 
+def worker_dedup_window_s(opts: BenchOptions) -> float:
+    """The de-duplication window the bench's worker runs with: its setting's default unless the run sets it."""
+    default = Settings.model_fields["dedup_window_s"].default
+    return float(opts.worker_env.get("PLATESTREAM_DEDUP_WINDOW_S", default))
+
+
+def quix_command(quix_python: str | None, opts: BenchOptions) -> list[str]:
+    python = Path(quix_python) if quix_python else QUIX_PYTHON
+    if not python.exists():
+        script = QUIX_SCRIPT.relative_to(REPO)
+        raise PlatestreamError(f"{python} not found: run {script} to make the Quix Streams venv")
+    return [str(python), str(QUIX_PEER), "--dedup-window-s", str(worker_dedup_window_s(opts))]
+
+
+def summary_lines(result: dict, peers: list[str]) -> list[str]:
+    """The run as a table: rate, CPU per million reads, cores and peak RSS of the worker and each peer."""
+    lines = ["| who | counted | reads/s | CPU s per million | cores | peak RSS MB | worker / peer |", "|---" * 7 + "|"]
+    for who in ["worker", *peers]:
+        r = result.get(who, {})
+        ratio = result["ratios"].get(who, "–")
+        cols = [r.get(k, "–") for k in ("counted", "reads_per_s", "cpu_s_per_million_reads", "cores", "peak_rss_mb")]
+        lines.append("| " + " | ".join(str(c) for c in [who, *cols, ratio]) + " |")
+    return lines
+
+
 def run_json_bench(
     opts: BenchOptions, events: int, peers: list[str], timeout: float = 600, quix_python: str | None = None
 ) -> dict:
     """The worker on ``events`` queued ``alpr_group`` messages, then each peer on the same events."""
+    quix_cmd = quix_command(quix_python, opts) if "quix" in peers else []  # before the run: a missing venv fails fast
     loadavg0 = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="platestream-jsonbench-"))
     write_hotlist_csv(network_hotlist(opts, now_ms()), tmp / "hotlist.csv")
@@ -245,20 +275,24 @@ def run_json_bench(
         if "faust" in peers:
             topic = peer_topic(stack, "faust.reads", msgs)
             cmd = [sys.executable, "-m", "streams.loadtest.baseline"]
-            result["faust"] = run_peer(stack, tmp, cmd, base_env | {"BASELINE_TOPIC": topic}, len(msgs), timeout)
+            env = base_env | {"BASELINE_TOPIC": topic}
+            result["faust"] = run_peer(stack, tmp, "faust", cmd, env, len(msgs), timeout)
         if "quix" in peers:
             topic = peer_topic(stack, "quix.reads", msgs)
-            script = Path(__file__).resolve().parents[3] / "load_tests" / "quix_peer.py"
-            if not script.exists():
-                raise PlatestreamError(f"{script} not found: the Quix Streams peer is not written yet")
-            cmd = [quix_python or sys.executable, str(script)]
             env = base_env | {"BASELINE_TOPIC": topic, "BASELINE_GROUP": stack.topic("quix")}
-            result["quix"] = run_peer(stack, tmp, cmd, env, len(msgs), timeout)
-        w = result["worker"]["reads_per_s"]
-        result["ratios"] = {
-            p: round(w / result[p]["reads_per_s"], 1) for p in peers if w and result.get(p, {}).get("reads_per_s")
+            result["quix"] = run_peer(stack, tmp, "quix", quix_cmd, env, len(msgs), timeout)
+            result["quix"]["dedup_window_s"] = worker_dedup_window_s(opts)
+        w, w_cpu = result["worker"]["reads_per_s"], result["worker"]["cpu_s_per_million_reads"]
+        peer_figures = [(p, result.get(p, {})) for p in peers]
+        # worker rate / peer rate (above 1: the worker is faster), and peer CPU per read / worker CPU per read
+        result["ratios"] = {p: round(w / r["reads_per_s"], 2) for p, r in peer_figures if w and r.get("reads_per_s")}
+        result["cpu_ratios"] = {
+            p: round(r["cpu_s_per_million_reads"] / w_cpu, 2)
+            for p, r in peer_figures
+            if w_cpu and r.get("cpu_s_per_million_reads")
         }
         result["machine"] = machine(loadavg0)
+        print("\n".join(summary_lines(result, peers)), file=sys.stderr, flush=True)
         return result
     finally:
         stack.close()

@@ -12,6 +12,10 @@ from streams.errors import PlatestreamError
 # streams/loadtest/bench/options.py -> the checkout (deploy/local/kafka.sh, docs/bench, git) when run from one
 REPO = Path(__file__).resolve().parents[3]
 KAFKA_SCRIPT = REPO / "deploy" / "local" / "kafka.sh"
+# the JSON bench's Quix Streams peer and the venv deploy/tools/quix.sh makes for it (its own confluent-kafka pin)
+QUIX_PEER = REPO / "load_tests" / "quix_peer.py"
+QUIX_SCRIPT = REPO / "deploy" / "tools" / "quix.sh"
+QUIX_PYTHON = REPO / ".local" / "quix-venv" / "bin" / "python"
 
 
 @dataclass
