@@ -22,7 +22,7 @@ if ! python3 -m venv --help >/dev/null 2>&1; then
   exit 1
 fi
 echo "quix.sh: installing quixstreams==$VERSION into $VENV (pip, about a minute)" >&2
-[[ -x "$PY" ]] || python3 -m venv "$VENV" >&2
+python3 -m venv "$VENV" >&2  # on an existing venv too: a half-made one gets its pip back
 "$PY" -m pip install -q --disable-pip-version-check "quixstreams==$VERSION" >&2
 wanted || { echo "quix.sh: $PY does not import quixstreams $VERSION" >&2; exit 1; }
 echo "$PY"
