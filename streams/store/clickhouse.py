@@ -12,6 +12,9 @@ relies on it:
   in the process; ``merge_with_ttl_timeout`` (3600 s in the DDL) bounds how often a part is re-merged just
   for its TTL, and ``OPTIMIZE TABLE t FINAL`` forces it. The TTL is fixed when a table is created: changing
   ``aggregate_ttl_days`` later needs an ``ALTER TABLE ... MODIFY TTL`` migration.
+- The worker's per-batch tables (``UNMERGED_ON_INSERT``) skip the engine's merge of each inserted block
+  (``optimize_on_insert = 0``): their rows are unique per sorting key within one insert (grouped counts, fresh
+  reads, hits), so that merge finds nothing to fold, and it cost a third of the read store's insert.
 - Errors: every failure is a ``StoreError``; one that retrying cannot fix (the statement itself is refused: too
   large, a bad value) is a ``StoreRejected``, with the engine's error code, so a caller can stop retrying it.
 - ``query_arrow`` returns what the engine's Arrow output gives: ``DateTime`` arrives as uint32 seconds, so
@@ -70,6 +73,19 @@ PERMANENT_CODES = {
     321: "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE",
 }
 _CODE = re.compile(r"\bCode: (\d+)\b")
+
+# Tables whose every insert holds at most one row per sorting key (see the module docstring).
+UNMERGED_ON_INSERT = frozenset(
+    {"reads", "hits", "read_counts", "hit_counts", "dead_letter_counts", "camera_health", "expiry_counts"}
+)
+
+
+def insert_settings(table: str, dedup_token: str | None) -> dict[str, str | int]:
+    """The settings of one insert into ``table``: its de-duplication token, and whether to skip the on-insert merge."""
+    settings: dict[str, str | int] = {"insert_deduplication_token": _token(dedup_token)}
+    if table in UNMERGED_ON_INSERT:
+        settings["optimize_on_insert"] = 0
+    return settings
 
 
 class StoreRejected(StoreError):
@@ -257,9 +273,11 @@ class ChdbStore:
         # chDB's Python() table function finds the object by name in the calling Python frames, innermost
         # first, so the name must not clash with chDB's own locals (`sql`, `fmt`, ...): keep it unusual.
         platestream_insert_batch = data  # noqa: F841 (read by the engine, by name)
+        given = insert_settings(table, dedup_token).items()
+        settings = ", ".join(f"{k} = {sql_literal(v) if isinstance(v, str) else int(v)}" for k, v in given)
         self._run(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(platestream_insert_batch) "
-            f"SETTINGS insert_deduplication_token = {sql_literal(_token(dedup_token))}",
+            f"SETTINGS {settings}",
             "CSV",
         )
 
@@ -310,8 +328,7 @@ class ServerStore:
         if data.num_rows == 0:
             return
         try:
-            settings = {"insert_deduplication_token": _token(dedup_token)}
-            self._client.insert_arrow(table, data, settings=settings)
+            self._client.insert_arrow(table, data, settings=insert_settings(table, dedup_token))
         except self._errors as exc:
             raise _error(self.name, f"INSERT INTO {table} FORMAT Arrow", exc) from exc
 

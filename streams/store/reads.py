@@ -12,16 +12,21 @@ from streams.config.retention import RetentionPolicy
 from streams.core.pseudonym import PlateKeys
 from streams.store.clickhouse import Store
 
-__all__ = ["pseudonymised_reads", "write_reads"]
+__all__ = ["DATA_CLASSES", "pseudonymised_reads", "write_reads"]
+
+
+DATA_CLASSES = pa.array(["non_hit_reads", "hit_reads"], pa.string())  # indexed by the ``hit`` flag
 
 
 def pseudonymised_reads(stored: pa.Table, keys: PlateKeys, policy: RetentionPolicy) -> pa.Table:
     """``BatchResult.stored_reads`` as rows of ``reads``: plate code -> keyed hash, expiry from the policy."""
-    hit = stored["hit"].to_numpy(zero_copy_only=False)
+    hit = pc.fill_null(stored["hit"], False).to_numpy(zero_copy_only=False)
     limit_s = np.where(hit, policy.hit_reads, policy.non_hit_reads).astype(np.int64)
     t_ms = stored["captured_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
     keep = limit_s > 0
     codes = stored["plate_code"].to_numpy(zero_copy_only=False)
+    n = stored.num_rows
+    # The string columns by index into one or two values: no per-row Python strings.
     table = pa.table(
         {
             "read_id": stored["read_id"],
@@ -30,12 +35,12 @@ def pseudonymised_reads(stored: pa.Table, keys: PlateKeys, policy: RetentionPoli
             "expires_at": pa.array((t_ms + limit_s * 1000 + 999) // 1000 * 1000, pa.int64()).cast(
                 pa.timestamp("ms", tz="UTC")
             ),
-            "data_class": pa.array(np.where(hit, "hit_reads", "non_hit_reads"), pa.string()),
+            "data_class": DATA_CLASSES.take(pa.array(hit.astype(np.int8))),
             "camera_id": stored["camera_id"],
             "site_id": pc.fill_null(stored["site_id"], ""),
             "region": pc.fill_null(stored["region"], ""),
             "plate_key": pa.array(keys.current(codes), pa.uint64()),
-            "key_id": pa.array([keys.current_id] * stored.num_rows, pa.string()),
+            "key_id": pa.array([keys.current_id], pa.string()).take(pa.array(np.zeros(n, np.int8))),
             "confidence": pc.fill_null(stored["confidence"], float("nan")),
             "hit": pa.array(hit.astype(np.uint8)),
         }

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import msgspec
+
 from streams import metrics
 from streams.clock import SYSTEM, Clock
 from streams.config.access import load_access
@@ -229,8 +231,8 @@ class Worker:
     def publish(self, result: BatchResult, source: str) -> Delivery:
         """Send a batch's hits and dead letters now (alerting does not wait for ClickHouse)."""
         delivery = Delivery(self.producer)
-        for h in hit_payloads(result.hits):
-            delivery.produce(self.hits_topic, json.dumps(h).encode(), h["hit_id"].encode())
+        for h in hit_payloads(result.hits):  # msgspec: a fifth of json.dumps's time, a NaN as null (valid JSON)
+            delivery.produce(self.hits_topic, msgspec.json.encode(h), h["hit_id"].encode())
         self._send_dead(result.dead, source, delivery)
         return delivery
 

@@ -19,7 +19,7 @@ from streams.config.retention import RetentionPolicy
 from streams.config.settings import Settings
 from streams.core.audit_log import verify_log
 from streams.core.normalise import encode_plates, normalise_plates
-from streams.core.pseudonym import PlateKeys, siphash64
+from streams.core.pseudonym import PlateKeys, siphash64, siphash64_numpy
 from streams.model.audit import AuditEntry
 from streams.model.batch import STORED_READ_SCHEMA
 from streams.model.hold import Hold
@@ -107,6 +107,15 @@ def test_siphash_matches_the_reference_and_the_engine(db: Store) -> None:
         f"SELECT sipHash64Keyed(({k0}, {k1}), toUInt64(c)) AS h FROM (SELECT arrayJoin([{codes_sql}]) AS c)"
     )
     assert engine["h"].to_numpy().tolist() == siphash64(key, codes).tolist()
+
+
+def test_compiled_siphash_equals_the_numpy_one() -> None:
+    key = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+    codes = np.random.default_rng(2).integers(0, 2**64 - 1, 5000, dtype=np.uint64, endpoint=True)
+    codes[:3] = [0, 2**64 - 1, 1]
+    assert siphash64(key, codes).tolist() == siphash64_numpy(key, codes).tolist()
+    assert siphash64(key, codes[::2]).tolist() == siphash64_numpy(key, codes[::2]).tolist()  # a strided view
+    assert siphash64(key, codes[:0]).shape == (0,)
 
 
 def test_plate_keys_never_echo_key_material() -> None:
