@@ -17,9 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,9 +25,9 @@ from typing import Any
 from streams.clock import now_ms
 from streams.kafka.producer import make_producer, send_reads
 from streams.loadtest.bench.hotlist import network_hotlist, write_hotlist_csv
-from streams.loadtest.bench.json_path import SAMPLE_S
+from streams.loadtest.bench.json_path import Counted
 from streams.loadtest.bench.options import BenchOptions
-from streams.loadtest.bench.procs import cpu_seconds, prom_sum, status_kb, stop_process
+from streams.loadtest.bench.procs import prom_sum, status_kb, stop_process
 from streams.loadtest.bench.profile import PROFILE_RATE, start_profile, stop_profile
 from streams.loadtest.bench.run import machine
 from streams.loadtest.bench.stack import Stack
@@ -38,7 +36,7 @@ from streams.loadtest.synth import SynthConfig
 
 EVENT_SPAN_S = 120.0
 
-__all__ = ["SpanCounter", "alternate", "queue_reads", "run_arrow_bench", "run_workers"]
+__all__ = ["alternate", "queue_reads", "run_arrow_bench", "run_workers"]
 
 
 def queue_reads(stack: Stack, opts: BenchOptions, count: int, kafka_compression: str | None = None) -> dict:
@@ -57,55 +55,6 @@ def queue_reads(stack: Stack, opts: BenchOptions, count: int, kafka_compression:
     if producer.flush(120):
         raise RuntimeError("messages not all delivered")
     return {"reads": table.num_rows, "messages": messages, "produce_s": round(time.monotonic() - t0, 1)}
-
-
-class SpanCounter(threading.Thread):
-    """Samples ``count()`` and the summed CPU of ``pids()`` until ``target``: the figures from first count to last.
-    (``json_path.Counted`` follows one process; this one follows several workers.)"""
-
-    def __init__(self, count: Callable[[], int], pids: Callable[[], list[int]], target: int):
-        super().__init__(daemon=True)
-        self.count, self.pids, self.target = count, pids, target
-        self.first: tuple[float, int, float] | None = None
-        self.last: tuple[float, int, float] | None = None
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            try:
-                pids = self.pids()
-                n = self.count() if pids else 0
-                cpu = sum(cpu_seconds(p) for p in pids)
-            except OSError:
-                n, cpu = 0, 0.0
-            if n:
-                sample = (time.monotonic(), n, cpu)
-                if self.first is None:
-                    self.first = sample
-                if self.last is None or n > self.last[1]:
-                    self.last = sample
-                if n >= self.target:
-                    self.done.set()
-            time.sleep(SAMPLE_S)
-
-    def wait(self, timeout: float) -> None:
-        self.done.wait(timeout)
-        self.done.set()
-        self.join(5)
-
-    def figures(self) -> dict:
-        if self.first is None or self.last is None or self.last[0] <= self.first[0]:
-            return {"counted": self.last[1] if self.last else 0, "reads_per_s": None, "cpu_s_per_million_reads": None}
-        (t0, n0, c0), (t1, n1, c1) = self.first, self.last
-        return {
-            "counted": n1,
-            "complete": n1 >= self.target,
-            "measured_reads": n1 - n0,
-            "seconds": round(t1 - t0, 2),
-            "reads_per_s": round((n1 - n0) / (t1 - t0)),
-            "cpu_s_per_million_reads": round((c1 - c0) / (n1 - n0) * 1e6, 2),
-            "cores": round((c1 - c0) / (t1 - t0), 2),
-        }
 
 
 # The batch path's stages beyond ``profile.STAGE_MARKERS`` (inclusive shares of wall time, as there).
@@ -143,7 +92,7 @@ def run_workers(stack: Stack, opts: BenchOptions, target: int, timeout: float, t
     def counted() -> int:
         return _summed(stack, "platestream_reads_total") + _summed(stack, "platestream_dead_letters_total")
 
-    counter = SpanCounter(counted, lambda: [p.pid for p in stack.workers] if stack.ports else [], target=target)
+    counter = Counted(counted, lambda: [p.pid for p in stack.workers] if stack.ports else [], target=target)
     counter.start()
     stack.start_workers()  # the backlog is worked through while the group settles: the counter sees it all
     raw = tmp / "worker0.pyspy"

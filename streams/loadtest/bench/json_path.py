@@ -120,24 +120,25 @@ def produce(bootstrap_settings: Any, topic: str, events: list[tuple[bytes, bytes
 
 
 class Counted(threading.Thread):
-    """Samples ``count()`` and the process's CPU until ``target`` is reached: the rate from first to last count."""
+    """Samples ``count()`` and the summed CPU of ``pids()`` until ``target``: the figures from first count to last."""
 
-    def __init__(self, count: Callable[[], int], pid: Callable[[], int | None], target: int):
+    def __init__(self, count: Callable[[], int], pids: Callable[[], list[int]], target: int):
         super().__init__(daemon=True)
-        self.count, self.pid, self.target = count, pid, target
+        self.count, self.pids, self.target = count, pids, target
         self.first: tuple[float, int, float] | None = None
         self.last: tuple[float, int, float] | None = None
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
-            pid = self.pid()
             try:
-                n = self.count() if pid is not None else 0
+                pids = self.pids()
+                n = self.count() if pids else 0
+                cpu = sum(cpu_seconds(p) for p in pids)
             except OSError:
-                n = 0
+                n, cpu = 0, 0.0
             if n:
-                sample = (time.monotonic(), n, cpu_seconds(pid))
+                sample = (time.monotonic(), n, cpu)
                 if self.first is None:
                     self.first = sample
                 if self.last is None or n > self.last[1]:
@@ -172,9 +173,7 @@ def worker_counted(stack: Stack) -> int:
 
 
 def run_worker(stack: Stack, opts: BenchOptions, target: int, timeout: float, tmp: Path) -> dict:
-    counter = Counted(
-        lambda: worker_counted(stack), lambda: stack.workers[0].pid if stack.ports else None, target=target
-    )
+    counter = Counted(lambda: worker_counted(stack), lambda: [stack.workers[0].pid] if stack.ports else [], target)
     counter.start()
     stack.start_workers()  # the backlog is worked through while the group settles: the counter sees it all
     spy = start_profile(stack.workers[0].pid, tmp / "worker0.pyspy") if opts.profile else None
@@ -204,7 +203,7 @@ def run_peer(
     def count() -> int:
         return int(json.loads(http_get(port, "/count"))["messages"])
 
-    counter = Counted(count, lambda: proc.pid, target=target)
+    counter = Counted(count, lambda: [proc.pid], target=target)
     try:
         wait_http(port, "/count", proc, log)
         counter.start()
