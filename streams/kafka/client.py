@@ -37,7 +37,8 @@ _TLS_FILES = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
 # Every consumer group a deployment uses, by role: ``{topic_prefix}{role}``, with ``-<random>`` for a reader that
 # assigns partitions itself and never commits (docs/operations.md lists them; one prefix ACL covers them all).
 GROUP_ROLES = {
-    "worker": "the stream workers (committed: the one group to scale and watch for lag)",
+    "worker": "the stream workers' read inputs (committed: the one group to scale and watch for lag)",
+    "worker-control": "the stream workers' Faust app, on `verifications` (committed)",
     "audit-sequencer": "`platestream audit sequence` (committed)",
     "hotlist": "each worker's hot-list follower (never committed)",
     "holds": "each worker's holds follower (never committed)",

@@ -3,12 +3,12 @@
 Start: the ``Worker`` (store migrations, hot-list catch-up, alert-window seed) is built on the sink stage's thread,
 so the event loop keeps answering ``/livez`` meanwhile; the agents wait for it (``ready``).
 
-Stop (SIGTERM, as Kubernetes sends it): Faust stops fetching, waits until every event taken is acknowledged (the
-sink stage has written the batch in hand and everything queued before it), commits those offsets and flushes its
-producer; then ``Worker.close`` runs on the sink thread, after the last write: the followers stop and the store is
-closed, before the interpreter's teardown (an embedded store still open there crashes the process). The process
-then exits 0. A watchdog started with the stop exits 1 if all this takes longer than ``shutdown_grace_s``: what
-was not committed is read again by the next worker, never lost.
+Stop (SIGTERM, as Kubernetes sends it): the read inputs finish the take in hand, wait until the sink stage has
+written everything they took, commit it and leave their group; Faust does the same for the control topic and
+flushes its producer; then ``Worker.close`` runs on the sink thread, after the last write: the followers stop
+and the store is closed, before the interpreter's teardown (an embedded store still open there crashes the
+process). The process then exits 0. A watchdog started with the stop exits 1 if all this takes longer than
+``shutdown_grace_s``: what was not committed is read again by the next worker, never lost.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import faust
 
@@ -42,6 +43,7 @@ class Lifecycle:
         self._built: asyncio.Event | None = None
         self._watchdog: threading.Timer | None = None
         self.on_close: list[Callable[[], None]] = []
+        self.inputs: list[Any] = []  # the read inputs (streams.worker.batch_input), stopped before Faust
 
     def _event(self) -> asyncio.Event:
         if self._built is None:
@@ -90,7 +92,10 @@ class Lifecycle:
         except RuntimeError:  # the stage failed (the agents stopped on it): close here instead
             self._close()
         self.stage.stop()
-        log.info("worker closed after %d batches", self.worker.batches if self.worker else 0)
+        w = self.worker
+        log.info(
+            "worker closed after %d batches of %d input messages", w.batches if w else 0, w.input_messages if w else 0
+        )
 
     def _close(self) -> None:
         for close in self.on_close:  # clients the app opened besides the worker's (the lag sampler's consumer)
@@ -106,5 +111,6 @@ class WorkerApp(faust.App):
 
     async def on_stop(self) -> None:
         self.lifecycle.begin_stop()
+        await asyncio.gather(*(read_input.stop() for read_input in self.lifecycle.inputs))
         await super().on_stop()  # stop the flow, wait until taken events are acknowledged, commit, flush
         await self.lifecycle.stop()

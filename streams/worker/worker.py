@@ -167,6 +167,7 @@ class Worker:
         self.hits_topic = topic_name(settings, "hits")
         self.dead_topic = topic_name(settings, "deadletter")
         self.batches = 0
+        self.input_messages = 0  # Kafka messages whose outputs are written (a batch holds one or more)
         self.last_batch_ms: int | None = None
         self.gate = control_gate(settings)
         self.hold_release_roles = frozenset(load_access(settings.access_path).hold_release_roles)

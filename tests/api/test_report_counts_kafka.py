@@ -34,7 +34,7 @@ def test_a_verification_and_an_outcome_through_the_api_are_counted_once(
         r = api.call("POST", f"/v1/hits/{HIT_ID}/outcome", issuer.token("sup1", roles=["supervisor"]),
                      json={"outcome": "arrest"})  # fmt: skip
         assert r.status_code == 202, r.text
-        group, topic = f"{topic_prefix}worker", f"{topic_prefix}verifications"
+        group, topic = f"{topic_prefix}worker-control", f"{topic_prefix}verifications"
         wait_for(lambda: lag(kafka_bootstrap, group, topic) == 0, 90, "both events acknowledged by the worker")
     finally:
         api.stop()

@@ -35,14 +35,15 @@ def _metric_sum(envs: list[dict[str, str]], name: str) -> float:
 
 
 def _owners(env: dict[str, str]) -> list[set[int]]:
-    """The reads.json partitions each member of the workers' group holds."""
+    """The reads.json partitions each worker's JSON input holds (members holding some)."""
     from confluent_kafka.admin import AdminClient
 
     group = env["PLATESTREAM_TOPIC_PREFIX"] + "worker"
     topic = env["PLATESTREAM_TOPIC_PREFIX"] + "reads.json"
     admin = AdminClient({"bootstrap.servers": env["PLATESTREAM_KAFKA_BOOTSTRAP"]})
     desc = admin.describe_consumer_groups([group])[group].result(timeout=10)
-    return [{tp.partition for tp in m.assignment.topic_partitions if tp.topic == topic} for m in desc.members]
+    owned = [{tp.partition for tp in m.assignment.topic_partitions if tp.topic == topic} for m in desc.members]
+    return [o for o in owned if o]  # each worker's reads.batch input is a member too, holding none of these
 
 
 def _keyless(env: dict[str, str], partition: int, lines: list[str]) -> None:

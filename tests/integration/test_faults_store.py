@@ -58,6 +58,7 @@ def test_store_outage_keeps_alerting_within_a_bound_then_catches_up(worker_env, 
         PLATESTREAM_SINK_QUEUE_BATCHES=str(SINK_BOUND),
         PLATESTREAM_SINK_RETRY_MAX_S="0.5",
         PLATESTREAM_STREAM_BUFFER_MESSAGES="16",
+        PLATESTREAM_WORKER_BATCH_MESSAGES="1",  # one message a sink job: the bound is counted in messages
     )
     settings = settings_for(env)
     prefix, bootstrap = settings.topic_prefix, settings.kafka_bootstrap

@@ -1,7 +1,7 @@
 """A worker stopped by SIGTERM, as Kubernetes stops it in every rolling update, five times (under load and idle):
 each stop exits 0 within the grace period, having committed every batch it wrote, and the input is counted once.
 
-"Committed" is checked through redelivery: every worker process logs how many input batches it wrote; when each
+"Committed" is checked through redelivery: every worker process logs how many input messages it wrote; when each
 stop commits what it wrote, the next process reads none of them again and the counts add up to the messages sent
 exactly. The hits and counts come from the generated input alone (``tests.integration.helpers``).
 """
@@ -51,8 +51,8 @@ def sigterm(proc) -> tuple[int, float]:  # noqa: ANN001 - a Popen
     return code, time.monotonic() - t0
 
 
-def written_batches(proc) -> int:  # noqa: ANN001 - a Popen
-    found = re.findall(r"worker closed after (\d+) batches", worker_output(proc, 1_000_000))
+def written_messages(proc) -> int:  # noqa: ANN001 - a Popen
+    found = re.findall(r"worker closed after \d+ batches of (\d+) input messages", worker_output(proc, 1_000_000))
     assert len(found) == 1, worker_output(proc)
     return int(found[0])
 
@@ -97,7 +97,7 @@ def test_repeated_sigterm_exits_0_commits_and_counts_once(worker_env, tmp_path):
         stops.append((kind, code, round(took, 1)))
         assert code == 0 and took < GRACE_S, (stops, worker_output(worker))
         assert "Segmentation" not in worker_output(worker) and "ShutdownTablesThreadPool" not in worker_output(worker)
-        written.append(written_batches(worker))
+        written.append(written_messages(worker))
 
     assert not feeder.is_alive()
     assert lag(settings.kafka_bootstrap, group, topic) == 0, "the idle stops committed everything"

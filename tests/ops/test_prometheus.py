@@ -144,11 +144,15 @@ def test_prometheus_scrapes_the_worker_and_the_api(worker_env: dict[str, str], t
             "platestream-api": "up",
         }
 
-        lag = prom.query(f'platestream_consumer_lag_messages{{job="platestream-worker",topic=~"{prefix}reads.*"}}')
+        def read_lag() -> list[dict]:
+            return prom.query(f'platestream_consumer_lag_messages{{job="platestream-worker",topic=~"{prefix}reads.*"}}')
+
+        lag = read_lag()
         assert {(s["metric"]["topic"], s["metric"]["partition"]) for s in lag} == {
             (f"{prefix}{t}", str(p)) for t in ("reads.batch", "reads.json") for p in range(3)
         }
-        assert all(float(s["value"][1]) == 0 for s in lag)  # every read processed and committed
+        # Every read processed and committed: offsets are committed each second, then sampled and scraped.
+        wait_for(lambda: all(float(s["value"][1]) == 0 for s in read_lag()), timeout=30, what="no lag left")
         hits = prom.query('platestream_capture_to_hit_seconds_count{job="platestream-worker"}')
         assert len(hits) == 1 and float(hits[0]["value"][1]) == 3
         p99 = prom.query("histogram_quantile(0.99, sum by (le) (platestream_capture_to_hit_seconds_bucket))")

@@ -154,7 +154,14 @@ class Counted(threading.Thread):
 
     def figures(self) -> dict:
         if self.first is None or self.last is None or self.last[0] <= self.first[0]:
-            return {"counted": self.last[1] if self.last else 0, "reads_per_s": None, "cpu_s_per_million_reads": None}
+            # The whole backlog counted in one sample (or nothing counted): no span to time.
+            counted = self.last[1] if self.last else 0
+            return {
+                "counted": counted,
+                "complete": counted >= self.target,
+                "reads_per_s": None,
+                "cpu_s_per_million_reads": None,
+            }
         (t0, n0, c0), (t1, n1, c1) = self.first, self.last
         return {
             "counted": n1,

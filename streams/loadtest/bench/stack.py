@@ -117,7 +117,8 @@ class Stack:
                 }
                 if (
                     desc.state == ConsumerGroupState.STABLE
-                    and len(desc.members) == len(self.workers)
+                    # each worker's reads.batch input (its other input is a member too)
+                    and sum(m.client_id.endswith("reads.batch") for m in desc.members) == len(self.workers)
                     and parts == set(range(self.partitions))
                 ):
                     return
