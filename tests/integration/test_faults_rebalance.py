@@ -14,7 +14,7 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from streams.kafka.producer import make_producer, send_reads
+from streams.kafka.producer import make_producer, send_json, send_reads
 from tests.conftest import free_port
 from tests.integration.helpers import (
     arrow_load,
@@ -50,7 +50,16 @@ ENTRIES = 16
 SIGHTINGS = 3
 
 
-def test_worker_joins_and_leaves_under_load(worker_env, tmp_path):
+def json_events(table) -> list[dict]:  # noqa: ANN001 - a pyarrow Table
+    """The reads of ``table`` as single JSON events, as cameras send them to ``reads.json``."""
+    events = table.to_pylist()
+    for ev in events:
+        ev["captured_at"] = int(ev["captured_at"].timestamp() * 1000)
+    return [{k: v for k, v in ev.items() if v is not None} for ev in events]
+
+
+@pytest.mark.parametrize("source", ["reads.batch", "reads.json"])
+def test_worker_joins_and_leaves_under_load(worker_env, tmp_path, source):
     entries = hot_entries(ENTRIES)
     env_a = fault_env(worker_env, tmp_path, entries)
     env_b = dict(env_a, PLATESTREAM_CHDB_PATH=str(tmp_path / "chdb-b"), PLATESTREAM_WEB_PORT=str(free_port()))
@@ -71,7 +80,10 @@ def test_worker_joins_and_leaves_under_load(worker_env, tmp_path):
                 joined.wait(120)
             if i == 2 * third:
                 left.wait(120)
-            sent.append(send_reads(producer, settings, t, 3))
+            if source == "reads.batch":
+                sent.append(send_reads(producer, settings, t, 3))
+            else:
+                sent.append(send_json(producer, settings, json_events(t), 3))
             producer.poll(0)
             time.sleep(0.2)
 
@@ -87,13 +99,13 @@ def test_worker_joins_and_leaves_under_load(worker_env, tmp_path):
         # B holds partitions once the group's assignment says so (reads may all have gone to A by then: the
         # last third is sent only after A leaves, so B is not waited on to count any before that)
         group = f"{prefix}worker"
-        wait_for(lambda: members_holding(bootstrap, group, f"{prefix}reads.batch") == 2, 120, "B to get partitions")
+        wait_for(lambda: members_holding(bootstrap, group, f"{prefix}{source}") == 2, 120, "B to get partitions")
         counted["a"] = metric(env_a, "platestream_reads_total")
         stop_worker(a)  # leaves: its partitions move to B
         left.set()
         gateway.join(120)
         assert producer.flush(60) == 0
-        wait_for(lambda: lag(bootstrap, f"{prefix}worker", f"{prefix}reads.batch") == 0, 120, "all acknowledged")
+        wait_for(lambda: lag(bootstrap, f"{prefix}worker", f"{prefix}{source}") == 0, 120, "all acknowledged")
         counted["b"] = metric(env_b, "platestream_reads_total")
         assert counted["b"] > 0, counted  # B took over A's partitions and worked through the rest
     finally:
