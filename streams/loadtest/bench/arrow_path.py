@@ -64,8 +64,8 @@ ARROW_STAGE_MARKERS = {
     "hit rows (Processor._hits)": "_hits (streams/core/pipeline.py",
     "stored reads (Processor._stored_reads)": "_stored_reads (streams/core/pipeline.py",
     "publish hits (Worker.publish)": "publish (streams/worker/worker.py",
-    "Kafka fetch + decompress (aiokafka)": "aiokafka/consumer/fetcher.py",
-    "the batches agent (app.py)": "batches (streams/worker/app.py",
+    "Kafka take (confluent-kafka consume)": "_take (streams/worker/batch_input.py",
+    "the take on the event loop (BatchInput._handle)": "_handle (streams/worker/batch_input.py",
 }
 
 

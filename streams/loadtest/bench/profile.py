@@ -53,7 +53,8 @@ STAGE_MARKERS = {
     "pseudonyms (keyed plate hashes)": "pseudonymised_reads",
     "Faust stream machinery": "faust/streams.py",
     "retention clock (tick)": "tick (streams/worker/worker.py",
-    "Kafka consumer (aiokafka)": "aiokafka",
+    "Kafka consumer of verifications (aiokafka)": "aiokafka",
+    "Kafka take of reads (confluent-kafka)": "_take (streams/worker/batch_input.py",
     "event loop waiting (select)": "select (selectors.py",
 }
 
