@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streams.core.compiled.lookup import build_bloom, build_slots
+from streams.core.compiled.strings import symbols
 from streams.core.confusables import DEFAULT_LUT
 from streams.core.normalise import encode_plates_sym, encode_regions, normalise_plates, normalise_regions, pack
 from streams.model.hotlist import FULL_ENTRY_SCHEMA, with_details
@@ -19,23 +20,31 @@ from streams.model.hotlist import FULL_ENTRY_SCHEMA, with_details
 
 @dataclass(frozen=True)
 class SortedKeys:
-    """Unique sorted keys with the run of entry positions each one stands for."""
+    """Unique sorted keys with the run of entry positions each one stands for (key ``k``'s run is
+    ``order[start[k]:start[k + 1]]``; positions fit 32 bits, which halves the index of a large list)."""
 
     keys: np.ndarray  # uint64, unique, ascending
-    start: np.ndarray  # int64: first position in ``order`` for each key
-    count: np.ndarray  # int64
-    order: np.ndarray  # int64: entry positions grouped by key
+    start: np.ndarray  # uint32, len(keys) + 1: first position in ``order`` of each key, then len(order)
+    order: np.ndarray  # uint32: entry positions grouped by key
 
     @classmethod
     def build(cls, codes: np.ndarray) -> SortedKeys:
-        order = np.argsort(codes)  # order within a run of equal keys does not matter
+        if len(codes) >= 2**32 - 1:
+            raise ValueError("a hot-list segment holds fewer than 2**32 - 1 entries")
+        order = np.argsort(codes).astype(np.uint32)  # order within a run of equal keys does not matter
         ordered = codes[order]
         # runs of equal keys in the sorted codes (np.unique would sort a second time)
         first = np.ones(len(ordered), bool)
         first[1:] = ordered[1:] != ordered[:-1]
         start = np.flatnonzero(first)
-        count = np.diff(np.append(start, len(ordered)))
-        return cls(ordered[start], start.astype(np.int64), count.astype(np.int64), order.astype(np.int64))
+        keys = ordered[start]
+        del ordered, first
+        return cls(keys, np.append(start, len(codes)).astype(np.uint32), order)
+
+    @property
+    def count(self) -> np.ndarray:
+        """Entries per key (computed: not held)."""
+        return np.diff(self.start).astype(np.int64)
 
     def join(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All (query index, entry position) pairs with equal keys, vectorised."""
@@ -53,23 +62,26 @@ class SortedKeys:
         if len(found) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         k = pos[found]
-        counts = self.count[k]
+        first = self.start[k].astype(np.int64)
+        counts = self.start[k + 1].astype(np.int64) - first
         q_idx = np.repeat(found, counts)
-        first = np.repeat(self.start[k], counts)
         within = np.arange(len(q_idx)) - np.repeat(np.cumsum(counts) - counts, counts)
-        return q_idx.astype(np.int64), self.order[first + within]
+        return q_idx.astype(np.int64), self.order[np.repeat(first, counts) + within].astype(np.int64)
 
 
 @dataclass(frozen=True)
 class HotList:
-    """Admitted, current entries in matching form. Rebuilt (not mutated) when the list changes."""
+    """Admitted, current entries in matching form. Rebuilt (not mutated) when the list changes.
 
-    entries: pa.Table  # FULL_ENTRY_SCHEMA, normalised plate/region
-    plate_code: np.ndarray  # uint64 per entry
+    ``entries`` holds the entries' columns compactly (``compact_entries``): a column with few distinct values
+    dictionary-encoded with the narrowest index, the times sharing the buffers of ``valid_from_ms`` and
+    ``expires_at_ms``. ``rows`` gives them back in ``FULL_ENTRY_SCHEMA``."""
+
+    entries: pa.Table  # FULL_ENTRY_SCHEMA's columns, normalised plate/region, compact types
+    plate_code: np.ndarray  # uint64 per entry (its symbols: ``symbols``)
     region_code: np.ndarray  # uint16 per entry (0 = any region)
-    plate_sym: np.ndarray  # uint8 [n, 12]: for differing positions
-    valid_from_ms: np.ndarray  # int64
-    expires_at_ms: np.ndarray  # int64
+    valid_from_ms: np.ndarray  # int64 (int64 min when not given)
+    expires_at_ms: np.ndarray  # int64 (int64 max when not given)
     by_plate: SortedKeys
     by_canonical: SortedKeys
     active: np.ndarray  # bool per entry; a clear sets it False in place, effective for the next batch
@@ -88,14 +100,18 @@ class HotList:
         if not valid.all():
             raise ValueError("hot list contains plates that did not pass admission")
         rcode, _ = encode_regions(region)
-        by_plate, by_canonical = SortedKeys.build(code), SortedKeys.build(pack(lut[sym]))
+        canonical = pack(lut[sym])
+        del sym
+        by_plate, by_canonical = SortedKeys.build(code), SortedKeys.build(canonical)
+        del canonical
+        valid_from = _ms(entries["valid_from"], np.iinfo(np.int64).min)
+        expires_at = _ms(entries["expires_at"], np.iinfo(np.int64).max)
         return cls(
-            entries=entries,
+            entries=compact_entries(entries, valid_from, expires_at),
             plate_code=code,
-            region_code=rcode,
-            plate_sym=sym,
-            valid_from_ms=_ms(entries["valid_from"], np.iinfo(np.int64).min),
-            expires_at_ms=_ms(entries["expires_at"], np.iinfo(np.int64).max),
+            region_code=rcode.astype(np.uint16, copy=False),
+            valid_from_ms=valid_from,
+            expires_at_ms=expires_at,
             by_plate=by_plate,
             by_canonical=by_canonical,
             active=np.ones(len(code), bool),
@@ -112,8 +128,75 @@ class HotList:
     def __len__(self) -> int:
         return len(self.plate_code)
 
+    def symbols(self, entry: np.ndarray) -> np.ndarray:
+        """The (n, 12) symbol rows of the entries at ``entry`` (only the few of a batch's pairs are unpacked)."""
+        return symbols(self.plate_code[entry])
+
+    def rows(self, keep: np.ndarray | None = None) -> pa.Table:
+        """The entries (those where ``keep`` is True, when given) in ``FULL_ENTRY_SCHEMA``."""
+        e = self.entries if keep is None else self.entries.filter(pa.array(keep))
+        return e.cast(FULL_ENTRY_SCHEMA)
+
+    def nbytes(self) -> int:
+        """Bytes of every array the list holds: numpy arrays and the Arrow buffers of ``entries`` (a buffer shared
+        by both counted once)."""
+        seen: dict[int, int] = {}
+        for a in (
+            self.plate_code, self.region_code, self.valid_from_ms, self.expires_at_ms, self.active,
+            self.plate_slots, self.canonical_slots, self.plate_bloom, self.canonical_bloom,
+            *(getattr(k, f) for k in (self.by_plate, self.by_canonical) for f in ("keys", "start", "order")),
+        ):  # fmt: skip
+            seen[a.__array_interface__["data"][0]] = a.nbytes
+        for col in self.entries.columns:
+            for chunk in col.chunks:
+                _arrow_buffers(chunk, seen)
+        return sum(seen.values())
+
+
+def _arrow_buffers(arr: pa.Array, seen: dict[int, int]) -> None:
+    for b in arr.buffers():
+        if b is not None:
+            seen[b.address] = max(seen.get(b.address, 0), b.size)
+    if pa.types.is_dictionary(arr.type):
+        _arrow_buffers(arr.dictionary, seen)
+
+
+_ID_COLUMNS = ("entry_id", "plate")  # distinct per entry: kept as plain strings
+
+
+def compact_entries(entries: pa.Table, valid_from_ms: np.ndarray, expires_at_ms: np.ndarray) -> pa.Table:
+    """``entries`` (``FULL_ENTRY_SCHEMA``) as the list holds them: a column whose distinct values are at most half
+    its rows dictionary-encoded with the narrowest index type, ``valid_from``/``expires_at`` over the buffers of
+    the given int64 arrays (null where the column is). Cast back with ``FULL_ENTRY_SCHEMA`` it is ``entries``."""
+    n = entries.num_rows
+    cols = []
+    for f in FULL_ENTRY_SCHEMA:
+        col = entries[f.name]
+        if f.name in ("valid_from", "expires_at"):
+            data = valid_from_ms if f.name == "valid_from" else expires_at_ms
+            cols.append(_over(data, col, f.type))
+            continue
+        if f.name in _ID_COLUMNS or n == 0:
+            cols.append(col)
+            continue
+        enc = pc.dictionary_encode(col.combine_chunks())
+        k = len(enc.dictionary)
+        if k > n // 2:
+            cols.append(col)
+            continue
+        index = pa.int8() if k < 2**7 else pa.int16() if k < 2**15 else pa.int32()
+        cols.append(enc.cast(pa.dictionary(index, f.type)))
+    return pa.table(cols, names=FULL_ENTRY_SCHEMA.names)
+
+
+def _over(data: np.ndarray, col: pa.ChunkedArray, typ: pa.DataType) -> pa.Array:
+    """A timestamp array whose values are ``data``'s buffer (no copy), with ``col``'s nulls."""
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    validity = pc.is_valid(arr).buffers()[1] if arr.null_count else None
+    return pa.Array.from_buffers(typ, len(data), [validity, pa.py_buffer(data)], null_count=arr.null_count)
+
 
 def _ms(col: pa.ChunkedArray, fill: int) -> np.ndarray:
     # fill nulls in Arrow: to_numpy would turn a column with nulls into float64 and lose int64's extremes
     filled = pc.fill_null(col.cast(pa.int64()), pa.scalar(fill, pa.int64()))
-    return np.ascontiguousarray(filled.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.array(filled.to_numpy(zero_copy_only=False), dtype=np.int64)  # its own buffer, shared by ``entries``

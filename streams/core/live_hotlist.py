@@ -189,8 +189,9 @@ class LiveHotList:
             if not len(seg):
                 continue
             e = seg.entries
-            added = pc.fill_null(e["added_at"].cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-            stale = seg.active & (e["source"].to_numpy(zero_copy_only=False) == part.source) & (added < part.at_ms)
+            added = pc.fill_null(_plain(e["added_at"]).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+            of_source = pc.fill_null(pc.equal(_plain(e["source"]), part.source), False)
+            stale = seg.active & of_source.to_numpy(zero_copy_only=False) & (added < part.at_ms)
             stale &= ~pc.is_in(e["entry_id"], value_set=listed).to_numpy(zero_copy_only=False)
             cleared += e["entry_id"].filter(pa.array(stale)).to_pylist()
             seg.active[stale] = False
@@ -261,7 +262,12 @@ class LiveHotList:
             keep &= ~pc.is_in(seg.entries["source"], value_set=pa.array(sorted(exclude_sources))).to_numpy(
                 zero_copy_only=False
             )
-        return seg.entries.filter(pa.array(keep))
+        return seg.rows(keep)
+
+
+def _plain(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column of ``HotList.entries`` with its values, not dictionary-encoded."""
+    return col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
 
 
 @dataclass

@@ -118,7 +118,7 @@ def resolve_pairs(
     first[1:] = (read[1:] != read[:-1]) | (entry[1:] != entry[:-1])
     read, entry, kind, cand = read[first], entry[first], kind[first], cand[first]
 
-    diff = sym_of(read) != hl.plate_sym[entry]
+    diff = sym_of(read) != hl.symbols(entry)
     differing = (diff * (1 << np.arange(diff.shape[1], dtype=np.uint16))).sum(axis=1).astype(np.uint16)
     differing = np.where(kind == CANDIDATE, 0, differing).astype(np.uint16)
     region_unknown = region_code[read] == 0
