@@ -12,9 +12,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streams.core.compiled.lookup import build_bloom, build_slots
-from streams.core.compiled.strings import symbols
 from streams.core.confusables import DEFAULT_LUT
-from streams.core.normalise import encode_plates_sym, encode_regions, normalise_plates, normalise_regions, pack
+from streams.core.normalise import (
+    encode_plates,
+    encode_plates_sym,
+    encode_regions,
+    normalise_plates,
+    normalise_regions,
+    one_array,
+    pack,
+)
 from streams.model.hotlist import FULL_ENTRY_SCHEMA, with_details
 
 
@@ -73,15 +80,12 @@ class SortedKeys:
 class HotList:
     """Admitted, current entries in matching form. Rebuilt (not mutated) when the list changes.
 
-    ``entries`` holds the entries' columns compactly (``compact_entries``): a column with few distinct values
-    dictionary-encoded with the narrowest index, the times sharing the buffers of ``valid_from_ms`` and
-    ``expires_at_ms``. ``rows`` gives them back in ``FULL_ENTRY_SCHEMA``."""
+    Per entry only what every look-up needs is held as arrays (the key runs, the slot tables and Bloom filters
+    over them, ``active``); the rest is in ``entries``, compactly (``compact_entries``), and read for the few
+    (read, entry) pairs of a batch only: ``plate_codes``, ``region_codes``, ``times_ms``, ``symbols``. ``rows``
+    gives the entries back in ``FULL_ENTRY_SCHEMA``."""
 
     entries: pa.Table  # FULL_ENTRY_SCHEMA's columns, normalised plate/region, compact types
-    plate_code: np.ndarray  # uint64 per entry (its symbols: ``symbols``)
-    region_code: np.ndarray  # uint16 per entry (0 = any region)
-    valid_from_ms: np.ndarray  # int64 (int64 min when not given)
-    expires_at_ms: np.ndarray  # int64 (int64 max when not given)
     by_plate: SortedKeys
     by_canonical: SortedKeys
     active: np.ndarray  # bool per entry; a clear sets it False in place, effective for the next batch
@@ -99,22 +103,17 @@ class HotList:
         code, valid, sym, _ = encode_plates_sym(plate)
         if not valid.all():
             raise ValueError("hot list contains plates that did not pass admission")
-        rcode, _ = encode_regions(region)
         canonical = pack(lut[sym])
         del sym
-        by_plate, by_canonical = SortedKeys.build(code), SortedKeys.build(canonical)
+        by_plate = SortedKeys.build(code)
+        del code
+        by_canonical = SortedKeys.build(canonical)
         del canonical
-        valid_from = _ms(entries["valid_from"], np.iinfo(np.int64).min)
-        expires_at = _ms(entries["expires_at"], np.iinfo(np.int64).max)
         return cls(
-            entries=compact_entries(entries, valid_from, expires_at),
-            plate_code=code,
-            region_code=rcode.astype(np.uint16, copy=False),
-            valid_from_ms=valid_from,
-            expires_at_ms=expires_at,
+            entries=compact_entries(entries),
             by_plate=by_plate,
             by_canonical=by_canonical,
-            active=np.ones(len(code), bool),
+            active=np.ones(entries.num_rows, bool),
             plate_slots=build_slots(by_plate.keys),
             canonical_slots=build_slots(by_canonical.keys),
             plate_bloom=build_bloom(by_plate.keys),
@@ -126,11 +125,44 @@ class HotList:
         return cls.build(FULL_ENTRY_SCHEMA.empty_table())
 
     def __len__(self) -> int:
-        return len(self.plate_code)
+        return len(self.active)
+
+    def _take(self, column: str, entry: np.ndarray) -> pa.Array:
+        return one_array(plain_column(self.entries[column].take(pa.array(entry, pa.int64()))))
+
+    def plate_codes(self, entry: np.ndarray) -> np.ndarray:
+        """uint64 plate codes of the entries at ``entry``."""
+        return encode_plates(self._take("plate", entry))[0]
 
     def symbols(self, entry: np.ndarray) -> np.ndarray:
-        """The (n, 12) symbol rows of the entries at ``entry`` (only the few of a batch's pairs are unpacked)."""
-        return symbols(self.plate_code[entry])
+        """The (n, 12) symbol rows of the entries at ``entry``."""
+        return encode_plates_sym(self._take("plate", entry))[2]
+
+    def region_codes(self, entry: np.ndarray) -> np.ndarray:
+        """uint16 region codes of the entries at ``entry`` (0 = any region)."""
+        return encode_regions(self._take("region", entry))[0]
+
+    def times_ms(self, column: str, entry: np.ndarray) -> np.ndarray:
+        """``valid_from`` or ``expires_at`` of the entries at ``entry`` in int64 ms; not given: int64 min for
+        ``valid_from`` (valid since ever), int64 max for ``expires_at`` (never expires)."""
+        return _ms(self._take(column, entry), _NOT_GIVEN[column])
+
+    def expiring(self, now_ms: int, since_ms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, expiry ms) of the active entries whose expiry is at or before ``now_ms`` (and after
+        ``since_ms``, when given); computed on the distinct expiries when the column is dictionary-encoded."""
+        due = np.zeros(len(self), bool)
+        at = 0
+        for chunk in self.entries["expires_at"].chunks:
+            values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            ms = _ms(values, _NOT_GIVEN["expires_at"])
+            hit = (ms <= now_ms) & (ms > since_ms) if since_ms is not None else ms <= now_ms
+            if pa.types.is_dictionary(chunk.type):
+                idx = pc.fill_null(chunk.indices.cast(pa.int64()), len(ms)).to_numpy(zero_copy_only=False)
+                hit = np.append(hit, _NOT_GIVEN["expires_at"] <= now_ms)[idx]
+            due[at : at + len(chunk)] = hit
+            at += len(chunk)
+        idx = np.flatnonzero(due & self.active)
+        return idx, self.times_ms("expires_at", idx)
 
     def rows(self, keep: np.ndarray | None = None) -> pa.Table:
         """The entries (those where ``keep`` is True, when given) in ``FULL_ENTRY_SCHEMA``."""
@@ -142,8 +174,7 @@ class HotList:
         by both counted once)."""
         seen: dict[int, int] = {}
         for a in (
-            self.plate_code, self.region_code, self.valid_from_ms, self.expires_at_ms, self.active,
-            self.plate_slots, self.canonical_slots, self.plate_bloom, self.canonical_bloom,
+            self.active, self.plate_slots, self.canonical_slots, self.plate_bloom, self.canonical_bloom,
             *(getattr(k, f) for k in (self.by_plate, self.by_canonical) for f in ("keys", "start", "order")),
         ):  # fmt: skip
             seen[a.__array_interface__["data"][0]] = a.nbytes
@@ -151,6 +182,14 @@ class HotList:
             for chunk in col.chunks:
                 _arrow_buffers(chunk, seen)
         return sum(seen.values())
+
+
+_NOT_GIVEN = {"valid_from": np.iinfo(np.int64).min, "expires_at": np.iinfo(np.int64).max}
+
+
+def plain_column(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """A column of ``HotList.entries`` with its values, not dictionary-encoded."""
+    return col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
 
 
 def _arrow_buffers(arr: pa.Array, seen: dict[int, int]) -> None:
@@ -164,18 +203,14 @@ def _arrow_buffers(arr: pa.Array, seen: dict[int, int]) -> None:
 _ID_COLUMNS = ("entry_id", "plate")  # distinct per entry: kept as plain strings
 
 
-def compact_entries(entries: pa.Table, valid_from_ms: np.ndarray, expires_at_ms: np.ndarray) -> pa.Table:
-    """``entries`` (``FULL_ENTRY_SCHEMA``) as the list holds them: a column whose distinct values are at most half
-    its rows dictionary-encoded with the narrowest index type, ``valid_from``/``expires_at`` over the buffers of
-    the given int64 arrays (null where the column is). Cast back with ``FULL_ENTRY_SCHEMA`` it is ``entries``."""
+def compact_entries(entries: pa.Table) -> pa.Table:
+    """``entries`` (``FULL_ENTRY_SCHEMA``) as the list holds them: a column other than ``entry_id``/``plate``
+    whose distinct values are at most half its rows dictionary-encoded with the narrowest index type. Cast back
+    with ``FULL_ENTRY_SCHEMA`` it is ``entries``."""
     n = entries.num_rows
     cols = []
     for f in FULL_ENTRY_SCHEMA:
         col = entries[f.name]
-        if f.name in ("valid_from", "expires_at"):
-            data = valid_from_ms if f.name == "valid_from" else expires_at_ms
-            cols.append(_over(data, col, f.type))
-            continue
         if f.name in _ID_COLUMNS or n == 0:
             cols.append(col)
             continue
@@ -189,14 +224,7 @@ def compact_entries(entries: pa.Table, valid_from_ms: np.ndarray, expires_at_ms:
     return pa.table(cols, names=FULL_ENTRY_SCHEMA.names)
 
 
-def _over(data: np.ndarray, col: pa.ChunkedArray, typ: pa.DataType) -> pa.Array:
-    """A timestamp array whose values are ``data``'s buffer (no copy), with ``col``'s nulls."""
-    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    validity = pc.is_valid(arr).buffers()[1] if arr.null_count else None
-    return pa.Array.from_buffers(typ, len(data), [validity, pa.py_buffer(data)], null_count=arr.null_count)
-
-
-def _ms(col: pa.ChunkedArray, fill: int) -> np.ndarray:
+def _ms(col: pa.Array, fill: int) -> np.ndarray:
     # fill nulls in Arrow: to_numpy would turn a column with nulls into float64 and lose int64's extremes
     filled = pc.fill_null(col.cast(pa.int64()), pa.scalar(fill, pa.int64()))
-    return np.array(filled.to_numpy(zero_copy_only=False), dtype=np.int64)  # its own buffer, shared by ``entries``
+    return np.ascontiguousarray(filled.to_numpy(zero_copy_only=False), dtype=np.int64)

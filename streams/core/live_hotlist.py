@@ -12,6 +12,7 @@ does not list, applied before it; one much smaller than the source's last is hel
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streams.core.confusables import DEFAULT_LUT
-from streams.core.hotlist import HotList
+from streams.core.hotlist import HotList, plain_column
 from streams.core.policy import DAY_MS, Admission, AdmissionPolicy, admit
 from streams.model.hotlist import FULL_ENTRY_SCHEMA, add_details, with_details
 
@@ -60,6 +61,25 @@ def cap_expiry(entries: pa.Table, policy: AdmissionPolicy, now_ms: int) -> tuple
     )
     at = entries.schema.get_field_index("expiry_rule")
     return entries.set_column(at, "expiry_rule", pa.array(note, pa.string())), capped
+
+
+def release_freed_memory() -> None:
+    """Give the memory a rebuild freed back to the system: Arrow's pool and the C allocator otherwise keep it,
+    and a worker's resident size after loading a large list would be that of its peak."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc
+        return None
+
+
+_LIBC = _libc()
 
 
 @dataclass(frozen=True)
@@ -130,9 +150,13 @@ class LiveHotList:
         self._count_refused(adm)
         sources = {source} if source else set(pc.unique(entries["source"]).to_pylist()) if entries.num_rows else set()
         keep = [self._active_rows(seg, exclude_sources=sources) for seg in (self.main, self.delta)]
-        merged = pa.concat_tables([*keep, with_details(adm.admitted)])
+        adm_rows = with_details(adm.admitted)
+        merged = pa.concat_tables([*keep, adm_rows])
+        del keep, entries, adm_rows
         self.main = HotList.build(merged, self.lut)
         self.delta = HotList.empty()
+        del merged
+        release_freed_memory()
         for s in sources:
             self.last_sync_ms[s] = now_ms
         return adm
@@ -189,8 +213,8 @@ class LiveHotList:
             if not len(seg):
                 continue
             e = seg.entries
-            added = pc.fill_null(_plain(e["added_at"]).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-            of_source = pc.fill_null(pc.equal(_plain(e["source"]), part.source), False)
+            added = pc.fill_null(plain_column(e["added_at"]).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+            of_source = pc.fill_null(pc.equal(plain_column(e["source"]), part.source), False)
             stale = seg.active & of_source.to_numpy(zero_copy_only=False) & (added < part.at_ms)
             stale &= ~pc.is_in(e["entry_id"], value_set=listed).to_numpy(zero_copy_only=False)
             cleared += e["entry_id"].filter(pa.array(stale)).to_pylist()
@@ -236,15 +260,12 @@ class LiveHotList:
         for seg in (self.main, self.delta):
             if not len(seg):
                 continue
-            due = seg.active & (seg.expires_at_ms <= now_ms)
-            if since_ms is not None:
-                due &= seg.expires_at_ms > since_ms
-            idx = np.flatnonzero(due)
+            idx, at_ms = seg.expiring(now_ms, since_ms)
             if len(idx):
                 rows = seg.entries.take(pa.array(idx)).select(["entry_id", "source", "reason"]).to_pylist()
                 out += [
-                    (r["entry_id"], r["source"] or "", r["reason"] or "", int(seg.expires_at_ms[i]))
-                    for r, i in zip(rows, idx, strict=True)
+                    (r["entry_id"], r["source"] or "", r["reason"] or "", int(t))
+                    for r, t in zip(rows, at_ms.tolist(), strict=True)
                 ]
         return out
 
@@ -252,6 +273,8 @@ class LiveHotList:
         rows = pa.concat_tables([self._active_rows(self.main), self._active_rows(self.delta)])
         self.main = HotList.build(rows, self.lut)
         self.delta = HotList.empty()
+        del rows
+        release_freed_memory()
 
     @staticmethod
     def _active_rows(seg: HotList, exclude_sources: set[str] | None = None) -> pa.Table:
@@ -263,11 +286,6 @@ class LiveHotList:
                 zero_copy_only=False
             )
         return seg.rows(keep)
-
-
-def _plain(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A column of ``HotList.entries`` with its values, not dictionary-encoded."""
-    return col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
 
 
 @dataclass
