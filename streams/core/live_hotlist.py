@@ -34,12 +34,11 @@ def cap_expiry(entries: pa.Table, policy: AdmissionPolicy, now_ms: int) -> tuple
     """(entries with any expiry beyond its reason's ``max_days`` capped at valid_from (else now) plus the maximum,
     which rows were capped). A capped entry's ``expiry_rule`` says so, with the expiry the source gave."""
     entries = add_details(entries)
-    n = entries.num_rows
-    reason = pc.fill_null(entries["reason"], "").to_numpy(zero_copy_only=False).astype(str)
-    max_ms = np.full(n, -1, np.int64)
-    for r, rr in policy.reasons.items():
-        if rr.max_days is not None:
-            max_ms[reason == r] = rr.max_days * DAY_MS
+    # each distinct reason's maximum, then per row through the dictionary indices (no Python string per row)
+    reason = pc.dictionary_encode(pc.fill_null(entries["reason"], "").combine_chunks())
+    limits = [policy.reasons.get(r) for r in reason.dictionary.to_pylist()]
+    per_reason = np.array([-1 if r is None or r.max_days is None else r.max_days * DAY_MS for r in limits], np.int64)
+    max_ms = per_reason[reason.indices.to_numpy(zero_copy_only=False)] if len(per_reason) else np.zeros(0, np.int64)
     start = pc.fill_null(entries["valid_from"].cast(pa.int64()), now_ms).to_numpy(zero_copy_only=False)
     given = entries["expires_at"].cast(pa.int64())
     exp = pc.fill_null(given, -1).to_numpy(zero_copy_only=False)
@@ -49,9 +48,10 @@ def cap_expiry(entries: pa.Table, policy: AdmissionPolicy, now_ms: int) -> tuple
     limit = np.where(capped, start + max_ms, exp)
     iso = pc.strftime(entries["expires_at"], format="%Y-%m-%dT%H:%M:%SZ").to_pylist()
     days = (max_ms // DAY_MS).tolist()
+    reasons = pc.fill_null(entries["reason"], "").to_pylist()
     note = [
         f"expiry_capped: {d} days for {r} (given {g})" if c else e
-        for c, d, r, g, e in zip(capped, days, reason, iso, entries["expiry_rule"].to_pylist(), strict=True)
+        for c, d, r, g, e in zip(capped, days, reasons, iso, entries["expiry_rule"].to_pylist(), strict=True)
     ]
     capped_exp = pa.array(limit, pa.int64()).cast(_TS)
     entries = entries.set_column(
