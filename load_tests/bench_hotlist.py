@@ -10,7 +10,8 @@ Part 2 (local stack): a real broker (deploy/local/kafka.sh), ``--workers`` real 
 time from publishing to the moment every worker has applied it (its /health ``hotlist_offsets`` has passed the
 event), after which no worker can match the entry.
 Part 3 (memory, each measurement in a fresh process): resident memory per hot-list entry (``LiveHotList.load``
-of ``--entries`` admitted entries, as a worker holds them) and per de-duplication state entry (``--dedup-reads``
+of ``--entries`` admitted entries, as a worker holds them, with the peaks while loading and while reloading the
+same source) and per de-duplication state entry (``--dedup-reads``
 distinct passages fed to a ``Deduplicator`` in batches of 500,000, all inside its window).
 Writes out/bench/hotlist.json, or docs/bench/hotlist.json with --out (the parts run are replaced, the others
 kept).
@@ -69,27 +70,50 @@ def _reset_peak() -> None:
 
 
 def _hotlist_memory(n: int) -> dict:
-    """In a fresh process: RSS held by a worker's hot list of ``n`` entries (built from the entries table)."""
+    """In a fresh process: RSS held by a worker's hot list of ``n`` entries (built from the entries table), its
+    peak while loading, and its peak while reloading the same source (the old list held until the new one is
+    built). The input table is not counted: it is made before each measurement starts."""
     from streams.config.settings import load_policy, policy_lut
     from streams.core.live_hotlist import LiveHotList
 
     now = int(time.time() * 1000)
     policy = load_policy()
     live = LiveHotList(policy, policy_lut(policy))
+    gc.collect()
+    base = _rss_kb()
     entries = entries_table(n, now)
     gc.collect()
     before = _rss_kb()
     _reset_peak()
     live.load(entries, now)
+    peak = _rss_kb("VmHWM") - before
     del entries  # the worker's own copy of the input table is gone after loading; the list keeps what it needs
     gc.collect()
-    held, peak = _rss_kb() - before, _rss_kb("VmHWM") - before
+    pa.default_memory_pool().release_unused()  # the input table's memory, back to the system
+    held = _rss_kb() - base
+    arrays = live.main.nbytes()
+
+    # a reload: a new extract of the same source replaces the list; the old one is held until the new is built
+    entries = entries_table(n, now, seed=2)
+    gc.collect()
+    before_reload = _rss_kb()
+    _reset_peak()
+    live.load(entries, now)
+    reload_peak = _rss_kb("VmHWM") - before_reload + held
+    del entries
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    held_after_reload = _rss_kb() - base
     return {
         "entries": len(live),
+        "array_bytes_per_entry": round(arrays / n, 1),  # the list's own arrays; RSS adds allocator slack
         "held_mb": round(held / 1024),
         "peak_extra_while_loading_mb": round(peak / 1024),
+        "peak_while_reloading_mb": round(reload_peak / 1024),
+        "held_after_reload_mb": round(held_after_reload / 1024),
         "bytes_per_entry": round(held * 1024 / n),
         "peak_bytes_per_entry": round(peak * 1024 / n),
+        "reload_peak_bytes_per_entry": round(reload_peak * 1024 / n),
     }
 
 

@@ -12,6 +12,7 @@ does not list, applied before it; one much smaller than the source's last is hel
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streams.core.confusables import DEFAULT_LUT
-from streams.core.hotlist import HotList
+from streams.core.hotlist import HotList, plain_column
 from streams.core.policy import DAY_MS, Admission, AdmissionPolicy, admit
 from streams.model.hotlist import FULL_ENTRY_SCHEMA, add_details, with_details
 
@@ -33,12 +34,11 @@ def cap_expiry(entries: pa.Table, policy: AdmissionPolicy, now_ms: int) -> tuple
     """(entries with any expiry beyond its reason's ``max_days`` capped at valid_from (else now) plus the maximum,
     which rows were capped). A capped entry's ``expiry_rule`` says so, with the expiry the source gave."""
     entries = add_details(entries)
-    n = entries.num_rows
-    reason = pc.fill_null(entries["reason"], "").to_numpy(zero_copy_only=False).astype(str)
-    max_ms = np.full(n, -1, np.int64)
-    for r, rr in policy.reasons.items():
-        if rr.max_days is not None:
-            max_ms[reason == r] = rr.max_days * DAY_MS
+    # each distinct reason's maximum, then per row through the dictionary indices (no Python string per row)
+    reason = pc.dictionary_encode(pc.fill_null(entries["reason"], "").combine_chunks())
+    limits = [policy.reasons.get(r) for r in reason.dictionary.to_pylist()]
+    per_reason = np.array([-1 if r is None or r.max_days is None else r.max_days * DAY_MS for r in limits], np.int64)
+    max_ms = per_reason[reason.indices.to_numpy(zero_copy_only=False)] if len(per_reason) else np.zeros(0, np.int64)
     start = pc.fill_null(entries["valid_from"].cast(pa.int64()), now_ms).to_numpy(zero_copy_only=False)
     given = entries["expires_at"].cast(pa.int64())
     exp = pc.fill_null(given, -1).to_numpy(zero_copy_only=False)
@@ -48,9 +48,10 @@ def cap_expiry(entries: pa.Table, policy: AdmissionPolicy, now_ms: int) -> tuple
     limit = np.where(capped, start + max_ms, exp)
     iso = pc.strftime(entries["expires_at"], format="%Y-%m-%dT%H:%M:%SZ").to_pylist()
     days = (max_ms // DAY_MS).tolist()
+    reasons = pc.fill_null(entries["reason"], "").to_pylist()
     note = [
         f"expiry_capped: {d} days for {r} (given {g})" if c else e
-        for c, d, r, g, e in zip(capped, days, reason, iso, entries["expiry_rule"].to_pylist(), strict=True)
+        for c, d, r, g, e in zip(capped, days, reasons, iso, entries["expiry_rule"].to_pylist(), strict=True)
     ]
     capped_exp = pa.array(limit, pa.int64()).cast(_TS)
     entries = entries.set_column(
@@ -60,6 +61,25 @@ def cap_expiry(entries: pa.Table, policy: AdmissionPolicy, now_ms: int) -> tuple
     )
     at = entries.schema.get_field_index("expiry_rule")
     return entries.set_column(at, "expiry_rule", pa.array(note, pa.string())), capped
+
+
+def release_freed_memory() -> None:
+    """Give the memory a rebuild freed back to the system: Arrow's pool and the C allocator otherwise keep it,
+    and a worker's resident size after loading a large list would be that of its peak."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc
+        return None
+
+
+_LIBC = _libc()
 
 
 @dataclass(frozen=True)
@@ -130,9 +150,13 @@ class LiveHotList:
         self._count_refused(adm)
         sources = {source} if source else set(pc.unique(entries["source"]).to_pylist()) if entries.num_rows else set()
         keep = [self._active_rows(seg, exclude_sources=sources) for seg in (self.main, self.delta)]
-        merged = pa.concat_tables([*keep, with_details(adm.admitted)])
+        adm_rows = with_details(adm.admitted)
+        merged = pa.concat_tables([*keep, adm_rows])
+        del keep, entries, adm_rows
         self.main = HotList.build(merged, self.lut)
         self.delta = HotList.empty()
+        del merged
+        release_freed_memory()
         for s in sources:
             self.last_sync_ms[s] = now_ms
         return adm
@@ -189,8 +213,9 @@ class LiveHotList:
             if not len(seg):
                 continue
             e = seg.entries
-            added = pc.fill_null(e["added_at"].cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-            stale = seg.active & (e["source"].to_numpy(zero_copy_only=False) == part.source) & (added < part.at_ms)
+            added = pc.fill_null(plain_column(e["added_at"]).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+            of_source = pc.fill_null(pc.equal(plain_column(e["source"]), part.source), False)
+            stale = seg.active & of_source.to_numpy(zero_copy_only=False) & (added < part.at_ms)
             stale &= ~pc.is_in(e["entry_id"], value_set=listed).to_numpy(zero_copy_only=False)
             cleared += e["entry_id"].filter(pa.array(stale)).to_pylist()
             seg.active[stale] = False
@@ -235,15 +260,12 @@ class LiveHotList:
         for seg in (self.main, self.delta):
             if not len(seg):
                 continue
-            due = seg.active & (seg.expires_at_ms <= now_ms)
-            if since_ms is not None:
-                due &= seg.expires_at_ms > since_ms
-            idx = np.flatnonzero(due)
+            idx, at_ms = seg.expiring(now_ms, since_ms)
             if len(idx):
                 rows = seg.entries.take(pa.array(idx)).select(["entry_id", "source", "reason"]).to_pylist()
                 out += [
-                    (r["entry_id"], r["source"] or "", r["reason"] or "", int(seg.expires_at_ms[i]))
-                    for r, i in zip(rows, idx, strict=True)
+                    (r["entry_id"], r["source"] or "", r["reason"] or "", int(t))
+                    for r, t in zip(rows, at_ms.tolist(), strict=True)
                 ]
         return out
 
@@ -251,6 +273,8 @@ class LiveHotList:
         rows = pa.concat_tables([self._active_rows(self.main), self._active_rows(self.delta)])
         self.main = HotList.build(rows, self.lut)
         self.delta = HotList.empty()
+        del rows
+        release_freed_memory()
 
     @staticmethod
     def _active_rows(seg: HotList, exclude_sources: set[str] | None = None) -> pa.Table:
@@ -261,7 +285,7 @@ class LiveHotList:
             keep &= ~pc.is_in(seg.entries["source"], value_set=pa.array(sorted(exclude_sources))).to_numpy(
                 zero_copy_only=False
             )
-        return seg.entries.filter(pa.array(keep))
+        return seg.rows(keep)
 
 
 @dataclass

@@ -97,18 +97,21 @@ def resolve_pairs(
     gives the symbol rows of reads. Shared by the numpy and the compiled path."""
     # An entry counts only while it is current at the read's own time and not cleared: expired or cleared
     # entries never match, whether or not a clear event arrived.
+    # The entries' fields are read for these pairs only (``HotList.entries``), a handful per batch.
+    active = hl.active[entry]
+    read, entry, kind, cand = read[active], entry[active], kind[active], cand[active]
     t = time_ms[read]
-    current = (hl.valid_from_ms[entry] <= t) & (t < hl.expires_at_ms[entry]) & hl.active[entry]
+    current = (hl.times_ms("valid_from", entry) <= t) & (t < hl.times_ms("expires_at", entry))
     read, entry, kind, cand = read[current], entry[current], kind[current], cand[current]
 
     # Region: unknown on either side is compatible (the read is flagged); a known, different region is not.
-    r_read, r_entry = region_code[read], hl.region_code[entry]
+    r_read, r_entry = region_code[read], hl.region_codes(entry)
     same_region = (r_read == 0) | (r_entry == 0) | (r_read == r_entry)
     kind = np.where((kind == EXACT) & ~same_region, REGION_MISMATCH, kind).astype(np.uint8)
     # A candidate or confusable reading in another region is too weak to keep.
     keep = same_region | (kind == REGION_MISMATCH)
     # A confusable hit whose text is in fact identical is the exact hit already found.
-    keep &= ~((kind == CONFUSABLE) & (plate_code[read] == hl.plate_code[entry]))
+    keep &= ~((kind == CONFUSABLE) & (plate_code[read] == hl.plate_codes(entry)))
     read, entry, kind, cand = read[keep], entry[keep], kind[keep], cand[keep]
 
     # Strongest kind per (read, entry): sort by read, entry, kind and keep the first of each pair.
@@ -118,7 +121,7 @@ def resolve_pairs(
     first[1:] = (read[1:] != read[:-1]) | (entry[1:] != entry[:-1])
     read, entry, kind, cand = read[first], entry[first], kind[first], cand[first]
 
-    diff = sym_of(read) != hl.plate_sym[entry]
+    diff = sym_of(read) != hl.symbols(entry)
     differing = (diff * (1 << np.arange(diff.shape[1], dtype=np.uint16))).sum(axis=1).astype(np.uint16)
     differing = np.where(kind == CANDIDATE, 0, differing).astype(np.uint16)
     region_unknown = region_code[read] == 0

@@ -220,7 +220,7 @@ def test_entry_without_expiry_never_expires(make_decoded, make_entries) -> None:
     """HotList treats a null expires_at as 'never' (fill int64 max), but the fill goes through float64 and wraps."""
     entries = [{"entry_id": "E", "plate": "7ABC123", "expires_at": None}]
     hl = HotList.build(make_entries(entries))
-    assert hl.expires_at_ms.tolist() == [np.iinfo(np.int64).max]
+    assert hl.times_ms("expires_at", np.arange(len(hl))).tolist() == [np.iinfo(np.int64).max]
     hits = _run([_one("7ABC123")], entries, make_decoded, make_entries)
     assert hits["match_kind"].to_pylist() == ["exact"]
 

@@ -24,8 +24,7 @@ class KeyRuns(Protocol):
     """Unique sorted keys and the run of entry positions of each (``streams.core.hotlist.SortedKeys``)."""
 
     keys: np.ndarray
-    start: np.ndarray
-    count: np.ndarray
+    start: np.ndarray  # len(keys) + 1: key k's run is order[start[k]:start[k + 1]]
     order: np.ndarray
 
 
@@ -42,9 +41,10 @@ class LookupTables(Protocol):
 
 @jit
 def build_slots(keys):
-    """Open-addressing table (load <= 1/2) of unique uint64 keys: slot -> key position, -1 empty."""
+    """Open-addressing table (load <= 2/3) of unique uint64 keys: slot -> key position, -1 empty. Most look-ups of
+    a key not in it end in the Bloom filter in front (``build_bloom``)."""
     cap = 16
-    while cap < 2 * keys.size:
+    while 2 * cap < 3 * keys.size:
         cap *= 2
     slots = np.full(cap, -1, np.int32)
     mask = cap - 1
@@ -97,12 +97,13 @@ def _find(bloom, shift, slots, keys, code):
 
 
 @inline
-def _emit_run(out, m, r, k, start, count, order, kind, rank):
+def _emit_run(out, m, r, k, start, order, kind, rank):
     """Write the entries of key ``k``'s run; returns the new length, or -1 when ``out`` is full."""
     if k >= 0:
-        if m + count[k] > out.shape[0]:
+        q0, q1 = np.int64(start[k]), np.int64(start[k + 1])
+        if m + q1 - q0 > out.shape[0]:
             return -1
-        for q in range(start[k], start[k] + count[k]):
+        for q in range(q0, q1):
             out[m, 0], out[m, 1], out[m, 2], out[m, 3] = r, order[q], kind, rank
             m += 1
     return m
@@ -113,8 +114,8 @@ def _probe_rows(
     i0, out, fresh, plate_code, canon,
     l_offs, l_bits, l_boff, c_offs, c_data, c_bits, c_boff, slow_items, slow_codes,
     fold, lut, pow37,
-    p_bloom, p_shift, p_slots, p_keys, p_start, p_count, p_order,
-    c_bloom, c_shift, c_slots, c_keys, c_start, c_count, c_order,
+    p_bloom, p_shift, p_slots, p_keys, p_start, p_order,
+    c_bloom, c_shift, c_slots, c_keys, c_start, c_order,
 ):  # fmt: skip
     """Look-ups of fresh reads ``i0``..: (read row, entry, kind, candidate rank) for every look-up that hits, kinds
     from ``streams.model.match_kinds``. Returns (next read, pairs written), stopping before a read whose pairs do
@@ -124,7 +125,7 @@ def _probe_rows(
         r = fresh[i]
         m0 = m
         code = plate_code[r]
-        m = _emit_run(out, m, r, _find(p_bloom, p_shift, p_slots, p_keys, code), p_start, p_count, p_order, EXACT, -1)
+        m = _emit_run(out, m, r, _find(p_bloom, p_shift, p_slots, p_keys, code), p_start, p_order, EXACT, -1)
         if m >= 0 and is_valid(l_bits, l_boff, r):
             for item in range(l_offs[r], l_offs[r + 1]):
                 a0, a1 = span(c_offs, c_bits, c_boff, item)
@@ -133,12 +134,12 @@ def _probe_rows(
                     cc = slow_codes[np.searchsorted(slow_items, item)]
                 if cc != 0 and cc != code:
                     k = _find(p_bloom, p_shift, p_slots, p_keys, cc)
-                    m = _emit_run(out, m, r, k, p_start, p_count, p_order, CANDIDATE, item - l_offs[r])
+                    m = _emit_run(out, m, r, k, p_start, p_order, CANDIDATE, item - l_offs[r])
                     if m < 0:
                         break
         if m >= 0:
             k = _find(c_bloom, c_shift, c_slots, c_keys, canon[r])
-            m = _emit_run(out, m, r, k, c_start, c_count, c_order, CONFUSABLE, -1)
+            m = _emit_run(out, m, r, k, c_start, c_order, CONFUSABLE, -1)
         if m < 0:
             return i, m0
     return fresh.size, m
@@ -178,8 +179,8 @@ def probe(
             i, out, fresh, plate_code, canon,
             l_offs, l_bits, l_boff, c_offs, c_data, c_bits, c_boff, slow_items, slow_codes,
             FOLD, lut8, POW37,
-            seg.plate_bloom, p_shift, seg.plate_slots, bp.keys, bp.start, bp.count, bp.order,
-            seg.canonical_bloom, c_shift, seg.canonical_slots, bc.keys, bc.start, bc.count, bc.order,
+            seg.plate_bloom, p_shift, seg.plate_slots, bp.keys, bp.start, bp.order,
+            seg.canonical_bloom, c_shift, seg.canonical_slots, bc.keys, bc.start, bc.order,
         )  # fmt: skip
         parts.append(out[:m])
         if i_next == len(fresh):
