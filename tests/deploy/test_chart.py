@@ -115,7 +115,7 @@ def test_worker_probes_grace_and_memory_formula(helm: str, production_args: list
     )
     expected_mib = -(-expected // 2**20)  # rounded up
     assert main["resources"]["requests"]["memory"] == f"{expected_mib}Mi"
-    assert expected_mib == 512 + 1053 + 525  # 2M entries x 552 B, 10M x 55 B
+    assert expected_mib == 512 + 855 + 525  # 2M entries x 448 B, 10M x 55 B
 
 
 def test_keda_scales_the_worker_group_within_the_partitions(helm: str, production_args: list[str]) -> None:
