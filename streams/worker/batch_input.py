@@ -251,6 +251,7 @@ class BatchInput:
                     result = w.process(self._decode([m], tp, rerouted), self.source)
                     delivery = w.publish(result, self.source)
                     jobs.append((result, origin(m), time.perf_counter() - t0, delivery, 1))
+                    await asyncio.sleep(0)  # let /readyz and the timers in between messages, as the agents did
                 w.next_offset[tp] = next_offsets[tp] = part_messages[-1].offset() + 1
                 continue
             offsets = [m.offset() for m in part_messages]
@@ -273,6 +274,7 @@ class BatchInput:
                 result = w.process(decoded, self.source)
                 delivery = w.publish(result, self.source)
                 jobs.append((result, piece.token(*tp), time.perf_counter() - t0, delivery, piece.stop - piece.start))
+                await asyncio.sleep(0)
         if rerouted.pending or rerouted.failed:
             await asyncio.get_running_loop().run_in_executor(None, rerouted.confirm)
         if not jobs:
