@@ -25,7 +25,7 @@ from streams.config.settings import Settings
 from streams.ingest.control import ControlGate
 from streams.ingest.verifications import decode_verifications
 from streams.kafka.client import client_config, group_id
-from streams.kafka.topics import topic_name
+from streams.kafka.topics import message_origin, topic_name
 
 __all__ = ["Decision", "FeedHit", "HitsFeed"]
 
@@ -148,8 +148,7 @@ class HitsFeed:
                     if msg.topic() == self.hits_topic:
                         self.add_hit(msg.value() or b"")
                     else:
-                        origin = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"  # as dead letters and audits name it
-                        self.add_verification(msg.value() or b"", origin)
+                        self.add_verification(msg.value() or b"", message_origin(msg))
         except Exception:  # the console shows a stale queue rather than taking the API down
             log.exception("console feed stopped")
         finally:

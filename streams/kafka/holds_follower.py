@@ -16,7 +16,7 @@ from streams.config.settings import Settings
 from streams.ingest.control import ControlGate, Rejection
 from streams.ingest.holds import HoldEvent, decode_hold_events
 from streams.kafka.client import client_config, group_id
-from streams.kafka.topics import topic_name
+from streams.kafka.topics import message_origin, topic_name
 
 __all__ = ["HoldsFollower"]
 
@@ -52,7 +52,7 @@ class HoldsFollower:
                 self.pending.put(
                     decode_hold_events(
                         [m.value() or b"" for m in msgs],
-                        [f"{m.topic()}/{m.partition()}/{m.offset()}" for m in msgs],
+                        [message_origin(m) for m in msgs],
                         [m.offset() for m in msgs],
                         self.gate,
                     )

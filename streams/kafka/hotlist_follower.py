@@ -27,7 +27,7 @@ from streams.ingest.control import ControlGate
 from streams.ingest.hotlist_changes import HotlistChange, expired_changes, hotlist_changes
 from streams.ingest.hotlist_events import audit_entries, decode_hotlist_events
 from streams.kafka.client import client_config, group_id
-from streams.kafka.topics import topic_name
+from streams.kafka.topics import message_origin, topic_name
 from streams.model.audit import AuditEntry
 from streams.model.deadletter import DeadLetter
 
@@ -175,9 +175,7 @@ class HotlistFollower(HotlistApplier):
             for m in msgs:
                 self.applied[m.partition()] = max(self.applied[m.partition()], m.offset() + 1)
 
-        self.apply(
-            [m.value() or b"" for m in msgs], [f"{m.topic()}/{m.partition()}/{m.offset()}" for m in msgs], mark_applied
-        )
+        self.apply([m.value() or b"" for m in msgs], [message_origin(m) for m in msgs], mark_applied)
         return len(msgs)
 
     def catch_up(self, timeout_s: float = 60) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from streams.config.retention import kafka_limit_configs, kafka_topic_limits, load_retention
 from streams.config.settings import Settings
@@ -81,6 +82,16 @@ def declared(settings: Settings) -> list[TopicSpec]:
 
 def topic_name(settings: Settings, name: str) -> str:
     return f"{settings.topic_prefix}{name}"
+
+
+def origin(topic: str, partition: int, offset: int) -> str:
+    """Where a message came from, as dead letters, audits and de-duplication tokens name it."""
+    return f"{topic}/{partition}/{offset}"
+
+
+def message_origin(m: Any) -> str:
+    """``origin`` of a confluent-kafka message."""
+    return origin(m.topic(), m.partition(), m.offset())
 
 
 STRIMZI_API_VERSION = "kafka.strimzi.io/v1beta2"

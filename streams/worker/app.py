@@ -26,7 +26,7 @@ from streams import metrics
 from streams.config.settings import Settings
 from streams.kafka.client import faust_broker_options, group_id
 from streams.kafka.lag import LagSampler, publish_topic_retention
-from streams.kafka.topics import topic_name
+from streams.kafka.topics import origin, topic_name
 from streams.worker.batch_input import ARROW, JSON, BatchInput
 from streams.worker.faust_patch import commit_before_revoke
 from streams.worker.http import add_views
@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> faust.App:
     async def verifications(stream: faust.StreamT) -> None:
         w = await life.ready()
         async for evs in stream.take_events(500, within=0.5):
-            origins = [f"{e.message.topic}/{e.message.partition}/{e.message.offset}" for e in evs]
+            origins = [origin(e.message.topic, e.message.partition, e.message.offset) for e in evs]
             await stage.run(w.handle_verifications, [e.value for e in evs], origins, f"{origins[0]}..{origins[-1]}")
 
     @app.timer(interval=settings.tick_s)

@@ -36,7 +36,7 @@ from streams.config.settings import Settings
 from streams.ingest.decode import decode_arrow, decode_json_rows
 from streams.kafka.camera_partition import CameraPartitioned, misplaced_rows
 from streams.kafka.client import client_config, group_id
-from streams.kafka.topics import topic_name
+from streams.kafka.topics import message_origin, topic_name
 from streams.model.batch import BatchResult
 from streams.model.decoded import Decoded, concat_decoded
 from streams.worker.delivery import Delivery
@@ -50,11 +50,6 @@ log = logging.getLogger(__name__)
 ARROW, JSON = "reads.batch", "reads.json"
 TP = tuple[str, int]
 IDLE_TAKES = 3  # takes without news from a partition before a recorded piece is cut short
-
-
-def origin(m: Message) -> str:
-    """Where an input came from, as dead letters and de-duplication tokens name it: ``topic/partition/offset``."""
-    return f"{m.topic()}/{m.partition()}/{m.offset()}"
 
 
 def write_take(w: Worker, source: str, plans: dict[str, list[tuple[int, int, int]]], jobs: list[tuple]) -> None:
@@ -250,7 +245,7 @@ class BatchInput:
                     t0 = time.perf_counter()
                     result = w.process(self._decode([m], tp, rerouted), self.source)
                     delivery = w.publish(result, self.source)
-                    jobs.append((result, origin(m), time.perf_counter() - t0, delivery, 1))
+                    jobs.append((result, message_origin(m), time.perf_counter() - t0, delivery, 1))
                     await asyncio.sleep(0)  # let /readyz and the timers in between messages, as the agents did
                 w.next_offset[tp] = next_offsets[tp] = part_messages[-1].offset() + 1
                 continue
@@ -289,12 +284,15 @@ class BatchInput:
         s = self.settings
         if self.source == ARROW:
             return concat_decoded(
-                [decode_arrow(m.value() or b"", origin(m), s.max_message_bytes, s.max_message_rows) for m in messages]
+                [
+                    decode_arrow(m.value() or b"", message_origin(m), s.max_message_bytes, s.max_message_rows)
+                    for m in messages
+                ]
             )
         # Reads not on their camera's partition (a producer that does not key by camera) go there, keyed by
         # camera, and are not processed here: confirmed before any offset of theirs is committed.
         values = [m.value() or b"" for m in messages]
-        decoded, rows_at = decode_json_rows(values, [origin(m) for m in messages], s.max_message_bytes)
+        decoded, rows_at = decode_json_rows(values, [message_origin(m) for m in messages], s.max_message_bytes)
         away = misplaced_rows(decoded.reads, tp[1], s.partitions)
         if not away.any():
             return decoded
