@@ -38,7 +38,7 @@ from streams.kafka.camera_partition import CameraPartitioned, misplaced_rows
 from streams.kafka.client import client_config, group_id
 from streams.kafka.topics import message_origin, topic_name
 from streams.model.batch import BatchResult
-from streams.model.decoded import Decoded, concat_decoded
+from streams.model.decoded import Decoded
 from streams.worker.delivery import Delivery
 from streams.worker.pieces import Plans, cut
 from streams.worker.sink_stage import SinkStage
@@ -49,10 +49,12 @@ __all__ = ["ARROW", "JSON", "BatchInput", "write_take"]
 log = logging.getLogger(__name__)
 ARROW, JSON = "reads.batch", "reads.json"
 TP = tuple[str, int]
+# A piece's part of a sink job: its result, token, matching seconds, delivery and input messages.
+Job = tuple[BatchResult, str, float, Delivery, int]
 IDLE_TAKES = 3  # takes without news from a partition before a recorded piece is cut short
 
 
-def write_take(w: Worker, source: str, plans: dict[str, list[tuple[int, int, int]]], jobs: list[tuple]) -> None:
+def write_take(w: Worker, source: str, plans: dict[str, list[tuple[int, int, int]]], jobs: list[Job]) -> None:
     """In the sink thread, one take: its new pieces' ranges recorded before any of their aggregates (so a
     redelivery is cut the same way), then each piece's outputs under the piece's own token."""
     for name, plans_of_topic in plans.items():
@@ -236,18 +238,15 @@ class BatchInput:
             self._idle[tp] = 0 if tp in by_tp else self._idle[tp] + 1
             by_tp[tp] = self._held.pop(tp) + by_tp[tp]
         new_plans: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-        jobs: list[tuple[BatchResult, str, float, Delivery, int]] = []
+        jobs: list[Job] = []
         next_offsets: dict[TP, int] = {}
         rerouted = Delivery(CameraPartitioned(w.producer, self.settings.partitions))
         for tp, part_messages in by_tp.items():
             if self.source == ARROW:  # a message is a piece of its own: its offset is its token, no plan needed
                 for m in part_messages:
-                    t0 = time.perf_counter()
-                    result = w.process(self._decode([m], tp, rerouted), self.source)
-                    delivery = w.publish(result, self.source)
-                    jobs.append((result, message_origin(m), time.perf_counter() - t0, delivery, 1))
+                    jobs.append(self._match(w, [m], tp, message_origin(m), rerouted))
                     await asyncio.sleep(0)  # let /readyz and the timers in between messages, as the agents did
-                w.next_offset[tp] = next_offsets[tp] = part_messages[-1].offset() + 1
+                next_offsets[tp] = part_messages[-1].offset() + 1
                 continue
             offsets = [m.offset() for m in part_messages]
             plans = await self._plans_for(w, tp, offsets[0])
@@ -264,11 +263,7 @@ class BatchInput:
                 if not piece.planned:
                     plans.add(piece.first, piece.last)
                     new_plans[tp[0]].append((tp[1], piece.first, piece.last))
-                t0 = time.perf_counter()
-                decoded = self._decode(part_messages[piece.start : piece.stop], tp, rerouted)
-                result = w.process(decoded, self.source)
-                delivery = w.publish(result, self.source)
-                jobs.append((result, piece.token(*tp), time.perf_counter() - t0, delivery, piece.stop - piece.start))
+                jobs.append(self._match(w, part_messages[piece.start : piece.stop], tp, piece.token(*tp), rerouted))
                 await asyncio.sleep(0)
         if rerouted.pending or rerouted.failed:
             await asyncio.get_running_loop().run_in_executor(None, rerouted.confirm)
@@ -280,15 +275,21 @@ class BatchInput:
         # One sink job per take, whatever its partitions: the pieces' ranges first, then each piece's outputs.
         await self.stage.submit(write_take, w, self.source, dict(new_plans), jobs, ack=[TakeAck(self, next_offsets)])
 
-    def _decode(self, messages: list[Message], tp: TP, rerouted: Delivery) -> Decoded:
+    def _match(self, w: Worker, messages: list[Message], tp: TP, token: str, rerouted: Delivery) -> Job:
+        """One piece matched and its hits and dead letters sent: the sink job's part for it."""
+        t0 = time.perf_counter()
         s = self.settings
         if self.source == ARROW:
-            return concat_decoded(
-                [
-                    decode_arrow(m.value() or b"", message_origin(m), s.max_message_bytes, s.max_message_rows)
-                    for m in messages
-                ]
-            )
+            (m,) = messages  # an Arrow piece is one message
+            decoded = decode_arrow(m.value() or b"", message_origin(m), s.max_message_bytes, s.max_message_rows)
+        else:
+            decoded = self._decode_json(messages, tp, rerouted)
+        result = w.process(decoded, self.source)
+        delivery = w.publish(result, self.source)
+        return result, token, time.perf_counter() - t0, delivery, len(messages)
+
+    def _decode_json(self, messages: list[Message], tp: TP, rerouted: Delivery) -> Decoded:
+        s = self.settings
         # Reads not on their camera's partition (a producer that does not key by camera) go there, keyed by
         # camera, and are not processed here: confirmed before any offset of theirs is committed.
         values = [m.value() or b"" for m in messages]

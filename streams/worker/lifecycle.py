@@ -18,11 +18,11 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import faust
 
 from streams.config.settings import Settings
+from streams.worker.batch_input import BatchInput
 from streams.worker.sink_stage import SinkStage
 from streams.worker.worker import Worker
 
@@ -43,7 +43,7 @@ class Lifecycle:
         self._built: asyncio.Event | None = None
         self._watchdog: threading.Timer | None = None
         self.on_close: list[Callable[[], None]] = []
-        self.inputs: list[Any] = []  # the read inputs (streams.worker.batch_input), stopped before Faust
+        self.inputs: list[BatchInput] = []  # the read inputs, stopped before Faust
 
     def _event(self) -> asyncio.Event:
         if self._built is None:
