@@ -48,11 +48,6 @@ class SortedKeys:
         del ordered, first
         return cls(keys, np.append(start, len(codes)).astype(np.uint32), order)
 
-    @property
-    def count(self) -> np.ndarray:
-        """Entries per key (computed: not held)."""
-        return np.diff(self.start).astype(np.int64)
-
     def join(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All (query index, entry position) pairs with equal keys, vectorised."""
         if len(self.keys) == 0 or len(query) == 0:
