@@ -40,7 +40,6 @@ from streams.run.replay import replay as replay_files
 from streams.store.clickhouse import migrate as migrate_store
 from streams.store.clickhouse import open_store
 from streams.store.grants import apply_grants
-from streams.worker.app import create_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.add_typer(topics_app, name="topics")
@@ -106,6 +105,9 @@ def worker(
             "topics do not match their declarations (`platestream topics create` makes missing ones, "
             "`platestream topics apply` sets their configs):\n  " + "\n  ".join(problems)
         )
+    # Here, not at the top: the worker app (Faust, the matching core) costs every other command about 1 s.
+    from streams.worker.app import create_app
+
     faust_app = create_app(settings)
     sys.argv = [
         "platestream-worker",

@@ -13,7 +13,6 @@ from streams.config.settings import load_settings
 from streams.core.report_period import PeriodError
 from streams.errors import ConfigError
 from streams.run.report import build_report, check_not_overlapping, report_period
-from streams.run.report_render import write_report
 from streams.store.clickhouse import open_store
 
 __all__ = ["report"]
@@ -36,6 +35,9 @@ def report(
         check_not_overlapping(chosen, target)
     except PeriodError as exc:
         raise ConfigError(str(exc)) from None
+    # Here, not at the top: rendering loads matplotlib, which costs every other command about 0.5 s.
+    from streams.run.report_render import write_report
+
     settings = load_settings(config)
     store = open_store(settings.clickhouse_url, settings.chdb_path)
     try:
