@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.core.signing import ControlSigner
 from streams.loadtest.synth import Synth, SynthConfig
@@ -192,12 +192,34 @@ def read_to_end(bootstrap: str, topic: str) -> list[bytes]:
     return [value for _, _, value in messages_to_end(bootstrap, topic)]
 
 
-def lag(bootstrap: str, group: str, topic: str) -> int:
-    """Messages of ``topic`` not yet committed by ``group`` (the worker acknowledges after all outputs are written)."""
+# what a group's offsets answer while a restarted broker hands the group's coordinator back
+COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+}
+
+
+def lag(bootstrap: str, group: str, topic: str, retry_s: float = 30) -> int:
+    """Messages of ``topic`` not yet committed by ``group`` (the worker acknowledges after all outputs are written).
+
+    A retriable broker error (a coordinator moving after a broker restart) is retried for ``retry_s``."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     try:
         parts = [TopicPartition(topic, p) for p in c.list_topics(topic, timeout=10).topics[topic].partitions]
-        committed = {tp.partition: tp.offset for tp in c.committed(parts, timeout=10)}
+        deadline = time.monotonic() + retry_s
+        while True:
+            try:
+                offsets = c.committed(parts, timeout=10)
+                break
+            except KafkaException as e:
+                err = e.args[0]
+                if not (err.retriable() or err.code() in COORDINATOR_MOVING) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        committed = {tp.partition: tp.offset for tp in offsets}
         total = 0
         for tp in parts:
             hi = c.get_watermark_offsets(tp, timeout=10, cached=False)[1]

@@ -127,6 +127,7 @@ class Counted(threading.Thread):
         self.count, self.pids, self.target = count, pids, target
         self.first: tuple[float, int, float] | None = None
         self.last: tuple[float, int, float] | None = None
+        self.zero: tuple[float, int, float] | None = None  # the last sample that answered with nothing counted
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -136,9 +137,11 @@ class Counted(threading.Thread):
                 n = self.count() if pids else 0
                 cpu = sum(cpu_seconds(p) for p in pids)
             except OSError:
-                n, cpu = 0, 0.0
+                pids, n, cpu = [], 0, 0.0
+            sample = (time.monotonic(), n, cpu)
+            if not n and pids and self.last is None:
+                self.zero = sample
             if n:
-                sample = (time.monotonic(), n, cpu)
                 if self.first is None:
                     self.first = sample
                 if self.last is None or n > self.last[1]:
@@ -153,6 +156,10 @@ class Counted(threading.Thread):
         self.join(5)
 
     def figures(self) -> dict:
+        if self.first is not None and self.first == self.last and self.zero is not None:
+            # The whole backlog landed in one sample (a small run): time it from the sample before, when nothing
+            # was counted yet, which bounds the span within SAMPLE_S (and counts some idle time and CPU in it).
+            self.first = self.zero
         if self.first is None or self.last is None or self.last[0] <= self.first[0]:
             # The whole backlog counted in one sample (or nothing counted): no span to time.
             counted = self.last[1] if self.last else 0
