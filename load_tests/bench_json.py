@@ -31,7 +31,12 @@ def main() -> int:
     ap.add_argument("--bootstrap", default=None, help="a running broker instead of deploy/local/kafka.sh")
     ap.add_argument("--peers", default="faust", help="comma-separated: faust, quix (empty: the worker only)")
     ap.add_argument("--quix-python", default=None, help="the Python that has quixstreams installed")
-    ap.add_argument("--take", type=int, default=None, help="PLATESTREAM_WORKER_BATCH: events per take (default 500)")
+    ap.add_argument(
+        "--take",
+        type=int,
+        default=None,
+        help="PLATESTREAM_WORKER_BATCH: events per take (default: the setting, 5000)",
+    )
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--out", type=Path, default=REPO / "out" / "bench")

@@ -109,17 +109,18 @@ class Stack:
         while time.monotonic() < deadline:
             try:
                 (desc,) = [f.result(10) for f in admin.describe_consumer_groups([group]).values()]
-                parts = {
-                    tp.partition
+                held = [
+                    {tp.partition for tp in m.assignment.topic_partitions if tp.topic == topic}
                     for m in desc.members
-                    for tp in (m.assignment.topic_partitions if m.assignment else [])
-                    if tp.topic == topic
-                }
+                    if m.assignment
+                ]
+                held = [p for p in held if p]
                 if (
                     desc.state == ConsumerGroupState.STABLE
-                    # each worker's reads.batch input (its other input is a member too)
-                    and sum(m.client_id.endswith("reads.batch") for m in desc.members) == len(self.workers)
-                    and parts == set(range(self.partitions))
+                    # one member per worker holds reads.batch partitions (a worker's reads.json input, or the Faust
+                    # agents of a tree from before the take inputs, is another member or the same one)
+                    and len(held) == len(self.workers)
+                    and set().union(*held) == set(range(self.partitions))
                 ):
                     return
             except Exception:  # noqa: BLE001 - the group may not exist yet
