@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from streams.config.retention import kafka_bound_ms, kafka_reads_configs, load_retention
 from streams.config.settings import load_settings
 from streams.kafka.producer import make_producer, send_json, send_reads
+from streams.kafka.retention_check import verify_kafka
 from streams.model.read import READ_SCHEMA
 from tests.integration.helpers import cli, wait_for
 
@@ -82,10 +83,13 @@ def test_reads_topics_follow_the_policy_and_verify_can_fail(worker_env: dict[str
     held = {tp for tp, (lo, hi) in _watermarks(bootstrap, reads_topics, 3).items() if hi > lo}
     assert {t for t, _ in held} == set(reads_topics)
 
-    young = cli(env, "retention", "verify")
-    assert young.returncode == 0, young.stdout + young.stderr
-    assert young.stdout.count("oldest readable record") == len(held)
-    assert "1TST" not in young.stdout + young.stderr and "2TST" not in young.stdout + young.stderr
+    # In-process, not through the CLI: its 3-4 s start-up (more on a loaded machine) is as long as the policy's
+    # 4 s, so the broker could delete the reads before a CLI verify saw them (CI, 2026-12-02).
+    young = [f for f in verify_kafka(settings, load_retention(policy_file)) if f.level != "warn"]
+    lines = "\n".join(f.line() for f in young)
+    assert not any(f.failed for f in young), lines
+    assert lines.count("oldest readable record") == len(held), lines
+    assert "1TST" not in lines and "2TST" not in lines
 
     # the broker deletes them within the bound (plus its first check, up to 30 s after it started)
     t0 = time.monotonic()
