@@ -156,12 +156,13 @@ class Counted(threading.Thread):
         self.join(5)
 
     def figures(self) -> dict:
-        if self.first is not None and self.first == self.last and self.zero is not None:
+        start = self.first
+        if start is not None and start == self.last and self.zero is not None:
             # The whole backlog landed in one sample (a small run): time it from the sample before, when nothing
             # was counted yet, which bounds the span within SAMPLE_S (and counts some idle time and CPU in it).
-            self.first = self.zero
-        if self.first is None or self.last is None or self.last[0] <= self.first[0]:
-            # The whole backlog counted in one sample (or nothing counted): no span to time.
+            start = self.zero
+        if start is None or self.last is None or self.last[0] <= start[0]:
+            # Nothing counted, or no sample before the one that counted it all: no span to time.
             counted = self.last[1] if self.last else 0
             return {
                 "counted": counted,
@@ -169,7 +170,7 @@ class Counted(threading.Thread):
                 "reads_per_s": None,
                 "cpu_s_per_million_reads": None,
             }
-        (t0, n0, c0), (t1, n1, c1) = self.first, self.last
+        (t0, n0, c0), (t1, n1, c1) = start, self.last
         return {
             "counted": n1,
             "complete": n1 >= self.target,

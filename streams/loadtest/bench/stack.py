@@ -109,12 +109,12 @@ class Stack:
         while time.monotonic() < deadline:
             try:
                 (desc,) = [f.result(10) for f in admin.describe_consumer_groups([group]).values()]
-                held = [
+                partitions_of = (
                     {tp.partition for tp in m.assignment.topic_partitions if tp.topic == topic}
                     for m in desc.members
                     if m.assignment
-                ]
-                held = [p for p in held if p]
+                )
+                held = [p for p in partitions_of if p]
                 if (
                     desc.state == ConsumerGroupState.STABLE
                     # one member per worker holds reads.batch partitions (a worker's reads.json input, or the Faust
