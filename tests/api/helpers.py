@@ -77,9 +77,10 @@ def publishing_env(tmp: Path, issuer: TokenIssuer, bootstrap: str, prefix: str) 
     return env, public
 
 
-def seed(chdb_path: Path) -> None:
+def seed(chdb_path: Path, retention: str = "default") -> None:
     """Reads of PLATE, one hit, one hold (placed before holds had an agency column), a warrant covering PLATE and an
-    unreviewed exception in a fresh store. Its audit records are signed with the key the server will use."""
+    unreviewed exception in a fresh store, kept as ``retention`` says (a policy name or file). Its audit records
+    are signed with the key the server will use."""
     configure_audit(Settings(audit_signing_key_file=chdb_path.parent / "audit.key").audit_signer())
     now = int(time.time() * 1000)
     keys = PlateKeys.parse(PLATE_KEYS)
@@ -109,7 +110,7 @@ def seed(chdb_path: Path) -> None:
     store: Store = open_store(None, chdb_path)
     try:
         migrate(store)
-        write_reads(store, stored, keys, load_retention("default"), "seed")
+        write_reads(store, stored, keys, load_retention(retention), "seed")
         write_hits(store, pa.Table.from_pydict(hit, schema=HIT_SCHEMA), "seed")
         hold = Hold(HOLD_ID, "defence", "CR-1", "seeded", (), ("r1",), 0, now - 1000, now + 86_400_000, now - 1000)
         place_hold(store, hold, version=1)
