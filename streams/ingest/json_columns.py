@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Literal
 
 import msgspec
@@ -20,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streams.ingest.json_scan import ScannedGroups, scan_groups
 from streams.model.read import CANDIDATE_TYPE, READ_SCHEMA
 
 __all__ = ["FIELD_LIMITS", "MAX_CANDIDATES", "MAX_MS", "PLATE_FIELD_LIMIT", "fast_reads"]
@@ -79,15 +81,22 @@ OWN = msgspec.json.Decoder(OwnRead)
 
 def fast_reads(payloads: Sequence[bytes], max_bytes: int) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     """The read rows of the events this path takes (LOOSE_SCHEMA, in event order), the event index of each row,
-    and the indexes of the events left for the per-event decoder."""
+    and the indexes of the events left for the per-event decoder. The compiled scanner takes the plain
+    ``alpr_group`` events; msgspec decodes the ones it declines."""
+    scanned, declined = scan_groups(payloads, max_bytes)
     groups: list[AlprGroup] = []
     group_at: list[int] = []
     owns: list[OwnRead] = []
     own_at: list[int] = []
     slow: list[int] = []
     with paused_gc():
-        _decode_all(payloads, max_bytes, groups, group_at, owns, own_at, slow)
-        tables = [(_group_table(groups), group_at), (_own_table(owns), own_at)]
+        _decode_all(payloads, declined, max_bytes, groups, group_at, owns, own_at, slow)
+        decoded = _struct_columns(groups, group_at)
+        tables = [
+            (None if scanned is None else _group_table(scanned), None if scanned is None else scanned.at),
+            (None if decoded is None else _group_table(decoded), group_at),
+            (_own_table(owns), own_at),
+        ]
     parts, at, refused = [], [], []
     for built, where in tables:
         if built is None:
@@ -122,6 +131,7 @@ def paused_gc() -> Iterator[None]:
 
 def _decode_all(
     payloads: Sequence[bytes],
+    indexes: Iterable[int],
     max_bytes: int,
     groups: list[AlprGroup],
     group_at: list[int],
@@ -129,7 +139,8 @@ def _decode_all(
     own_at: list[int],
     slow: list[int],
 ) -> None:
-    for i, raw in enumerate(payloads):
+    for i in indexes:
+        raw = payloads[i]
         if len(raw) > max_bytes:
             slow.append(i)
             continue
@@ -151,47 +162,70 @@ def _or(a: pa.Array, b: pa.Array) -> pa.Array:
     return pc.if_else(pc.fill_null(pc.greater(pc.utf8_length(a), 0), False), a, b)
 
 
-def _group_table(groups: list[AlprGroup]) -> tuple[pa.Table, np.ndarray] | None:
+def _struct_columns(groups: list[AlprGroup], at: list[int]) -> ScannedGroups | None:
+    """The scanner's columns, from msgspec's Structs."""
     if not groups:
         return None
     best = [g.best_plate for g in groups]
     best_or_empty = [b if b is not None else BestPlate() for b in best]
-    s = pa.string()
-    plate = _or(pa.array([g.best_plate_number for g in groups], s), pa.array([b.plate for b in best_or_empty], s))
-    region = _or(pa.array([g.best_region for g in groups], s), pa.array([b.region for b in best_or_empty], s))
-    conf = pc.coalesce(
-        pa.array([g.best_confidence for g in groups], pa.float64()),
-        pa.array([b.confidence for b in best_or_empty], pa.float64()),
-    )
+    s, f64 = pa.string(), pa.float64()
     cands = [
         b.candidates if b is not None and b.candidates is not msgspec.UNSET else g.candidates
         for g, b in zip(groups, best, strict=True)
     ]
-    read_id = _or(
-        pa.array([g.best_uuid for g in groups], s),
-        pa.array([g.uuids[0][: FIELD_LIMITS["id"]] if g.uuids else None for g in groups], s),
+    return ScannedGroups(
+        np.asarray(at, np.int64),
+        best_plate_number=pa.array([g.best_plate_number for g in groups], s),
+        best_region=pa.array([g.best_region for g in groups], s),
+        best_confidence=pa.array([g.best_confidence for g in groups], f64),
+        best_uuid=pa.array([g.best_uuid for g in groups], s),
+        first_uuid=pa.array([g.uuids[0] if g.uuids else None for g in groups], s),
+        camera_id=pa.array([g.camera_id for g in groups], s),
+        epoch_start=pa.array([g.epoch_start for g in groups], pa.int64()),
+        agent_uid=pa.array([g.agent_uid for g in groups], s),
+        site_id=pa.array([g.site_id for g in groups], s),
+        plate=pa.array([b.plate for b in best_or_empty], s),
+        region=pa.array([b.region for b in best_or_empty], s),
+        confidence=pa.array([b.confidence for b in best_or_empty], f64),
+        **_flat_candidates(cands),
     )
-    camera = pa.array([g.camera_id for g in groups], s)
-    when = pa.array([g.epoch_start for g in groups], pa.int64())
-    agent = pa.array([g.agent_uid for g in groups], s)
+
+
+def _flat_candidates(cands: list[list[Candidate] | None]) -> dict:
+    flat = list(chain.from_iterable(c for c in cands if c))
+    return {
+        "cand_null": np.fromiter((c is None for c in cands), bool, len(cands)),
+        "cand_counts": np.fromiter((len(c) if c else 0 for c in cands), np.int64, len(cands)),
+        "cand_plate": pa.array([c.plate for c in flat], pa.string()),
+        "cand_confidence": pa.array([c.confidence for c in flat], pa.float64()),
+    }
+
+
+def _group_table(cols: ScannedGroups) -> tuple[pa.Table, np.ndarray]:
+    plate = _or(cols.best_plate_number, cols.plate)
+    region = _or(cols.best_region, cols.region)
+    conf = pc.coalesce(cols.best_confidence, cols.confidence)
+    read_id = _or(cols.best_uuid, pc.utf8_slice_codeunits(cols.first_uuid, 0, FIELD_LIMITS["id"]))
+    camera, when, agent = cols.camera_id, cols.epoch_start, cols.agent_uid
     if read_id.null_count:  # a stable id from the group's own fields, so a replay gives the same id every time
         ids = read_id.to_pylist()
         plates, cams, times, agents = plate.to_pylist(), camera.to_pylist(), when.to_pylist(), agent.to_pylist()
         for i in np.flatnonzero(read_id.is_null().to_numpy(zero_copy_only=False)):
             basis = f"{cams[i]}|{times[i]}|{plates[i]}|{agents[i]}".encode()
             ids[i] = hashlib.blake2b(basis, digest_size=16).hexdigest()
-        read_id = pa.array(ids, s)
-    site = _or(pa.array([g.site_id for g in groups], s), agent)
+        read_id = pa.array(ids, pa.string())
+    site = _or(cols.site_id, agent)
     # Every text field the group carries is held to its limit (stricter than the per-event decoder, which checks
     # the fallback of an `or` only when it is used: such an event goes that way and gets the same answer).
     checks = {
-        "best_uuid": pa.array([g.best_uuid for g in groups], s),
+        "best_uuid": cols.best_uuid,
         "agent_uid": agent,
-        "best_plate.plate": pa.array([b.plate for b in best_or_empty], s),
-        "best_plate.region": pa.array([b.region for b in best_or_empty], s),
-        "best_region": pa.array([g.best_region for g in groups], s),
-        "best_plate_number": pa.array([g.best_plate_number for g in groups], s),
+        "best_plate.plate": cols.plate,
+        "best_plate.region": cols.region,
+        "best_region": cols.best_region,
+        "best_plate_number": cols.best_plate_number,
     }
+    cands = (cols.cand_null, cols.cand_counts, cols.cand_plate, cols.cand_confidence)
     return _table(read_id, camera, site, when, plate, region, conf, cands, checks)
 
 
@@ -208,49 +242,48 @@ def _own_table(owns: list[OwnRead]) -> tuple[pa.Table, np.ndarray] | None:
         plate,
         pa.array([r.region for r in owns], s),
         pa.array([r.confidence for r in owns], pa.float64()),
-        [r.candidates for r in owns],
+        tuple(_flat_candidates([r.candidates for r in owns]).values()),
         {},
     )
 
 
-def _candidates(cands: list[list[Candidate] | None], plate: pa.Array) -> tuple[pa.Array, pa.Array]:
+def _candidates(
+    null: np.ndarray, counts: np.ndarray, cand_plates: pa.Array, confs: pa.Array, plate: pa.Array
+) -> tuple[pa.Array, pa.Array]:
     """The candidate lists (the first MAX_CANDIDATES of each, without the best reading, which agents repeat), and
-    each candidate plate's length for the limit check."""
-    plates: list[str] = []
-    confs: list[float | None] = []
-    counts = np.zeros(len(cands), np.int64)
-    for i, cs in enumerate(cands):
-        if cs:
-            cs = cs[:MAX_CANDIDATES]
-            counts[i] = len(cs)
-            plates.extend(c.plate for c in cs)
-            confs.extend(c.confidence for c in cs)
-    cand_plates = pa.array(plates, pa.string())
-    parent = np.repeat(np.arange(len(cands)), counts)
+    each candidate plate's length for the limit check. The candidates come list after list, ``counts`` per row."""
+    position = np.arange(len(cand_plates)) - np.repeat(np.cumsum(counts) - counts, counts)
+    if (counts > MAX_CANDIDATES).any():
+        first = pa.array(position < MAX_CANDIDATES)
+        cand_plates, confs = cand_plates.filter(first), confs.filter(first)
+        counts = np.minimum(counts, MAX_CANDIDATES)
+    rows = len(null)
+    parent = np.repeat(np.arange(rows), counts)
     keep = ~pc.fill_null(pc.equal(cand_plates, plate.take(pa.array(parent))), False).to_numpy(zero_copy_only=False)
-    kept = np.bincount(parent[keep], minlength=len(cands))
+    kept = np.bincount(parent[keep], minlength=rows)
     offsets = np.concatenate([[0], np.cumsum(kept)]).astype(np.int32)
     values = pa.StructArray.from_arrays(
         [
             cand_plates.filter(pa.array(keep)),
             pc.fill_null(
-                pa.array(confs, CANDIDATE_TYPE.value_type.field("confidence").type).filter(pa.array(keep)), 0.0
+                pc.cast(confs, CANDIDATE_TYPE.value_type.field("confidence").type, safe=False).filter(pa.array(keep)),
+                0.0,
             ),
         ],
         fields=list(CANDIDATE_TYPE.value_type),
     )
-    mask = pa.array([c is None for c in cands])
+    mask = pa.array(null)
     lists = pa.ListArray.from_arrays(pa.array(offsets), values, type=CANDIDATE_TYPE, mask=mask)
-    long = np.zeros(len(cands), bool)
+    long = np.zeros(rows, bool)
     if len(cand_plates):
         over = pc.greater(pc.utf8_length(cand_plates), FIELD_LIMITS["candidate"]).to_numpy(zero_copy_only=False)
-        long = np.bincount(parent[over], minlength=len(cands)) > 0
+        long = np.bincount(parent[over], minlength=rows) > 0
     return lists, long
 
 
 def _table(read_id, camera, site, when, plate, region, conf, cands, checks) -> tuple[pa.Table, np.ndarray]:  # noqa: ANN001
     """The rows on LOOSE_SCHEMA, and which of them break a limit."""
-    lists, long_candidate = _candidates(cands, plate)
+    lists, long_candidate = _candidates(*cands, plate)
     limits = {"read_id": (read_id, "id"), "camera_id": (camera, "id"), "site_id": (site, "id")}
     limits |= {"plate": (plate, "plate"), "region": (region, "region")}
     limits |= {k: (v, "region" if "region" in k else "plate" if "plate" in k else "id") for k, v in checks.items()}
