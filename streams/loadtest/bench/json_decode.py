@@ -3,8 +3,10 @@
 One take of ``alpr_group`` events (the JSON bench's, about 1 KB each) is decoded again and again in one process:
 
 * ``worker`` - ``decode_json_rows``, what the worker calls on a take;
-* ``fast path`` - ``fast_reads`` alone: msgspec into typed Structs, then Arrow columns and the vectorised checks;
-* ``typed msgspec`` - only the msgspec decoding into those Structs (the floor of the fast path's design);
+* ``fast path`` - ``fast_reads`` alone: the compiled scanner (``streams.ingest.json_scan``) straight to Arrow
+  columns, msgspec for the events it declines, then the vectorised checks;
+* ``typed msgspec`` - only msgspec's decoding into the declined events' Structs, for every event (the floor of the
+  design before the scanner);
 * ``untyped msgspec`` and ``json.loads`` - each event to Python dicts, nothing checked, nothing built;
   the three msgspec / json stages take only the ``alpr_group`` events (they would stop at a bad one);
 * ``per-event decoder`` - ``decode_json_each``, the specification, field by field in Python: the baseline.
