@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.ingest.json_scan import ScannedGroups, scan_groups
+from streams.ingest.json_scan import Candidates, ScannedGroups, scan_groups
 from streams.model.read import CANDIDATE_TYPE, READ_SCHEMA
 
 __all__ = ["FIELD_LIMITS", "MAX_CANDIDATES", "MAX_MS", "PLATE_FIELD_LIMIT", "fast_reads"]
@@ -92,11 +92,8 @@ def fast_reads(payloads: Sequence[bytes], max_bytes: int) -> tuple[pa.Table, np.
     with paused_gc():
         _decode_all(payloads, declined, max_bytes, groups, group_at, owns, own_at, slow)
         decoded = _struct_columns(groups, group_at)
-        tables = [
-            (None if scanned is None else _group_table(scanned), None if scanned is None else scanned.at),
-            (None if decoded is None else _group_table(decoded), group_at),
-            (_own_table(owns), own_at),
-        ]
+        tables = [(_group_table(cols), cols.at) for cols in (scanned, decoded) if cols is not None]
+        tables.append((_own_table(owns), own_at))
     parts, at, refused = [], [], []
     for built, where in tables:
         if built is None:
@@ -141,7 +138,7 @@ def _decode_all(
 ) -> None:
     for i in indexes:
         raw = payloads[i]
-        if len(raw) > max_bytes:
+        if len(raw) > max_bytes:  # declined by the scanner for its size: the per-event decoder names it
             slow.append(i)
             continue
         try:
@@ -187,18 +184,18 @@ def _struct_columns(groups: list[AlprGroup], at: list[int]) -> ScannedGroups | N
         plate=pa.array([b.plate for b in best_or_empty], s),
         region=pa.array([b.region for b in best_or_empty], s),
         confidence=pa.array([b.confidence for b in best_or_empty], f64),
-        **_flat_candidates(cands),
+        candidates=_flat_candidates(cands),
     )
 
 
-def _flat_candidates(cands: list[list[Candidate] | None]) -> dict:
+def _flat_candidates(cands: list[list[Candidate] | None]) -> Candidates:
     flat = list(chain.from_iterable(c for c in cands if c))
-    return {
-        "cand_null": np.fromiter((c is None for c in cands), bool, len(cands)),
-        "cand_counts": np.fromiter((len(c) if c else 0 for c in cands), np.int64, len(cands)),
-        "cand_plate": pa.array([c.plate for c in flat], pa.string()),
-        "cand_confidence": pa.array([c.confidence for c in flat], pa.float64()),
-    }
+    return Candidates(
+        null=np.fromiter((c is None for c in cands), bool, len(cands)),
+        counts=np.fromiter((len(c) if c else 0 for c in cands), np.int64, len(cands)),
+        plate=pa.array([c.plate for c in flat], pa.string()),
+        confidence=pa.array([c.confidence for c in flat], pa.float64()),
+    )
 
 
 def _group_table(cols: ScannedGroups) -> tuple[pa.Table, np.ndarray]:
@@ -225,8 +222,7 @@ def _group_table(cols: ScannedGroups) -> tuple[pa.Table, np.ndarray]:
         "best_region": cols.best_region,
         "best_plate_number": cols.best_plate_number,
     }
-    cands = (cols.cand_null, cols.cand_counts, cols.cand_plate, cols.cand_confidence)
-    return _table(read_id, camera, site, when, plate, region, conf, cands, checks)
+    return _table(read_id, camera, site, when, plate, region, conf, cols.candidates, checks)
 
 
 def _own_table(owns: list[OwnRead]) -> tuple[pa.Table, np.ndarray] | None:
@@ -242,16 +238,15 @@ def _own_table(owns: list[OwnRead]) -> tuple[pa.Table, np.ndarray] | None:
         plate,
         pa.array([r.region for r in owns], s),
         pa.array([r.confidence for r in owns], pa.float64()),
-        tuple(_flat_candidates([r.candidates for r in owns]).values()),
+        _flat_candidates([r.candidates for r in owns]),
         {},
     )
 
 
-def _candidates(
-    null: np.ndarray, counts: np.ndarray, cand_plates: pa.Array, confs: pa.Array, plate: pa.Array
-) -> tuple[pa.Array, pa.Array]:
+def _candidates(cands: Candidates, plate: pa.Array) -> tuple[pa.Array, pa.Array]:
     """The candidate lists (the first MAX_CANDIDATES of each, without the best reading, which agents repeat), and
-    each candidate plate's length for the limit check. The candidates come list after list, ``counts`` per row."""
+    whether each row has a candidate plate over its limit."""
+    null, counts, cand_plates, confs = cands
     position = np.arange(len(cand_plates)) - np.repeat(np.cumsum(counts) - counts, counts)
     if (counts > MAX_CANDIDATES).any():
         first = pa.array(position < MAX_CANDIDATES)
@@ -283,7 +278,7 @@ def _candidates(
 
 def _table(read_id, camera, site, when, plate, region, conf, cands, checks) -> tuple[pa.Table, np.ndarray]:  # noqa: ANN001
     """The rows on LOOSE_SCHEMA, and which of them break a limit."""
-    lists, long_candidate = _candidates(*cands, plate)
+    lists, long_candidate = _candidates(cands, plate)
     limits = {"read_id": (read_id, "id"), "camera_id": (camera, "id"), "site_id": (site, "id")}
     limits |= {"plate": (plate, "plate"), "region": (region, "region")}
     limits |= {k: (v, "region" if "region" in k else "plate" if "plate" in k else "id") for k, v in checks.items()}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from streams.core.compiled.jit import inline, jit
 
 __all__ = [
-    "MAX_DEPTH", "digits_end", "literal_end", "member_value", "next_member", "number_end", "skip_value", "skip_ws",
-    "string_end",
+    "MAX_DEPTH", "digits_end", "literal_end", "member", "member_value", "next_member", "number_end", "skip_value",
+    "skip_ws", "string_end",
 ]  # fmt: skip
 
 MAX_DEPTH = 32  # containers open at once in a skipped value
@@ -97,18 +97,24 @@ def literal_end(buf, i, end):
 
 
 @inline
-def member_value(buf, i, end):
-    """At a member's key in an object: the index of its value, or -1."""
+def member(buf, i, end):
+    """At a member's key in an object: the index of the key's closing quote and of its value, or (-1, -1)."""
     if i >= end or buf[i] != 34:
-        return -1
+        return -1, -1
     k = string_end(buf, i, end)
     if k < 0:
-        return -1
-    i = skip_ws(buf, k + 1, end)
-    if i >= end or buf[i] != 58:
-        return -1
-    i = skip_ws(buf, i + 1, end)
-    return i if i < end else -1
+        return -1, -1
+    v = skip_ws(buf, k + 1, end)
+    if v >= end or buf[v] != 58:
+        return -1, -1
+    v = skip_ws(buf, v + 1, end)
+    return (k, v) if v < end else (-1, -1)
+
+
+@inline
+def member_value(buf, i, end):
+    """At a member's key in an object: the index of its value, or -1."""
+    return member(buf, i, end)[1]
 
 
 @jit

@@ -25,7 +25,7 @@ from streams.core.compiled.jit import inline, jit, pointer
 from streams.ingest.json_grammar import (
     MAX_DEPTH,
     literal_end,
-    member_value,
+    member,
     next_member,
     number_end,
     skip_value,
@@ -33,7 +33,7 @@ from streams.ingest.json_grammar import (
     string_end,
 )
 
-__all__ = ["ScannedGroups", "scan_groups"]
+__all__ = ["Candidates", "ScannedGroups", "scan_groups"]
 
 # The keys the scanner knows, by number (a key's number is its index here).
 KEYS = (
@@ -82,6 +82,15 @@ for _table, _types, _slots in ((_GROUP_SLOT, _GROUP_TYPE, GROUP_SLOTS), (_BEST_S
 ABSENT, NULL, VALUE = 0, 1, 2
 
 
+class Candidates(NamedTuple):
+    """The chosen candidate list of each row, flattened: ``counts`` entries per row, list after list."""
+
+    null: np.ndarray  # the row's list is null
+    counts: np.ndarray  # candidates in each row's list (all of them)
+    plate: pa.Array
+    confidence: pa.Array
+
+
 class ScannedGroups(NamedTuple):
     """Columns of the events the scanner took (one entry each, in event order), as the msgspec tier builds them."""
 
@@ -98,10 +107,7 @@ class ScannedGroups(NamedTuple):
     plate: pa.Array  # best_plate.plate (null without a best plate), and so on
     region: pa.Array
     confidence: pa.Array
-    cand_null: np.ndarray  # the chosen candidate list is null
-    cand_counts: np.ndarray  # candidates in each chosen list (all of them)
-    cand_plate: pa.Array  # every chosen candidate, list after list
-    cand_confidence: pa.Array
+    candidates: Candidates
 
 
 def scan_groups(payloads: Sequence[bytes], max_bytes: int) -> tuple[ScannedGroups | None, np.ndarray]:
@@ -153,10 +159,7 @@ def scan_groups(payloads: Sequence[bytes], max_bytes: int) -> tuple[ScannedGroup
         plate=text(8),
         region=text(9),
         confidence=text(10).cast(f64),
-        cand_null=kind != VALUE,
-        cand_counts=counts,
-        cand_plate=cand_plate,
-        cand_confidence=pc.cast(cand_conf, f64),
+        candidates=Candidates(kind != VALUE, counts, cand_plate, pc.cast(cand_conf, f64)),
     )
     return groups, declined
 
@@ -240,10 +243,10 @@ def _candidates(buf, i, end, keys, key_len, flat, cap, m, stack):
         cc_k[m] = ABSENT
         more = True
         while more:
-            v = member_value(buf, i, end)
+            k, v = member(buf, i, end)
             if v < 0:
                 return -1, m
-            key = _key(buf, i + 1, string_end(buf, i, end), keys, key_len)
+            key = _key(buf, i + 1, k, keys, key_len)
             if key == 12 or key == 14:
                 if (key == 12 and has_plate) or (key == 14 and has_conf):
                     return -1, m
@@ -325,10 +328,10 @@ def _event(
             if i < 0:
                 return False, m
             continue
-        v = member_value(buf, i, end)
+        k, v = member(buf, i, end)
         if v < 0:
             return False, m
-        key = _key(buf, i + 1, string_end(buf, i, end), keys, key_len)
+        key = _key(buf, i + 1, k, keys, key_len)
         bit = 1 << (key + 15 * depth) if key >= 0 else 0
         if seen & bit:
             return False, m
@@ -400,13 +403,14 @@ def _scan(buf, starts, ends, keys, key_len, g_slot, g_type, b_slot, b_type, alpr
     cand_lo = np.empty((2, n), np.int64)
     cand_hi = np.empty((2, n), np.int64)
     cap = len(buf) // 12 + 1  # a candidate takes at least the 12 bytes of {"plate":""}
-    flat = (np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64))
-    flat = (flat[0], flat[1], flat[2], flat[3], np.empty(cap, np.int8))  # each candidate sets its confidence kind
+    cp_s, cp_e = np.empty(cap, np.int64), np.empty(cap, np.int64)  # each candidate's plate
+    cc_s, cc_e = np.empty(cap, np.int64), np.empty(cap, np.int64)  # and confidence
+    cc_k = np.empty(cap, np.int8)  # each candidate sets its confidence kind
     stack = np.zeros(MAX_DEPTH, np.uint8)
     # The helpers get raw pointers: they run per token, and numba reference-counts every array passed to a call.
     tok = (pointer(tok_s), pointer(tok_e), pointer(tok_k))
     cand = (pointer(cand_k), pointer(cand_lo), pointer(cand_hi))
-    ptrs = (pointer(flat[0]), pointer(flat[1]), pointer(flat[2]), pointer(flat[3]), pointer(flat[4]))
+    ptrs = (pointer(cp_s), pointer(cp_e), pointer(cc_s), pointer(cc_e), pointer(cc_k))
     p_buf, p_keys, p_len, p_alpr, p_stack = pointer(buf), pointer(keys), pointer(key_len), pointer(alpr), pointer(stack)
     p_gs, p_gt, p_bs, p_bt, p_best = pointer(g_slot), pointer(g_type), pointer(b_slot), pointer(b_type), pointer(best_k)
     m = 0
@@ -417,4 +421,4 @@ def _scan(buf, starts, ends, keys, key_len, g_slot, g_type, b_slot, b_type, alpr
         )  # fmt: skip
         if ok:
             took[e], m = True, after
-    return took, tok_s, tok_e, tok_k, best_k, cand_k, cand_lo, cand_hi, flat
+    return took, tok_s, tok_e, tok_k, best_k, cand_k, cand_lo, cand_hi, (cp_s, cp_e, cc_s, cc_e, cc_k)
