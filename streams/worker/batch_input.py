@@ -56,12 +56,11 @@ IDLE_TAKES = 3  # takes without news from a partition before a recorded piece is
 
 def write_take(w: Worker, source: str, plans: dict[str, list[tuple[int, int, int]]], jobs: list[Job]) -> None:
     """In the sink thread, one take: its new pieces' ranges recorded before any of their aggregates (so a
-    redelivery is cut the same way), then each piece's outputs under the piece's own token."""
+    redelivery is cut the same way), then the pieces' outputs (``Worker.handle_take``)."""
     for name, plans_of_topic in plans.items():
         w.record_plans(name, plans_of_topic)
-    for result, token, seconds, delivery, messages in jobs:
-        w.handle(result, token, source, seconds, delivery)
-        w.input_messages += messages
+    w.handle_take([job[:4] for job in jobs], source)
+    w.input_messages += sum(job[4] for job in jobs)
 
 
 class TakeAck:

@@ -13,16 +13,18 @@ event never stops the worker, while transient store errors are still retried.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 import msgspec
+import pyarrow as pa
 
 from streams import metrics
 from streams.clock import SYSTEM, Clock
@@ -81,7 +83,7 @@ from streams.worker.delivery import Delivery, Producer
 from streams.worker.feeds import Feeds, KafkaFeeds
 from streams.worker.pieces import Plans
 
-__all__ = ["Worker", "control_gate", "open_worker_store"]
+__all__ = ["Worker", "control_gate", "open_worker_store", "take_token"]
 
 log = logging.getLogger(__name__)
 AUDIT_LOOKUP_CHUNK = 500  # origins per query when checking which audit records are written already
@@ -112,6 +114,17 @@ def counted_audit(store: Store, entry: AuditEntry) -> int:
     except StoreError:
         metrics.AUDIT_WRITE_FAILURES.labels("worker").inc()
         raise
+
+
+def take_token(tokens: Sequence[str]) -> str:
+    """The token of a take's joint inserts: its pieces' tokens (one piece: its own), hashed when there are several."""
+    if len(tokens) == 1:
+        return tokens[0]
+    return "take:" + hashlib.blake2b("+".join(tokens).encode(), digest_size=16).hexdigest()
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 def open_worker_store(settings: Settings) -> Store:
@@ -265,21 +278,34 @@ class Worker:
             return result
 
     def handle(self, result: BatchResult, token: str, source: str, seconds: float, delivery: Delivery) -> None:
-        """In the sink thread: confirm a batch's messages, then write its aggregates (retried until written)."""
+        """In the sink thread: one batch's outputs (``handle_take`` of one piece)."""
+        self.handle_take([(result, token, seconds, delivery)], source)
+
+    def handle_take(self, pieces: Sequence[tuple[BatchResult, str, float, Delivery]], source: str) -> None:
+        """In the sink thread: confirm a take's messages, then write its pieces' outputs (retried until written).
+        Each piece's aggregates carry its own token (they add up, so a redelivery must be dropped by token); the
+        hits and reads of the whole take go in one insert each, as a redelivered row replaces itself (``FINAL``):
+        an insert costs chDB milliseconds whatever its size, so the inserts per take do not grow with its pieces."""
+        for result, _token, _seconds, delivery in pieces:
+            t0 = time.perf_counter()
+            delivery.confirm()
+            metrics.SINK_WRITE_DURATION.labels("kafka").observe(time.perf_counter() - t0)
+            metrics.observe_capture_to_hit(result.hits, self.clock.now_ms())
         t0 = time.perf_counter()
-        delivery.confirm()
-        metrics.SINK_WRITE_DURATION.labels("kafka").observe(time.perf_counter() - t0)
-        metrics.observe_capture_to_hit(result.hits, self.clock.now_ms())
-        t0 = time.perf_counter()
-        self.retrying(write_aggregates, self.store, result, token)
-        # The hits, without plate text: what a verification must name (idempotent on the token).
-        self.retrying(write_hits, self.store, result.hits, token)
+        for result, token, _seconds, _delivery in pieces:
+            self.retrying(write_aggregates, self.store, result, token)
+        results = [piece[0] for piece in pieces]
+        token = take_token([piece[1] for piece in pieces])
+        # The hits, without plate text: what a verification must name.
+        self.retrying(write_hits, self.store, _concat([r.hits for r in results]), token)
         if self.keys is not None:
-            self.retrying(write_reads, self.store, result.stored_reads, self.keys, self.retention, token)
+            reads = _concat([r.stored_reads for r in results])
+            self.retrying(write_reads, self.store, reads, self.keys, self.retention, token)
         self.write_audits(self.follower.drain_audit())  # the hot-list follower's, written on this thread
         metrics.SINK_WRITE_DURATION.labels("clickhouse").observe(time.perf_counter() - t0)
-        metrics.record(result, source, seconds)
-        self.batches += 1
+        for result, _token, seconds, _delivery in pieces:
+            metrics.record(result, source, seconds)
+        self.batches += len(pieces)
         self.last_batch_ms = self.clock.now_ms()
 
     def record_plans(self, topic: str, plans: list[tuple[int, int, int]]) -> None:
