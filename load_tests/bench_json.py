@@ -35,7 +35,7 @@ def main() -> int:
         "--take",
         type=int,
         default=None,
-        help="PLATESTREAM_WORKER_BATCH: events per take (default: the setting, 20000)",
+        help="PLATESTREAM_WORKER_BATCH: events per take (default: the setting, 50000)",
     )
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--timeout", type=float, default=600)

@@ -69,7 +69,7 @@ def test_clickhouse_url_environment_overrides_file(tmp_path: Path, monkeypatch: 
 def test_explicit_overrides_win_and_none_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLATESTREAM_PARTITIONS", "5")
     s = load_settings(write(tmp_path, "partitions: 3\n"), partitions=9, worker_batch=None)
-    assert s.partitions == 9 and s.worker_batch == 20_000
+    assert s.partitions == 9 and s.worker_batch == 50_000
 
 
 def test_every_bad_value_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

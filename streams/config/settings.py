@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     camera_registry_path: Path | None = None  # CSV with a camera_id column: reads from other cameras are refused
     web_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape /metrics
     web_port: int = Field(6066, ge=0, le=65535)
-    worker_batch: int = Field(20_000, ge=1, le=100_000)  # JSON events a take (streams.worker.batch_input)
+    worker_batch: int = Field(50_000, ge=1, le=100_000)  # JSON events a take (streams.worker.batch_input)
     worker_batch_messages: int = Field(8, ge=1, le=1000)  # Arrow messages a take
     # How long the group waits for a silent worker before handing its partitions to others: after a crash its
     # partitions stand still this long (Faust's default is 60 s). The broker allows 6 s at the least.
