@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
@@ -21,10 +23,17 @@ def test_replication_comes_from_the_broker_or_the_setting(kafka_bootstrap, topic
     assert replication(settings, admin) == default
     assert replication(settings.model_copy(update={"topic_replication": 3}), admin) == 3
 
-    assert set(create_topics(settings).values()) == {"created"}
-    topics = admin.list_topics(timeout=10).topics
-    made = [t for t in topics if t.startswith(topic_prefix)]
-    assert made and all(len(topics[t].partitions[0].replicas) == default for t in made)
+    created = create_topics(settings)
+    assert set(created.values()) == {"created"}
+    # The broker's metadata may lag the creation by a moment: wait (bounded) until it lists every created topic.
+    deadline = time.monotonic() + 10
+    while True:
+        topics = admin.list_topics(timeout=10).topics
+        if all(t in topics and topics[t].partitions for t in created) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert set(created) <= set(topics)
+    assert all(len(topics[t].partitions[0].replicas) == default for t in created)
     # More replicas than brokers: the broker refuses, and `topics create` says so instead of making 1-replica topics.
     with pytest.raises(Exception, match="replication"):
         create_topics(
