@@ -6,8 +6,7 @@ relies on it:
 - ``insert_arrow`` inserts by column name, so the Arrow table's column order does not matter.
 - ``dedup_token``: a retried insert with the same token is dropped (the tables keep a deduplication window).
   Without a token an insert is never deduplicated: each call gets a fresh random token, because the engine
-  otherwise drops byte-identical blocks on some insert paths (server ``FORMAT Arrow``) but not on others
-  (chDB's ``INSERT ... SELECT FROM Python()``), and two workers may write identical partial counts.
+  otherwise drops byte-identical blocks, and two workers may write identical partial counts.
 - TTL: the engine deletes expired rows in merges. chDB runs background merges only while a session is open
   in the process; ``merge_with_ttl_timeout`` (3600 s in the DDL) bounds how often a part is re-merged just
   for its TTL, and ``OPTIMIZE TABLE t FINAL`` forces it. The TTL is fixed when a table is created: changing
@@ -270,27 +269,39 @@ class ChdbStore:
         columns = ", ".join(_columns(table, data))
         if data.num_rows == 0:
             return
-        # chDB's Python() table function finds the object by name in the calling Python frames, innermost
-        # first, so the name must not clash with chDB's own locals (`sql`, `fmt`, ...): keep it unusual.
-        platestream_insert_batch = data  # noqa: F841 (read by the engine, by name)
         given = insert_settings(table, dedup_token).items()
         settings = ", ".join(f"{k} = {sql_literal(v) if isinstance(v, str) else int(v)}" for k, v in given)
-        self._run(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(platestream_insert_batch) "
-            f"SETTINGS {settings}",
-            "CSV",
-        )
+        sql = f"INSERT INTO {table} ({columns}) SETTINGS {settings}"
+        # The table goes in as an Arrow IPC stream, the format the server backend sends too: half the cost of
+        # `SELECT FROM Python()` per insert (7 against 14 ms for a small one here), whose lookup of the object
+        # among the caller's frames is paid on every insert.
+        stream = pa.BufferOutputStream()
+        with pa.ipc.new_stream(stream, data.schema) as writer:
+            writer.write_table(data)
+        payload = stream.getvalue().to_pybytes()
+        self._check_open()
+        try:
+            # The session takes no other statement while a streaming insert is open: one statement at a time.
+            with _statements, _shared_session().send_insert(sql, "ArrowStream") as insert:
+                insert.append(payload)
+                insert.finish()
+        except (RuntimeError, pa.ArrowException) as exc:
+            raise _error(self.name, sql, exc) from exc
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             _release(self.path)
 
-    def _run(self, sql: str, fmt: str) -> Any:
+    def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"chdb: store at {self.path} is closed")
+
+    def _run(self, sql: str, fmt: str) -> Any:
+        self._check_open()
         try:
-            return _shared_session().query(sql, fmt)
+            with _statements:
+                return _shared_session().query(sql, fmt)
         except (RuntimeError, pa.ArrowException) as exc:
             raise _error(self.name, sql, exc) from exc
 
@@ -352,6 +363,7 @@ class _Shared:
 
 _lock = threading.Lock()
 _shared: _Shared | None = None
+_statements = threading.Lock()  # held for each statement on the shared session (see ``ChdbStore.insert_arrow``)
 
 
 def _acquire(path: str | Path) -> str:
