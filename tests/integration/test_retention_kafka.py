@@ -122,9 +122,13 @@ def test_reads_topics_follow_the_policy_and_verify_can_fail(worker_env: dict[str
         lambda: "retention.ms is '3600000'" in cli(env, "topics", "check").stdout, timeout=20, what="config change"
     )
     drift = cli(env, "retention", "verify")
+    verified_within = time.monotonic() - produced_at
     assert drift.returncode == 1, drift.stdout + drift.stderr
     assert f"FAIL kafka {prefix}reads.json: retention.ms is '3600000', the policy needs '3000'" in drift.stdout
-    assert "older than the bound" not in drift.stdout
+    # The read is not yet too old, unless a loaded machine took the whole bound to get here (CI, 2026-12-03:
+    # three CLI start-ups of 3-4 s each); the age check itself is asserted below either way.
+    if verified_within < bound_s - 1:
+        assert "older than the bound" not in drift.stdout
 
     # ... and once the read it keeps outlives the bound, so does the age check
     time.sleep(max(0.0, bound_s + 1 - (time.monotonic() - produced_at)))
