@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -37,10 +37,9 @@ from streams.ingest.decode import decode_arrow, decode_json_rows
 from streams.kafka.camera_partition import CameraPartitioned, misplaced_rows
 from streams.kafka.client import client_config, group_id
 from streams.kafka.topics import message_origin, topic_name
-from streams.model.batch import BatchResult
 from streams.model.decoded import Decoded
 from streams.worker.delivery import Delivery
-from streams.worker.pieces import Plans, cut
+from streams.worker.pieces import Matched, Plans, cut
 from streams.worker.sink_stage import SinkStage
 from streams.worker.worker import Worker
 
@@ -49,8 +48,15 @@ __all__ = ["ARROW", "JSON", "BatchInput", "write_take"]
 log = logging.getLogger(__name__)
 ARROW, JSON = "reads.batch", "reads.json"
 TP = tuple[str, int]
-# A piece's part of a sink job: its result, token, matching seconds, delivery and input messages.
-Job = tuple[BatchResult, str, float, Delivery, int]
+
+
+class Job(NamedTuple):
+    """A piece's part of a sink job."""
+
+    matched: Matched
+    messages: int  # input messages it was matched from
+
+
 IDLE_TAKES = 3  # takes without news from a partition before a recorded piece is cut short
 
 
@@ -59,8 +65,8 @@ def write_take(w: Worker, source: str, plans: dict[str, list[tuple[int, int, int
     redelivery is cut the same way), then the pieces' outputs (``Worker.handle_take``)."""
     for name, plans_of_topic in plans.items():
         w.record_plans(name, plans_of_topic)
-    w.handle_take([job[:4] for job in jobs], source)
-    w.input_messages += sum(job[4] for job in jobs)
+    w.handle_take([job.matched for job in jobs], source)
+    w.input_messages += sum(job.messages for job in jobs)
 
 
 class TakeAck:
@@ -285,7 +291,7 @@ class BatchInput:
             decoded = self._decode_json(messages, tp, rerouted)
         result = w.process(decoded, self.source)
         delivery = w.publish(result, self.source)
-        return result, token, time.perf_counter() - t0, delivery, len(messages)
+        return Job(Matched(result, token, time.perf_counter() - t0, delivery), len(messages))
 
     def _decode_json(self, messages: list[Message], tp: TP, rerouted: Delivery) -> Decoded:
         s = self.settings

@@ -5,7 +5,8 @@ token, so a redelivered range must be cut into exactly the pieces (and tokens) i
 Before a piece's aggregates are written its range is recorded as a *plan* (``sink_plans``); after a crash or a
 rebalance the worker loads the plans from where it resumes and cuts the redelivered offsets along them.
 
-Pure: no I/O. Offsets of one partition arrive in ascending order.
+Pure: no I/O. Offsets of one partition arrive in ascending order. A piece once matched is a ``Matched``, what the
+sink writes for it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from streams.model.batch import BatchResult
+from streams.worker.delivery import Delivery
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,15 @@ class Piece:
 
     def token(self, topic: str, partition: int) -> str:
         return f"{topic}/{partition}/{self.first}..{self.last}"
+
+
+class Matched(NamedTuple):
+    """A piece matched, its hits and dead letters sent: what the sink writes for it."""
+
+    result: BatchResult
+    token: str  # its aggregates' de-duplication token
+    seconds: float  # spent matching it
+    delivery: Delivery  # its hits and dead letters, confirmed before anything is written
 
 
 @dataclass

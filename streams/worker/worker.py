@@ -81,9 +81,9 @@ from streams.worker.alert_window import seed_alert_window
 from streams.worker.decisions import applied_entry, screen
 from streams.worker.delivery import Delivery, Producer
 from streams.worker.feeds import Feeds, KafkaFeeds
-from streams.worker.pieces import Plans
+from streams.worker.pieces import Matched, Plans
 
-__all__ = ["Worker", "control_gate", "open_worker_store", "take_token"]
+__all__ = ["Worker", "control_gate", "open_worker_store"]
 
 log = logging.getLogger(__name__)
 AUDIT_LOOKUP_CHUNK = 500  # origins per query when checking which audit records are written already
@@ -121,10 +121,6 @@ def take_token(tokens: Sequence[str]) -> str:
     if len(tokens) == 1:
         return tokens[0]
     return "take:" + hashlib.blake2b("+".join(tokens).encode(), digest_size=16).hexdigest()
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 def open_worker_store(settings: Settings) -> Store:
@@ -279,32 +275,31 @@ class Worker:
 
     def handle(self, result: BatchResult, token: str, source: str, seconds: float, delivery: Delivery) -> None:
         """In the sink thread: one batch's outputs (``handle_take`` of one piece)."""
-        self.handle_take([(result, token, seconds, delivery)], source)
+        self.handle_take([Matched(result, token, seconds, delivery)], source)
 
-    def handle_take(self, pieces: Sequence[tuple[BatchResult, str, float, Delivery]], source: str) -> None:
+    def handle_take(self, pieces: Sequence[Matched], source: str) -> None:
         """In the sink thread: confirm a take's messages, then write its pieces' outputs (retried until written).
         Each piece's aggregates carry its own token (they add up, so a redelivery must be dropped by token); the
         hits and reads of the whole take go in one insert each, as a redelivered row replaces itself (``FINAL``):
         an insert costs chDB milliseconds whatever its size, so the inserts per take do not grow with its pieces."""
-        for result, _token, _seconds, delivery in pieces:
+        for piece in pieces:
             t0 = time.perf_counter()
-            delivery.confirm()
+            piece.delivery.confirm()
             metrics.SINK_WRITE_DURATION.labels("kafka").observe(time.perf_counter() - t0)
-            metrics.observe_capture_to_hit(result.hits, self.clock.now_ms())
+            metrics.observe_capture_to_hit(piece.result.hits, self.clock.now_ms())
         t0 = time.perf_counter()
-        for result, token, _seconds, _delivery in pieces:
-            self.retrying(write_aggregates, self.store, result, token)
-        results = [piece[0] for piece in pieces]
-        token = take_token([piece[1] for piece in pieces])
+        for piece in pieces:
+            self.retrying(write_aggregates, self.store, piece.result, piece.token)
+        token = take_token([piece.token for piece in pieces])
         # The hits, without plate text: what a verification must name.
-        self.retrying(write_hits, self.store, _concat([r.hits for r in results]), token)
+        self.retrying(write_hits, self.store, pa.concat_tables([p.result.hits for p in pieces]), token)
         if self.keys is not None:
-            reads = _concat([r.stored_reads for r in results])
+            reads = pa.concat_tables([p.result.stored_reads for p in pieces])
             self.retrying(write_reads, self.store, reads, self.keys, self.retention, token)
         self.write_audits(self.follower.drain_audit())  # the hot-list follower's, written on this thread
         metrics.SINK_WRITE_DURATION.labels("clickhouse").observe(time.perf_counter() - t0)
-        for result, _token, seconds, _delivery in pieces:
-            metrics.record(result, source, seconds)
+        for piece in pieces:
+            metrics.record(piece.result, source, piece.seconds)
         self.batches += len(pieces)
         self.last_batch_ms = self.clock.now_ms()
 

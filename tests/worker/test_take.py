@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from streams.worker.pieces import Matched
 from tests.worker.conftest import HOT_PLATE, decoded, read
 from tests.worker.fakes import FlakyStore
 
@@ -23,7 +24,7 @@ def test_a_take_writes_hits_and_reads_once_and_each_pieces_aggregates(make_worke
         w.process(decoded([read("r1", HOT_PLATE, t), read("r2", "QQ11ZZ", t + 1)], "reads.json/0"), "reads.json"),
         w.process(decoded([read("r3", "WW22YY", t + 2, camera="cam-2")], "reads.json/1"), "reads.json"),
     ]
-    pieces = [(r, tok, 0.0, w.publish(r, "reads.json")) for r, tok in zip(results, tokens, strict=True)]
+    pieces = [Matched(r, tok, 0.0, w.publish(r, "reads.json")) for r, tok in zip(results, tokens, strict=True)]
     w.handle_take(pieces, "reads.json")
     per_table = Counter(table for table, _ in flaky.inserts)
     assert per_table["hits"] == 1 and per_table["reads"] == 1
