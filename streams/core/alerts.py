@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 import pyarrow as pa
 
+TIME_COLUMNS = ("read_time", "entry_expires_at")  # timestamp[ms, UTC]
 
-def _iso(v: datetime | None) -> str | None:
-    return v.astimezone(UTC).isoformat().replace("+00:00", "Z") if v is not None else None
+
+def _iso(ms: int | None) -> str | None:
+    """UTC milliseconds as ``datetime.isoformat`` writes them, with ``Z``: microseconds only when there are any."""
+    if ms is None:
+        return None
+    seconds, milli = divmod(ms, 1000)
+    t = time.gmtime(seconds)
+    day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    return f"{day}.{milli:03d}000Z" if milli else f"{day}Z"
+
+
+def _rows(hits: pa.Table) -> list[dict[str, Any]]:
+    """The hit rows as dicts, times as integer milliseconds: ``Table.to_pylist`` makes a timezone-aware datetime
+    per value, half the cost of a payload."""
+    for name in TIME_COLUMNS:
+        i = hits.schema.get_field_index(name)
+        hits = hits.set_column(i, name, hits[name].cast(pa.int64()))
+    columns = hits.to_pydict()
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def hit_payloads(hits: pa.Table) -> list[dict[str, Any]]:
-    """One JSON-ready dict per hit row. Hits are few per batch, so building dicts here is not the hot path."""
+    """One JSON-ready dict per hit row. Hits are few per batch (a fraction of a percent of reads)."""
     out = []
-    for h in hits.to_pylist():
+    for h in _rows(hits):
         kind = h["match_kind"]
         checks = ["plate characters in the image match the entry", "issuing region in the image matches the entry"]
         checks.append(f"entry is still active: reason {h['reason']}, expires {_iso(h['entry_expires_at'])}")

@@ -11,9 +11,9 @@ time in replays).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,6 +40,8 @@ ENGINES: dict[str, type[CompiledEngine] | type[ReferenceEngine]] = {
     "kernel": CompiledEngine,
     "reference": ReferenceEngine,
 }
+# A dead row as the JSON it is kept as; what JSON has no type for (a decimal, bytes) as its text.
+ROW_JSON = msgspec.json.Encoder(enc_hook=str)
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,7 @@ class Processor:
         )
         out = []
         for i, row in zip(bad, sub.to_pylist(), strict=True):
-            raw = json.dumps(row, separators=(",", ":"), default=str).encode()
+            raw = ROW_JSON.encode(row)
             origin = decoded.origins[i] if i < len(decoded.origins) else "unknown"
             name = REASON_CODES[int(reason[i])] or "unknown"
             out.append(DeadLetter(name, f"row {int(i)} failed check {name}", raw, origin, int(i)))

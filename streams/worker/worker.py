@@ -14,7 +14,6 @@ event never stops the worker, while transient store errors are still retried.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -217,7 +216,7 @@ class Worker:
     def _send_dead(self, dead: list[DeadLetter], source: str, delivery: Delivery) -> None:
         """Send dead letters to the dead-letter topic; ``delivery.confirm()`` waits for the broker."""
         for d in dead:
-            payload = json.dumps({**d.to_json(), "source": source}).encode()
+            payload = msgspec.json.encode({**d.to_json(), "source": source})
             delivery.produce(self.dead_topic, payload, d.origin.encode())
 
     def _send_dead_now(self, dead: list[DeadLetter], source: str) -> None:

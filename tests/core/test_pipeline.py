@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.config.settings import load_policy
 from streams.core.alerts import hit_payloads
@@ -128,6 +132,9 @@ def test_nan_confidence_is_bad() -> None:
     assert d.reads.num_rows == 1 and math.isnan(d.reads["confidence"][0].as_py())
     res = processor().process(d, T0)
     assert [x.reason for x in res.dead] == ["bad_confidence"]
+    # kept as strict JSON (NaN has no JSON form: null), plate text as sent
+    kept = json.loads(res.dead[0].original, parse_constant=lambda c: pytest.fail(f"{c} in a dead row"))
+    assert kept["confidence"] is None and kept["plate"] == "A1" and kept["read_id"] == "r"
 
 
 def test_row_dead_letter_with_absurd_time_is_kept() -> None:
@@ -375,3 +382,23 @@ def test_batch_row_without_read_id_is_a_dead_letter() -> None:
     res = processor({"plate": "7ABC123"}).process(d, T0)
     assert res.reads == 1 and res.hits["read_id"].to_pylist() == ["ok"]
     assert [x.row for x in res.dead] == [0, 1] and all(x.origin == "topic/0/1" for x in res.dead)
+
+
+@functools.cache
+def one_hit() -> pa.Table:
+    return processor({"plate": "7ABC123"}).process(as_json([read("r1", plate="7ABC123")]), T0).hits
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-(2**40), max_value=253_402_300_799_999))  # 1935 .. the last millisecond of 9999
+def test_hit_times_are_written_as_isoformat_writes_them(ms: int) -> None:
+    """Payload times in UTC with a Z: whole seconds bare, else the microseconds ``datetime.isoformat`` shows."""
+    hits = one_hit()
+    for name in ("read_time", "entry_expires_at"):
+        hits = hits.set_column(
+            hits.schema.get_field_index(name), name, pa.array([ms], pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+        )
+    (payload,) = hit_payloads(hits)
+    expected = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).isoformat().replace("+00:00", "Z")
+    assert payload["read_time"] == payload["entry_expires_at"] == expected
+    assert expected in " ".join(payload["checks"])
