@@ -14,7 +14,9 @@ committed every second (librdkafka's auto-commit of stored offsets), before a pa
 at-least-once, as on every other path (docs/reliability.md).
 
 The consumer is only ever called from one thread of its own (``consume`` blocks); matching runs on the event loop,
-like the agents', and the sink stage's completion callbacks note written offsets under a condition variable.
+like the agents', and the sink stage's completion callbacks note written offsets under a condition variable. The
+next take is fetched while one is matched; a revoke (inside that fetch) waits until the take being matched is
+submitted, then until it is written, so the next owner starts after it.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class BatchInput:
         self._assigned: set[TP] = set()
         self._held: dict[TP, list[Message]] = {}  # messages of a recorded piece whose end has not arrived yet
         self._idle: dict[TP, int] = defaultdict(int)
+        self._handling = False  # a take is matched on the event loop: a revoke waits until it is submitted
         self._stopping = False
         self._task: asyncio.Task | None = None
         self._worker: Worker | None = None
@@ -151,7 +154,8 @@ class BatchInput:
         # Wait (bounded) until what was taken from them is written, then commit it: the next owner starts there.
         with self._changed:
             self._changed.wait_for(
-                lambda: not any(self._in_flight.get(tp) for tp in revoked), timeout=self.settings.session_timeout_s
+                lambda: not self._handling and not any(self._in_flight.get(tp) for tp in revoked),
+                timeout=self.settings.session_timeout_s,
             )
         self._store_written()
         self._commit(consumer)
@@ -208,7 +212,8 @@ class BatchInput:
         self._task = asyncio.get_running_loop().create_task(self._run(worker), name=f"input-{self.source}")
 
     async def stop(self) -> None:
-        """Finish the take in hand, wait until everything taken is written, commit, leave the group."""
+        """Finish the take in hand (one fetched meanwhile is left to be read again), wait until everything matched is
+        written, commit, leave the group."""
         self._stopping = True
         if self._task is not None:
             await asyncio.shield(self._task)
@@ -217,16 +222,31 @@ class BatchInput:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._pool, self._open)
-            while not self._stopping:
-                messages = await loop.run_in_executor(self._pool, self._take)
-                if messages or self._held:
-                    await self._handle(w, messages)
+            pending = loop.run_in_executor(self._pool, self._take)
+            while True:
+                messages = await pending
+                if self._stopping:  # taken, not matched: none of it is stored, so it is read again
+                    break
+                # The next take is fetched while this one is matched; a revoke inside that fetch waits for this one,
+                # so it is marked before the fetch starts.
+                self._set_handling(True)
+                pending = loop.run_in_executor(self._pool, self._take)
+                try:
+                    if messages or self._held:
+                        await self._handle(w, messages)
+                finally:
+                    self._set_handling(False)
         except Exception as exc:  # noqa: BLE001 - the worker stops on it, as on a crashed agent
             log.exception("%s: the input stopped", self.topic)
             self.on_crash(exc)
         finally:
             await loop.run_in_executor(self._pool, self._finish)
             self._pool.shutdown(wait=False)
+
+    def _set_handling(self, handling: bool) -> None:
+        with self._changed:
+            self._handling = handling
+            self._changed.notify_all()
 
     async def _plans_for(self, w: Worker, tp: TP, first: int) -> Plans:
         # Resuming anywhere but where this worker left off (start, crash, rebalance): load the recorded pieces.
