@@ -7,8 +7,6 @@ from typing import Any
 
 import pyarrow as pa
 
-TIME_COLUMNS = ("read_time", "entry_expires_at")  # timestamp[ms, UTC]
-
 
 def _iso(ms: int | None) -> str | None:
     """UTC milliseconds as ``datetime.isoformat`` writes them, with ``Z``: microseconds only when there are any."""
@@ -23,9 +21,9 @@ def _iso(ms: int | None) -> str | None:
 def _rows(hits: pa.Table) -> list[dict[str, Any]]:
     """The hit rows as dicts, times as integer milliseconds: ``Table.to_pylist`` makes a timezone-aware datetime
     per value, half the cost of a payload."""
-    for name in TIME_COLUMNS:
-        i = hits.schema.get_field_index(name)
-        hits = hits.set_column(i, name, hits[name].cast(pa.int64()))
+    for i, field in enumerate(hits.schema):
+        if pa.types.is_timestamp(field.type):  # HIT_SCHEMA's are milliseconds
+            hits = hits.set_column(i, field.name, hits[field.name].cast(pa.int64()))
     columns = hits.to_pydict()
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
